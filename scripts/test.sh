@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Quick start, second command: install what is missing, build, run every test.
+#   scripts/test.sh            whole suite (unit, fuzz corpus, interop, integration)
+#   scripts/test.sh -L unit    any ctest arguments select a subset
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+
+echo "== ctest (build/)"
+(cd build && ctest --output-on-failure --timeout 900 "$@")
+
+# The unit tests and the fuzz corpus once more under AddressSanitizer+UBSan.
+if [ $# -eq 0 ]; then
+  echo "== ctest under ASan+UBSan (build-asan/)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMSGSEC_SANITIZE=ON \
+    -DMSGSEC_INTEGRATION_TESTS=OFF -DMSGSEC_BUILD_BRIDGE=OFF -DMSGSEC_BUILD_PLUGIN=OFF >/dev/null
+  cmake --build build-asan -j"$(nproc)"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure --timeout 900 -L 'unit|fuzz')
+fi
