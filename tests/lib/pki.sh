@@ -40,8 +40,8 @@ policy = p
 unique_subject = no
 copy_extensions = copy
 [p]
-commonName = supplied
 organizationName = optional
+commonName = supplied
 [leaf]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment, dataEncipherment
