@@ -1,0 +1,31 @@
+/* recv_internal.h - receiver internals shared by receiver.c, recv_*.c,
+ * replay.c and context.c (not installed). */
+#ifndef MSGSEC_RECV_INTERNAL_H
+#define MSGSEC_RECV_INTERNAL_H
+
+#include "internal.h"
+
+/* Security context of an accepted message; every string owned (free()). */
+struct msgsec_context {
+    msgsec_credential credential;
+    char *identity, *issuer;
+    char *message_id, *to, *action, *content_type;
+    char *created, *expires;
+    char *signature_algorithm;
+    uint8_t *signer_der;
+    size_t signer_der_len;
+    char **claim_keys, **claim_values;
+    size_t n_claims;
+};
+
+/* Allocates an empty context; NULL when out of memory. */
+msgsec_context *context_new(void);
+/* Copies key/value (borrowed) into the claims; -1 when out of memory. */
+int context_add_claim(msgsec_context *ctx, const char *key, const char *value);
+
+/* JSON string literal of s (null when s is NULL), RFC 8259 escaping. */
+void json_put_string(strbuf *sb, const char *s);
+/* ,"name":"value" */
+void json_put_field(strbuf *sb, const char *name, const char *value);
+
+#endif
