@@ -111,6 +111,9 @@ msgsec_err read_file_bounded(const char *path, size_t limit, uint8_t **out, size
 int ct_equal(const void *a, const void *b, size_t len);
 
 /* ---- keys and certificates ---- */
+/* Refuses (MSGSEC_E_USAGE) an open key file that is not a regular file or that
+ * group/others can access, as ssh does. fd: borrowed; path: for the message. */
+msgsec_err check_private_key_mode(int fd, const char *path, msgsec_error *err);
 /* Loads a PEM private key; refuses files group/other can read (MSGSEC_E_USAGE). */
 msgsec_err load_private_key(const char *path, EVP_PKEY **out, msgsec_error *err);
 /* Loads the first PEM certificate of a file. */

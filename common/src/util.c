@@ -384,23 +384,29 @@ int ct_equal(const void *a, const void *b, size_t len) { return CRYPTO_memcmp(a,
 
 /* -------------------------------------------------------------------- keys */
 
-msgsec_err load_private_key(const char *path, EVP_PKEY **out, msgsec_error *err)
+msgsec_err check_private_key_mode(int fd, const char *path, msgsec_error *err)
 {
     struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "key %s is not a regular file", path);
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "key %s is accessible by group or others (mode %03o); chmod 600 it",
+                             path, (unsigned)(st.st_mode & 0777));
+    return MSGSEC_OK;
+}
+
+msgsec_err load_private_key(const char *path, EVP_PKEY **out, msgsec_error *err)
+{
     FILE *f = NULL;
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open key %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    msgsec_err rc = check_private_key_mode(fd, path, err);
+    if (rc != MSGSEC_OK) {
         close(fd);
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "key %s is not a regular file", path);
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        close(fd);
-        return msgsec_seterr(err, MSGSEC_E_USAGE,
-                             "key %s is accessible by group or others (mode %03o); chmod 600 it",
-                             path, (unsigned)(st.st_mode & 0777));
+        return rc;
     }
     f = fdopen(fd, "r");
     if (!f) {
