@@ -1,0 +1,725 @@
+/* sender.c - msgsec_sender_new / msgsec_wrap: the envelope of docs/DESIGN.md.
+ *
+ * Every signed element (wsa:To, wsa:Action, wsa:MessageID, wsu:Timestamp,
+ * s:Body, the BinarySecurityToken) and the SignedInfo are written directly in
+ * their exclusive-c14n form: each declares the namespaces it visibly uses (in
+ * prefix order), attributes come in c14n order (unqualified ones first, then
+ * by namespace URI), there are no empty-element tags and text/attribute values
+ * are escaped as c14n does. So the bytes we write are the bytes the receiver's
+ * canonicalizer produces, and we digest them without parsing anything back.
+ * tests/unit/test_wrap.c proves that against libxml2's exc-c14n.
+ *
+ * Keys, certificates and every OpenSSL context are set up once per sender;
+ * per message we only draw randomness, encrypt, sign and write strings.
+ */
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlstring.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "internal.h"
+
+#define CONTENT_KEY_LEN 32
+#define GCM_IV_LEN 12
+#define GCM_TAG_LEN 16
+#define ID_RAND_LEN 8                 /* per-message id suffix: 16 hex digits */
+#define MAX_PARAM_LEN 4096            /* wsa:To, wsa:Action, MessageID, content type */
+#define MAX_PAYLOAD ((size_t)INT_MAX / 2)
+#define MAX_TTL (10L * 366 * 86400)
+
+typedef enum sign_kind { SIGN_HMAC, SIGN_RSA, SIGN_ECDSA } sign_kind;
+
+struct msgsec_sender {
+    msgsec_credential credential;
+    long ttl;
+    sign_kind sign_kind;
+    EVP_PKEY *client_key;         /* certificate credential */
+    EVP_PKEY_CTX *sign_ctx;       /* sign-initialised, SHA-256 (+ PKCS#1 v1.5 for RSA) */
+    char *client_cert_b64;        /* base64 DER of the client certificate (the BST) */
+    EVP_PKEY *service_key;        /* public key of the service certificate */
+    EVP_PKEY_CTX *oaep_ctx;       /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
+    char service_thumbprint[32];  /* base64 SHA-1 of the service certificate DER */
+    EVP_MD *sha256;
+    EVP_MD_CTX *md_ctx;
+    EVP_CIPHER *aes256gcm;
+    EVP_CIPHER_CTX *cipher_ctx;
+    EVP_MAC *hmac;                /* none credential */
+    EVP_MAC_CTX *mac_ctx;
+};
+
+/* ------------------------------------------------------------ c14n writing */
+
+/* Appends s escaped as exclusive c14n writes text (attr = 0) or attribute
+ * values (attr = 1). */
+static void put_c14n_escaped(strbuf *sb, const char *s, int attr)
+{
+    const char *start = s;
+    for (; *s; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = attr ? NULL : "&gt;"; break;
+        case '"': rep = attr ? "&quot;" : NULL; break;
+        case '\t': rep = attr ? "&#x9;" : NULL; break;
+        case '\n': rep = attr ? "&#xA;" : NULL; break;
+        case '\r': rep = "&#xD;"; break;
+        default: break;
+        }
+        if (rep) {
+            sb_append(sb, start, (size_t)(s - start));
+            sb_puts(sb, rep);
+            start = s + 1;
+        }
+    }
+    sb_puts(sb, start);
+}
+
+/* The strings we put in the envelope must be XML characters: valid UTF-8
+ * without control characters other than tab, newline and carriage return. */
+static msgsec_err check_xml_string(const char *what, const char *s, msgsec_error *err)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "%s is empty", what);
+    if (len > MAX_PARAM_LEN)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "%s is longer than %d bytes", what,
+                             MAX_PARAM_LEN);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            return msgsec_seterr(err, MSGSEC_E_USAGE, "%s contains a control character", what);
+    if (!xmlCheckUTF8((const xmlChar *)s))
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "%s is not valid UTF-8", what);
+    return MSGSEC_OK;
+}
+
+/* One signed element whose canonical bytes are scratch[off, off+len). */
+typedef struct signed_part {
+    const char *id_prefix; /* "to" -> wsu:Id "to-N" */
+    size_t off, len;
+    char digest_b64[48];
+} signed_part;
+
+enum { PART_TO, PART_ACTION, PART_MID, PART_TS, PART_BST, PART_COUNT };
+
+static void put_wsa_header(strbuf *sb, const char *name, const char *id_prefix, const char *n,
+                           const char *value)
+{
+    sb_puts(sb, "<wsa:");
+    sb_puts(sb, name);
+    sb_puts(sb, " xmlns:wsa=\"" NS_WSA "\" xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"");
+    sb_puts(sb, id_prefix);
+    sb_puts(sb, "-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\">");
+    put_c14n_escaped(sb, value, 0);
+    sb_puts(sb, "</wsa:");
+    sb_puts(sb, name);
+    sb_puts(sb, ">");
+}
+
+static msgsec_err digest_b64(msgsec_sender *s, const void *data, size_t len, char out[48],
+                             msgsec_error *err)
+{
+    uint8_t md[32];
+    unsigned int md_len = 0;
+    if (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(s->md_ctx, data, len) != 1 ||
+        EVP_DigestFinal_ex(s->md_ctx, md, &md_len) != 1 || md_len != sizeof md)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "SHA-256 failed");
+    EVP_EncodeBlock((unsigned char *)out, md, (int)sizeof md);
+    return MSGSEC_OK;
+}
+
+static void put_reference(strbuf *sb, const char *id_prefix, const char *n,
+                          const char *digest_b64)
+{
+    sb_puts(sb, "<ds:Reference URI=\"#");
+    sb_puts(sb, id_prefix);
+    sb_puts(sb, "-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\"><ds:Transforms><ds:Transform Algorithm=\"" ALG_EXC_C14N
+                "\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"" ALG_SHA256
+                "\"></ds:DigestMethod><ds:DigestValue>");
+    sb_puts(sb, digest_b64);
+    sb_puts(sb, "</ds:DigestValue></ds:Reference>");
+}
+
+/* ------------------------------------------------------------ XML payloads */
+
+static int content_type_is_xml(const char *type)
+{
+    size_t n = strcspn(type, ";");
+    while (n > 0 && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+        n--;
+    if ((n == 15 && strncasecmp(type, "application/xml", 15) == 0) ||
+        (n == 8 && strncasecmp(type, "text/xml", 8) == 0))
+        return 1;
+    return n > 4 && memchr(type, '/', n) && strncasecmp(type + n - 4, "+xml", 4) == 0;
+}
+
+static void stop_at_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                            const xmlChar *system_id)
+{
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    xmlParserCtxtPtr parser = ctx;
+    *(int *)parser->_private = 1;
+    xmlStopParser(parser);
+}
+
+static int is_xml_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* The plaintext of an XML payload: the serialized element. Well-formed input
+ * that is one UTF-8 element (optionally after an XML declaration and
+ * whitespace) is kept byte for byte; anything else well-formed (comments or
+ * PIs beside the root, another encoding) is re-serialized from the tree.
+ * *owned (may stay NULL): caller frees with xmlBufferFree after wiping. */
+static msgsec_err xml_plaintext(const uint8_t *payload, size_t len, const uint8_t **plain,
+                                size_t *plain_len, xmlBufferPtr *owned, msgsec_error *err)
+{
+    msgsec_err rc = MSGSEC_OK;
+    int saw_doctype = 0;
+    xmlDocPtr doc = NULL;
+    xmlParserCtxtPtr parser = xmlNewParserCtxt();
+    *owned = NULL;
+    if (!parser)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    parser->sax->internalSubset = stop_at_doctype;
+    parser->_private = &saw_doctype;
+    doc = xmlCtxtReadMemory(parser, (const char *)payload, (int)len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (saw_doctype) {
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload has a DOCTYPE (refused)");
+        goto cleanup;
+    }
+    if (!doc || !parser->wellFormed) {
+        const char *why = parser->lastError.message ? parser->lastError.message : "parse error";
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload is not well-formed: line %d: %s",
+                           parser->lastError.line, why);
+        goto cleanup;
+    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root) {
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload has no element");
+        goto cleanup;
+    }
+    size_t start = 0, end = len;
+    if (len >= 6 && memcmp(payload, "<?xml", 5) == 0 && is_xml_space(payload[5])) {
+        const uint8_t *close = NULL;
+        for (size_t i = 5; i + 1 < len && !close; i++)
+            if (payload[i] == '?' && payload[i + 1] == '>')
+                close = payload + i;
+        start = close ? (size_t)(close - payload) + 2 : len;
+    }
+    while (start < end && is_xml_space(payload[start]))
+        start++;
+    while (end > start && is_xml_space(payload[end - 1]))
+        end--;
+    int utf8 = !doc->encoding || strcasecmp((const char *)doc->encoding, "UTF-8") == 0;
+    if (root == doc->children && root == doc->last && utf8 && start < end &&
+        payload[start] == '<' && !memchr(payload + start, 0, end - start)) {
+        *plain = payload + start;
+        *plain_len = end - start;
+        goto cleanup;
+    }
+    *owned = xmlBufferCreate();
+    if (!*owned || xmlNodeDump(*owned, doc, root, 0, 0) < 0) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot serialize the XML payload");
+        goto cleanup;
+    }
+    *plain = xmlBufferContent(*owned);
+    *plain_len = (size_t)xmlBufferLength(*owned);
+cleanup:
+    xmlFreeDoc(doc);
+    xmlFreeParserCtxt(parser);
+    return rc;
+}
+
+/* --------------------------------------------------------------- crypto */
+
+/* out: 12-byte IV || ciphertext || 16-byte tag, plain_len + 28 bytes. */
+static msgsec_err aes_gcm_encrypt(msgsec_sender *s, const uint8_t key[CONTENT_KEY_LEN],
+                                  const uint8_t *plain, size_t plain_len, uint8_t *out,
+                                  msgsec_error *err)
+{
+    int n = 0, fin = 0;
+    if (RAND_bytes(out, GCM_IV_LEN) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
+    if (EVP_EncryptInit_ex2(s->cipher_ctx, s->aes256gcm, key, out, NULL) != 1 ||
+        EVP_EncryptUpdate(s->cipher_ctx, out + GCM_IV_LEN, &n, plain, (int)plain_len) != 1 ||
+        EVP_EncryptFinal_ex(s->cipher_ctx, out + GCM_IV_LEN + n, &fin) != 1 ||
+        (size_t)n + (size_t)fin != plain_len ||
+        EVP_CIPHER_CTX_ctrl(s->cipher_ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN,
+                            out + GCM_IV_LEN + plain_len) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM encryption failed");
+    return MSGSEC_OK;
+}
+
+static msgsec_err ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[64],
+                                   msgsec_error *err)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    const BIGNUM *r = NULL, *s = NULL;
+    if (!sig)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "bad ECDSA signature encoding");
+    ECDSA_SIG_get0(sig, &r, &s);
+    int ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "bad ECDSA signature size");
+}
+
+/* Appends base64(signature over si) to sb. */
+static msgsec_err sign_signed_info(msgsec_sender *s, const uint8_t key[CONTENT_KEY_LEN],
+                                   const char *si, size_t si_len, strbuf *sb,
+                                   msgsec_error *err)
+{
+    uint8_t md[32], sig[512];
+    unsigned int md_len = 0;
+    size_t sig_len = sizeof sig;
+    if (s->sign_kind == SIGN_HMAC) {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+            OSSL_PARAM_construct_end()};
+        if (EVP_MAC_init(s->mac_ctx, key, CONTENT_KEY_LEN, params) != 1 ||
+            EVP_MAC_update(s->mac_ctx, (const unsigned char *)si, si_len) != 1 ||
+            EVP_MAC_final(s->mac_ctx, sig, &sig_len, sizeof sig) != 1)
+            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "HMAC-SHA256 failed");
+        sb_put_base64(sb, sig, sig_len);
+        OPENSSL_cleanse(sig, sizeof sig);
+        return MSGSEC_OK;
+    }
+    if (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(s->md_ctx, si, si_len) != 1 ||
+        EVP_DigestFinal_ex(s->md_ctx, md, &md_len) != 1 ||
+        EVP_PKEY_sign(s->sign_ctx, sig, &sig_len, md, md_len) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "signing failed");
+    if (s->sign_kind == SIGN_ECDSA) {
+        uint8_t raw[64];
+        msgsec_err rc = ecdsa_der_to_raw(sig, sig_len, raw, err);
+        if (rc != MSGSEC_OK)
+            return rc;
+        sb_put_base64(sb, raw, sizeof raw);
+        return MSGSEC_OK;
+    }
+    sb_put_base64(sb, sig, sig_len);
+    return MSGSEC_OK;
+}
+
+/* ---------------------------------------------------------------- sender */
+
+static msgsec_err load_signer(msgsec_sender *s, const msgsec_sender_opts *opts,
+                              msgsec_error *err)
+{
+    msgsec_err rc;
+    X509 *cert = NULL;
+    uint8_t *der = NULL;
+    if (!opts->cert_file || !opts->key_file)
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "credential certificate needs a client certificate and key");
+    if ((rc = load_private_key(opts->key_file, &s->client_key, err)) != MSGSEC_OK ||
+        (rc = load_cert(opts->cert_file, &cert, err)) != MSGSEC_OK)
+        goto cleanup;
+    if (X509_check_private_key(cert, s->client_key) != 1) {
+        ERR_clear_error();
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "key %s does not match certificate %s",
+                           opts->key_file, opts->cert_file);
+        goto cleanup;
+    }
+    if (EVP_PKEY_is_a(s->client_key, "RSA")) {
+        if (EVP_PKEY_get_bits(s->client_key) < 2048) {
+            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client RSA key has %d bits; 2048 or more needed",
+                               EVP_PKEY_get_bits(s->client_key));
+            goto cleanup;
+        }
+        s->sign_kind = SIGN_RSA;
+    } else if (EVP_PKEY_is_a(s->client_key, "EC")) {
+        char group[64] = "";
+        if (!EVP_PKEY_get_group_name(s->client_key, group, sizeof group, NULL) ||
+            strcmp(group, "prime256v1") != 0) {
+            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client EC key is on curve %s; P-256 needed",
+                               group[0] ? group : "(unknown)");
+            goto cleanup;
+        }
+        s->sign_kind = SIGN_ECDSA;
+    } else {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client key must be RSA or ECDSA P-256");
+        goto cleanup;
+    }
+    s->sign_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->client_key, NULL);
+    if (!s->sign_ctx || EVP_PKEY_sign_init(s->sign_ctx) != 1 ||
+        (s->sign_kind == SIGN_RSA &&
+         EVP_PKEY_CTX_set_rsa_padding(s->sign_ctx, RSA_PKCS1_PADDING) != 1) ||
+        EVP_PKEY_CTX_set_signature_md(s->sign_ctx, s->sha256) != 1) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signing");
+        goto cleanup;
+    }
+    int der_len = i2d_X509(cert, &der);
+    if (der_len <= 0) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot encode client certificate");
+        goto cleanup;
+    }
+    strbuf b64;
+    sb_init(&b64, 4 * ((size_t)der_len + 2) / 3 + 1, 0);
+    sb_put_base64(&b64, der, (size_t)der_len);
+    if (b64.failed) {
+        sb_free(&b64, 0);
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    s->client_cert_b64 = sb_steal(&b64, NULL);
+cleanup:
+    OPENSSL_free(der);
+    X509_free(cert);
+    return rc;
+}
+
+static msgsec_err load_service(msgsec_sender *s, const char *path, msgsec_error *err)
+{
+    X509 *cert = NULL;
+    uint8_t thumb[20];
+    msgsec_err rc;
+    if (!path)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "the service certificate is required");
+    if ((rc = load_cert(path, &cert, err)) != MSGSEC_OK)
+        return rc;
+    s->service_key = X509_get_pubkey(cert);
+    if (!s->service_key || !EVP_PKEY_is_a(s->service_key, "RSA") ||
+        EVP_PKEY_get_bits(s->service_key) < 2048) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE,
+                           "service certificate %s must hold an RSA key of 2048 bits or more",
+                           path);
+        goto cleanup;
+    }
+    if (cert_thumbprint_sha1(cert, thumb) != 0) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot hash the service certificate");
+        goto cleanup;
+    }
+    EVP_EncodeBlock((unsigned char *)s->service_thumbprint, thumb, sizeof thumb);
+    s->oaep_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->service_key, NULL);
+    if (!s->oaep_ctx || EVP_PKEY_encrypt_init(s->oaep_ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(s->oaep_ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(s->oaep_ctx, "SHA1", NULL) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(s->oaep_ctx, "SHA1", NULL) != 1)
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up RSA-OAEP");
+cleanup:
+    X509_free(cert);
+    return rc;
+}
+
+msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out,
+                             msgsec_error *err)
+{
+    msgsec_err rc = MSGSEC_OK;
+    msgsec_sender *s;
+    if (!opts || !out)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "msgsec_sender_new: missing argument");
+    *out = NULL;
+    if (opts->suite && strcmp(opts->suite, MSGSEC_DEFAULT_SUITE) != 0)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "unknown algorithm suite %s (known: %s)",
+                             opts->suite, MSGSEC_DEFAULT_SUITE);
+    if (opts->ttl_seconds < 0 || opts->ttl_seconds > MAX_TTL)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "ttl %ld out of range 1..%ld",
+                             opts->ttl_seconds, MAX_TTL);
+    if (!(s = calloc(1, sizeof *s)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    s->credential = opts->credential;
+    s->ttl = opts->ttl_seconds ? opts->ttl_seconds : MSGSEC_DEFAULT_TTL;
+    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    s->md_ctx = EVP_MD_CTX_new();
+    s->aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    s->cipher_ctx = EVP_CIPHER_CTX_new();
+    if (!s->sha256 || !s->md_ctx || !s->aes256gcm || !s->cipher_ctx) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up SHA-256/AES-GCM");
+        goto cleanup;
+    }
+    switch (opts->credential) {
+    case MSGSEC_CRED_CERTIFICATE:
+        rc = load_signer(s, opts, err);
+        break;
+    case MSGSEC_CRED_NONE:
+        s->sign_kind = SIGN_HMAC;
+        s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (!s->hmac || !(s->mac_ctx = EVP_MAC_CTX_new(s->hmac)))
+            rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up HMAC");
+        break;
+    case MSGSEC_CRED_USERNAME:
+    case MSGSEC_CRED_WINDOWS:
+    case MSGSEC_CRED_ISSUED:
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "credential %s is not supported by this build",
+                           msgsec_credential_name(opts->credential));
+        break;
+    default:
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "unknown credential type %d",
+                           (int)opts->credential);
+        break;
+    }
+    if (rc == MSGSEC_OK)
+        rc = load_service(s, opts->service_cert_file, err);
+cleanup:
+    if (rc != MSGSEC_OK) {
+        msgsec_sender_free(s);
+        return rc;
+    }
+    *out = s;
+    return MSGSEC_OK;
+}
+
+void msgsec_sender_free(msgsec_sender *s)
+{
+    if (!s)
+        return;
+    EVP_PKEY_CTX_free(s->sign_ctx);
+    EVP_PKEY_free(s->client_key);
+    free(s->client_cert_b64);
+    EVP_PKEY_CTX_free(s->oaep_ctx);
+    EVP_PKEY_free(s->service_key);
+    EVP_MD_CTX_free(s->md_ctx);
+    EVP_MD_free(s->sha256);
+    EVP_CIPHER_CTX_free(s->cipher_ctx);
+    EVP_CIPHER_free(s->aes256gcm);
+    EVP_MAC_CTX_free(s->mac_ctx);
+    EVP_MAC_free(s->hmac);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ wrap */
+
+/* Writes the Body (canonical form) holding the EncryptedData of plain. */
+static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
+                             const char *content_type, int is_xml,
+                             const uint8_t key[CONTENT_KEY_LEN], const uint8_t *plain,
+                             size_t plain_len, msgsec_error *err)
+{
+    size_t ct_len = GCM_IV_LEN + plain_len + GCM_TAG_LEN;
+    uint8_t *ct = malloc(ct_len);
+    if (!ct)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    msgsec_err rc = aes_gcm_encrypt(s, key, plain, plain_len, ct, err);
+    if (rc == MSGSEC_OK) {
+        sb_puts(body, "<s:Body xmlns:s=\"" NS_SOAP12 "\" xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"body-");
+        sb_puts(body, n);
+        sb_puts(body, "\"><xenc:EncryptedData xmlns:xenc=\"" NS_XENC "\" Id=\"ed-");
+        sb_puts(body, n);
+        sb_puts(body, "\" MimeType=\"");
+        put_c14n_escaped(body, content_type, 1);
+        sb_puts(body, is_xml ? "\" Type=\"" XENC_TYPE_CONTENT "\">" : "\">");
+        sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM
+                      "\"></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>");
+        sb_put_base64(body, ct, ct_len);
+        sb_puts(body, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></s:Body>");
+    }
+    free(ct);
+    return rc;
+}
+
+/* Writes the EncryptedKey: key wrapped with RSA-OAEP for the service. */
+static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *n,
+                                      const uint8_t key[CONTENT_KEY_LEN], msgsec_error *err)
+{
+    uint8_t wrapped[1024];
+    size_t wrapped_len = sizeof wrapped;
+    if (EVP_PKEY_encrypt(s->oaep_ctx, wrapped, &wrapped_len, key, CONTENT_KEY_LEN) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "RSA-OAEP key transport failed");
+    sb_puts(sb, "<xenc:EncryptedKey xmlns:xenc=\"" NS_XENC "\" Id=\"ek-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\"><xenc:EncryptionMethod Algorithm=\"" ALG_RSA_OAEP_MGF1P
+                "\"><ds:DigestMethod xmlns:ds=\"" NS_DS "\" Algorithm=\"" ALG_SHA1
+                "\"></ds:DigestMethod></xenc:EncryptionMethod><ds:KeyInfo xmlns:ds=\"" NS_DS
+                "\"><wsse:SecurityTokenReference><wsse:KeyIdentifier EncodingType=\"" WSS_BASE64
+                "\" ValueType=\"" WSS_THUMBPRINT "\">");
+    sb_puts(sb, s->service_thumbprint);
+    sb_puts(sb, "</wsse:KeyIdentifier></wsse:SecurityTokenReference></ds:KeyInfo>"
+                "<xenc:CipherData><xenc:CipherValue>");
+    sb_put_base64(sb, wrapped, wrapped_len);
+    sb_puts(sb, "</xenc:CipherValue></xenc:CipherData><xenc:ReferenceList>"
+                "<xenc:DataReference URI=\"#ed-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\"></xenc:DataReference></xenc:ReferenceList></xenc:EncryptedKey>");
+    return MSGSEC_OK;
+}
+
+/* Writes the canonical To/Action/MessageID, Timestamp and BST into scratch. */
+static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part parts[PART_COUNT],
+                               const char *n, const char *to, const char *action,
+                               const char *message_id, time_t now)
+{
+    static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509"};
+    char created[32], expires[32];
+    for (int i = 0; i < PART_COUNT; i++)
+        parts[i].id_prefix = prefixes[i];
+
+    parts[PART_TO].off = scratch->len;
+    put_wsa_header(scratch, "To", "to", n, to);
+    parts[PART_ACTION].off = scratch->len;
+    put_wsa_header(scratch, "Action", "act", n, action);
+    parts[PART_MID].off = scratch->len;
+    put_wsa_header(scratch, "MessageID", "mid", n, message_id);
+
+    xsd_time_format(now, created, sizeof created);
+    xsd_time_format(now + s->ttl, expires, sizeof expires);
+    parts[PART_TS].off = scratch->len;
+    sb_puts(scratch, "<wsu:Timestamp xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"ts-");
+    sb_puts(scratch, n);
+    sb_puts(scratch, "\"><wsu:Created>");
+    sb_puts(scratch, created);
+    sb_puts(scratch, "</wsu:Created><wsu:Expires>");
+    sb_puts(scratch, expires);
+    sb_puts(scratch, "</wsu:Expires></wsu:Timestamp>");
+
+    parts[PART_BST].off = scratch->len;
+    if (s->client_cert_b64) {
+        sb_puts(scratch, "<wsse:BinarySecurityToken xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU
+                         "\" EncodingType=\"" WSS_BASE64 "\" ValueType=\"" WSS_X509V3
+                         "\" wsu:Id=\"x509-");
+        sb_puts(scratch, n);
+        sb_puts(scratch, "\">");
+        sb_puts(scratch, s->client_cert_b64);
+        sb_puts(scratch, "</wsse:BinarySecurityToken>");
+    }
+    size_t end = scratch->len;
+    for (int i = PART_COUNT - 1; i >= 0; i--) {
+        parts[i].len = end - parts[i].off;
+        end = parts[i].off;
+    }
+}
+
+msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
+                       const uint8_t *payload, size_t len, uint8_t **out, size_t *out_len,
+                       msgsec_error *err)
+{
+    msgsec_err rc;
+    strbuf scratch = {0}, body = {0}, si = {0}, env = {0};
+    xmlBufferPtr xml_owned = NULL;
+    uint8_t content_key[CONTENT_KEY_LEN], id_rand[ID_RAND_LEN];
+    char n[2 * ID_RAND_LEN + 1], uuid[64], body_digest[48];
+    signed_part parts[PART_COUNT];
+
+    if (!s || !out || !out_len || (!payload && len))
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "msgsec_wrap: missing argument");
+    *out = NULL;
+    *out_len = 0;
+    const char *to = params && params->to ? params->to : MSGSEC_DEFAULT_TO;
+    const char *action = params && params->action ? params->action : MSGSEC_DEFAULT_ACTION;
+    const char *type =
+        params && params->content_type ? params->content_type : MSGSEC_DEFAULT_MIME;
+    const char *message_id = params ? params->message_id : NULL;
+    time_t now = params && params->now ? params->now : time(NULL);
+    if ((rc = check_xml_string("wsa:To", to, err)) != MSGSEC_OK ||
+        (rc = check_xml_string("wsa:Action", action, err)) != MSGSEC_OK ||
+        (rc = check_xml_string("content type", type, err)) != MSGSEC_OK ||
+        (message_id && (rc = check_xml_string("message id", message_id, err)) != MSGSEC_OK))
+        return rc;
+    if (len > MAX_PAYLOAD)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "payload exceeds %zu bytes", MAX_PAYLOAD);
+    if (!message_id) {
+        if (uuid_urn(uuid, sizeof uuid) != 0)
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "no randomness");
+        message_id = uuid;
+    }
+
+    const uint8_t *plain = payload;
+    size_t plain_len = len;
+    int is_xml = content_type_is_xml(type);
+    if (is_xml && (rc = xml_plaintext(payload, len, &plain, &plain_len, &xml_owned, err)) !=
+                      MSGSEC_OK)
+        return rc;
+    if (RAND_bytes(content_key, sizeof content_key) != 1 ||
+        RAND_bytes(id_rand, sizeof id_rand) != 1) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sizeof id_rand; i++) {
+        static const char hex[] = "0123456789abcdef";
+        n[2 * i] = hex[id_rand[i] >> 4];
+        n[2 * i + 1] = hex[id_rand[i] & 15];
+    }
+    n[sizeof n - 1] = '\0';
+
+    sb_init(&body, plain_len / 3 * 4 + 1024, 0);
+    sb_init(&scratch, 4096, 0);
+    sb_init(&si, 2560, 0);
+    if ((rc = write_body(s, &body, n, type, is_xml, content_key, plain, plain_len, err)) !=
+            MSGSEC_OK ||
+        (rc = digest_b64(s, body.data, body.len, body_digest, err)) != MSGSEC_OK)
+        goto cleanup;
+    write_signed_parts(s, &scratch, parts, n, to, action, message_id, now);
+    for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
+        if (parts[i].len)
+            rc = digest_b64(s, scratch.data + parts[i].off, parts[i].len, parts[i].digest_b64,
+                            err);
+    if (rc != MSGSEC_OK)
+        goto cleanup;
+
+    sb_puts(&si, "<ds:SignedInfo xmlns:ds=\"" NS_DS "\"><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N
+                 "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"");
+    sb_puts(&si, s->sign_kind == SIGN_RSA     ? ALG_RSA_SHA256
+                 : s->sign_kind == SIGN_ECDSA ? ALG_ECDSA_SHA256
+                                              : ALG_HMAC_SHA256);
+    sb_puts(&si, "\"></ds:SignatureMethod>");
+    for (int i = PART_TO; i <= PART_TS; i++)
+        put_reference(&si, parts[i].id_prefix, n, parts[i].digest_b64);
+    put_reference(&si, "body", n, body_digest);
+    if (parts[PART_BST].len)
+        put_reference(&si, parts[PART_BST].id_prefix, n, parts[PART_BST].digest_b64);
+    sb_puts(&si, "</ds:SignedInfo>");
+    if (scratch.failed || body.failed || si.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+
+    sb_init(&env, scratch.len + si.len + body.len + 2048, 0);
+    sb_puts(&env, "<s:Envelope xmlns:s=\"" NS_SOAP12 "\" xmlns:wsa=\"" NS_WSA
+                  "\" xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU "\"><s:Header>");
+    sb_append(&env, scratch.data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
+    sb_puts(&env, "<wsse:Security s:mustUnderstand=\"true\">");
+    sb_append(&env, scratch.data + parts[PART_BST].off, parts[PART_BST].len);
+    sb_puts(&env, "<ds:Signature xmlns:ds=\"" NS_DS "\" Id=\"sig-");
+    sb_puts(&env, n);
+    sb_puts(&env, "\">");
+    sb_append(&env, si.data, si.len);
+    sb_puts(&env, "<ds:SignatureValue>");
+    if ((rc = sign_signed_info(s, content_key, si.data, si.len, &env, err)) != MSGSEC_OK)
+        goto cleanup;
+    sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference>"
+                  "<wsse:Reference URI=\"#");
+    sb_puts(&env, parts[PART_BST].len ? "x509-" : "ek-");
+    sb_puts(&env, n);
+    sb_puts(&env, parts[PART_BST].len ? "\" ValueType=\"" WSS_X509V3 "\">"
+                                      : "\" ValueType=\"" WSS_ENCRYPTEDKEY "\">");
+    sb_puts(&env, "</wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>");
+    if ((rc = write_encrypted_key(s, &env, n, content_key, err)) != MSGSEC_OK)
+        goto cleanup;
+    sb_append(&env, scratch.data + parts[PART_TS].off, parts[PART_TS].len);
+    sb_puts(&env, "</wsse:Security></s:Header>");
+    sb_append(&env, body.data, body.len);
+    sb_puts(&env, "</s:Envelope>");
+    if (env.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    *out = (uint8_t *)sb_steal(&env, out_len);
+cleanup:
+    OPENSSL_cleanse(content_key, sizeof content_key);
+    if (xml_owned) {
+        xmlChar *serialized = (xmlChar *)xmlBufferContent(xml_owned);
+        if (serialized)
+            OPENSSL_cleanse(serialized, (size_t)xmlBufferLength(xml_owned));
+        xmlBufferFree(xml_owned);
+    }
+    sb_free(&env, 0);
+    sb_free(&si, 0);
+    sb_free(&scratch, 0);
+    sb_free(&body, 0);
+    return rc;
+}

@@ -1,0 +1,595 @@
+/* test_wrap.c - msgsec_wrap checked independently of our receiver.
+ *
+ * The envelope is parsed with libxml2; every DigestValue must equal SHA-256 of
+ * libxml2's exclusive c14n of the referenced element, the SignatureValue must
+ * verify over libxml2's c14n of SignedInfo (client key from the BST, or HMAC
+ * under the content key for the none credential), and the content key and
+ * Body must decrypt (service key, RSA-OAEP SHA-1 + AES-256-GCM) to the
+ * payload. Negative cases assert the exact error class.
+ * Needs $MSGSEC_PKI (tests/lib/pki.sh output).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libxml/c14n.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "internal.h"
+
+static int failures;
+static const char *pki;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+static char *pki_path(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", pki, name);
+    return p;
+}
+
+/* ---------------------------------------------------------- xml helpers */
+
+static xmlNodePtr find_by_id(xmlNodePtr node, const char *id)
+{
+    for (; node; node = node->next) {
+        if (node->type != XML_ELEMENT_NODE)
+            continue;
+        xmlChar *v = xmlGetNsProp(node, BAD_CAST "Id", BAD_CAST NS_WSU);
+        if (!v)
+            v = xmlGetNoNsProp(node, BAD_CAST "Id");
+        int match = v && strcmp((char *)v, id) == 0;
+        xmlFree(v);
+        if (match)
+            return node;
+        xmlNodePtr found = find_by_id(node->children, id);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+static xmlNodePtr child(xmlNodePtr parent, const char *ns, const char *name)
+{
+    for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && c->ns && strcmp((char *)c->ns->href, ns) == 0 &&
+            strcmp((char *)c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static int in_subtree(void *root, xmlNodePtr node, xmlNodePtr parent)
+{
+    xmlNodePtr n = (!node || node->type == XML_NAMESPACE_DECL) ? parent : node;
+    for (; n; n = n->parent)
+        if (n == root)
+            return 1;
+    return 0;
+}
+
+/* libxml2's exclusive c14n of the subtree at elem. Caller frees. */
+static uint8_t *c14n(xmlDocPtr doc, xmlNodePtr elem, size_t *len)
+{
+    xmlOutputBufferPtr buf = xmlAllocOutputBuffer(NULL);
+    uint8_t *out = NULL;
+    if (xmlC14NExecute(doc, in_subtree, elem, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) >= 0) {
+        *len = xmlOutputBufferGetSize(buf);
+        out = malloc(*len + 1);
+        memcpy(out, xmlOutputBufferGetContent(buf), *len);
+    }
+    xmlOutputBufferClose(buf);
+    return out;
+}
+
+static uint8_t *b64(xmlNodePtr node, size_t *len)
+{
+    xmlChar *text = xmlNodeGetContent(node);
+    uint8_t *out = NULL;
+    if (!text || b64_decode((char *)text, strlen((char *)text), &out, len) != 0)
+        out = NULL;
+    xmlFree(text);
+    return out;
+}
+
+static char *attr(xmlNodePtr node, const char *name)
+{
+    return node ? (char *)xmlGetNoNsProp(node, BAD_CAST name) : NULL;
+}
+
+/* ----------------------------------------------------------- crypto helpers */
+
+static EVP_PKEY *service_key(void)
+{
+    FILE *f = fopen(pki_path("service.key"), "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    return k;
+}
+
+static int unwrap_key(xmlNodePtr ek, uint8_t key[32])
+{
+    uint8_t plain[512];
+    size_t wrapped_len = 0, key_len = sizeof plain;
+    uint8_t *wrapped = b64(child(child(ek, NS_XENC, "CipherData"), NS_XENC, "CipherValue"),
+                           &wrapped_len);
+    EVP_PKEY *sk = service_key();
+    EVP_PKEY_CTX *ctx = sk ? EVP_PKEY_CTX_new(sk, NULL) : NULL;
+    int ok = wrapped && ctx && EVP_PKEY_decrypt_init(ctx) == 1 &&
+             EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, "SHA1", NULL) == 1 &&
+             EVP_PKEY_decrypt(ctx, plain, &key_len, wrapped, wrapped_len) == 1 && key_len == 32;
+    if (ok)
+        memcpy(key, plain, 32);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(sk);
+    free(wrapped);
+    return ok;
+}
+
+static uint8_t *gcm_decrypt(const uint8_t key[32], const uint8_t *in, size_t in_len,
+                            size_t *out_len)
+{
+    if (in_len < 28)
+        return NULL;
+    size_t ct_len = in_len - 28;
+    uint8_t *out = malloc(ct_len + 1);
+    int n = 0, fin = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, in) == 1 &&
+             EVP_DecryptUpdate(c, out, &n, in + 12, (int)ct_len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 12 + ct_len)) == 1 &&
+             EVP_DecryptFinal_ex(c, out + n, &fin) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    *out_len = (size_t)n + (size_t)fin;
+    return out;
+}
+
+static int verify_signature(const char *method, xmlNodePtr bst, const uint8_t hmac_key[32],
+                            const uint8_t *si, size_t si_len, const uint8_t *sig, size_t sig_len)
+{
+    if (strcmp(method, ALG_HMAC_SHA256) == 0) {
+        uint8_t mac[32];
+        unsigned int mac_len = 0;
+        return HMAC(EVP_sha256(), hmac_key, 32, si, si_len, mac, &mac_len) && mac_len == 32 &&
+               sig_len == 32 && memcmp(mac, sig, 32) == 0;
+    }
+    size_t der_len = 0;
+    uint8_t *der = b64(bst, &der_len);
+    const unsigned char *p = der;
+    X509 *cert = der ? d2i_X509(NULL, &p, (long)der_len) : NULL;
+    EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+    uint8_t *dsig = NULL;
+    int dsig_len = 0, ok = 0;
+    if (pub && strcmp(method, ALG_ECDSA_SHA256) == 0 && sig_len == 64) {
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+        dsig_len = i2d_ECDSA_SIG(es, &dsig);
+        ECDSA_SIG_free(es);
+    } else if (pub && strcmp(method, ALG_RSA_SHA256) == 0) {
+        dsig = OPENSSL_memdup(sig, sig_len);
+        dsig_len = (int)sig_len;
+    }
+    if (dsig && dsig_len > 0) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
+             EVP_DigestVerify(md, dsig, (size_t)dsig_len, si, si_len) == 1;
+        EVP_MD_CTX_free(md);
+    }
+    OPENSSL_free(dsig);
+    X509_free(cert);
+    free(der);
+    return ok;
+}
+
+/* ------------------------------------------------------------ the checks */
+
+typedef struct expect {
+    const char *to, *action, *content_type;
+    const uint8_t *plain; /* what the Body must decrypt to */
+    size_t plain_len;
+    int xml;
+} expect;
+
+/* Checks a wrapped envelope completely; cred_bst = 1 when a BST must be there. */
+static void check_envelope(const char *label, const uint8_t *env, size_t env_len, int cred_bst,
+                           const expect *want)
+{
+    xmlDocPtr doc = xmlReadMemory((const char *)env, (int)env_len, NULL, NULL, XML_PARSE_NONET);
+    CHECK(doc, "%s: envelope does not parse", label);
+    if (!doc)
+        return;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr header = child(root, NS_SOAP12, "Header"), body = child(root, NS_SOAP12, "Body");
+    xmlNodePtr sec = child(header, NS_WSSE, "Security");
+    CHECK(header && body && sec, "%s: no Header/Body/Security", label);
+    if (!sec)
+        goto done;
+
+    /* header order: [BST], Signature, EncryptedKey, Timestamp */
+    const char *order[4];
+    int count = 0;
+    for (xmlNodePtr c = sec->children; c && count < 4; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            order[count++] = (const char *)c->name;
+    const char *want_order[] = {"BinarySecurityToken", "Signature", "EncryptedKey", "Timestamp"};
+    int first = cred_bst ? 0 : 1;
+    CHECK(count == 4 - first, "%s: %d security children", label, count);
+    for (int i = 0; i < count && i + first < 4; i++)
+        CHECK(strcmp(order[i], want_order[i + first]) == 0, "%s: child %d is %s", label, i,
+              order[i]);
+
+    xmlNodePtr sig = child(sec, NS_DS, "Signature"), ek = child(sec, NS_XENC, "EncryptedKey");
+    xmlNodePtr si = child(sig, NS_DS, "SignedInfo");
+    xmlNodePtr bst = child(sec, NS_WSSE, "BinarySecurityToken");
+    CHECK(si && ek, "%s: no SignedInfo/EncryptedKey", label);
+    if (!si || !ek)
+        goto done;
+
+    /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
+    const char *covered[] = {"To", "Action", "MessageID", "Timestamp", "Body",
+                             "BinarySecurityToken"};
+    int seen[6] = {0}, refs = 0;
+    for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
+        if (ref->type != XML_ELEMENT_NODE || strcmp((char *)ref->name, "Reference") != 0)
+            continue;
+        refs++;
+        char *uri = attr(ref, "URI");
+        xmlNodePtr target = uri && uri[0] == '#' ? find_by_id(root, uri + 1) : NULL;
+        CHECK(target, "%s: reference %s unresolved", label, uri ? uri : "(none)");
+        if (target) {
+            size_t clen = 0, dlen = 0;
+            uint8_t *canon = c14n(doc, target, &clen);
+            uint8_t *digest = b64(child(ref, NS_DS, "DigestValue"), &dlen);
+            uint8_t md[32];
+            SHA256(canon, clen, md);
+            CHECK(digest && dlen == 32 && memcmp(md, digest, 32) == 0,
+                  "%s: digest of %s differs from libxml2 exc-c14n", label, uri);
+            for (int i = 0; i < 6; i++)
+                if (strcmp((char *)target->name, covered[i]) == 0)
+                    seen[i] = 1;
+            free(canon);
+            free(digest);
+        }
+        xmlFree(uri);
+    }
+    CHECK(refs == 5 + cred_bst, "%s: %d references", label, refs);
+    for (int i = 0; i < 5 + cred_bst; i++)
+        CHECK(seen[i], "%s: %s not signed", label, covered[i]);
+
+    /* the content key decrypts and the Body holds the payload */
+    uint8_t key[32] = {0};
+    CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key", label);
+    xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
+    char *type = attr(ed, "Type"), *mime = attr(ed, "MimeType");
+    CHECK(want->xml ? type && strcmp(type, XENC_TYPE_CONTENT) == 0 : type == NULL,
+          "%s: EncryptedData Type %s", label, type ? type : "(none)");
+    CHECK(mime && strcmp(mime, want->content_type) == 0, "%s: MimeType %s", label,
+          mime ? mime : "(none)");
+    xmlFree(type);
+    xmlFree(mime);
+    size_t ct_len = 0, pt_len = 0;
+    uint8_t *ct = b64(child(child(ed, NS_XENC, "CipherData"), NS_XENC, "CipherValue"), &ct_len);
+    uint8_t *pt = ct ? gcm_decrypt(key, ct, ct_len, &pt_len) : NULL;
+    CHECK(pt && pt_len == want->plain_len && memcmp(pt, want->plain, pt_len) == 0,
+          "%s: Body does not decrypt to the payload (%zu vs %zu bytes)", label, pt_len,
+          want->plain_len);
+    free(ct);
+    free(pt);
+
+    /* the signature verifies over libxml2's c14n of SignedInfo */
+    char *method = attr(child(si, NS_DS, "SignatureMethod"), "Algorithm");
+    size_t si_len = 0, sv_len = 0;
+    uint8_t *si_c14n = c14n(doc, si, &si_len);
+    uint8_t *sv = b64(child(sig, NS_DS, "SignatureValue"), &sv_len);
+    CHECK(method && si_c14n && sv && verify_signature(method, bst, key, si_c14n, si_len, sv, sv_len),
+          "%s: signature (%s) does not verify", label, method ? method : "?");
+    xmlFree(method);
+    free(si_c14n);
+    free(sv);
+
+    /* addressing headers carry the values given */
+    xmlChar *to = xmlNodeGetContent(child(header, NS_WSA, "To"));
+    xmlChar *action = xmlNodeGetContent(child(header, NS_WSA, "Action"));
+    CHECK(to && strcmp((char *)to, want->to) == 0, "%s: wsa:To '%s'", label, to);
+    CHECK(action && strcmp((char *)action, want->action) == 0, "%s: wsa:Action", label);
+    xmlFree(to);
+    xmlFree(action);
+done:
+    xmlFreeDoc(doc);
+}
+
+static msgsec_sender *new_sender(msgsec_credential cred, const char *cert, const char *key)
+{
+    msgsec_sender_opts o = {.credential = cred,
+                            .cert_file = cert ? pki_path(cert) : NULL,
+                            .key_file = key ? pki_path(key) : NULL,
+                            .service_cert_file = pki_path("service.pem")};
+    msgsec_sender *s = NULL;
+    msgsec_error e = {0};
+    msgsec_err rc = msgsec_sender_new(&o, &s, &e);
+    CHECK(rc == MSGSEC_OK, "sender_new(%s): %s", cert ? cert : "none", e.detail);
+    return s;
+}
+
+static void roundtrip(const char *label, msgsec_sender *s, int bst,
+                      const msgsec_wrap_params *params, const uint8_t *payload, size_t len,
+                      const expect *want)
+{
+    uint8_t *env = NULL;
+    size_t env_len = 0;
+    msgsec_error e = {0};
+    msgsec_err rc = msgsec_wrap(s, params, payload, len, &env, &env_len, &e);
+    CHECK(rc == MSGSEC_OK, "%s: wrap: %s", label, e.detail);
+    if (rc == MSGSEC_OK)
+        check_envelope(label, env, env_len, bst, want);
+    msgsec_free(env);
+}
+
+static void test_credentials(void)
+{
+    static const uint8_t binary[] = {0, 1, 2, 0xff, 0, '<', '&', 0x80, 'x', 0};
+    const char *xml = "<order xmlns=\"urn:x\" id=\"7\"><item>a &amp; b</item><e/></order>";
+    struct {
+        msgsec_credential cred;
+        const char *cert, *key;
+    } creds[] = {{MSGSEC_CRED_CERTIFICATE, "client-rsa.pem", "client-rsa.key"},
+                 {MSGSEC_CRED_CERTIFICATE, "client-ec.pem", "client-ec.key"},
+                 {MSGSEC_CRED_NONE, NULL, NULL}};
+    for (size_t i = 0; i < sizeof creds / sizeof creds[0]; i++) {
+        msgsec_sender *s = new_sender(creds[i].cred, creds[i].cert, creds[i].key);
+        if (!s)
+            continue;
+        int bst = creds[i].cred == MSGSEC_CRED_CERTIFICATE;
+        char label[64];
+        /* binary payload with NULs; defaults for every parameter */
+        expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, binary,
+                       sizeof binary, 0};
+        snprintf(label, sizeof label, "%s/binary", creds[i].cert ? creds[i].cert : "none");
+        roundtrip(label, s, bst, NULL, binary, sizeof binary, &want);
+
+        /* characters c14n must escape, in text and in attributes */
+        msgsec_wrap_params p = {.to = "urn:a&b<c>d\"e\rf\tg\nh",
+                                .action = "mqtt:orders/new?x=1&y=<2>",
+                                .content_type = "application/x-test; name=\"a&b<c>\"\t\r\n"};
+        expect tricky = {p.to, p.action, p.content_type, binary, 3, 0};
+        snprintf(label, sizeof label, "%s/escaping", creds[i].cert ? creds[i].cert : "none");
+        roundtrip(label, s, bst, &p, binary, 3, &tricky);
+
+        /* empty binary payload */
+        expect empty = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME,
+                        (const uint8_t *)"", 0, 0};
+        snprintf(label, sizeof label, "%s/empty", creds[i].cert ? creds[i].cert : "none");
+        roundtrip(label, s, bst, NULL, NULL, 0, &empty);
+
+        /* XML payload: Type=Content, plaintext is the element as given */
+        msgsec_wrap_params px = {.content_type = "application/soap+xml"};
+        expect wx = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, px.content_type,
+                     (const uint8_t *)xml, strlen(xml), 1};
+        snprintf(label, sizeof label, "%s/xml", creds[i].cert ? creds[i].cert : "none");
+        roundtrip(label, s, bst, &px, (const uint8_t *)xml, strlen(xml), &wx);
+        msgsec_sender_free(s);
+    }
+}
+
+static void test_xml_payloads(void)
+{
+    msgsec_sender *s = new_sender(MSGSEC_CRED_CERTIFICATE, "client-rsa.pem", "client-rsa.key");
+    if (!s)
+        return;
+    struct {
+        const char *in, *plain; /* plain NULL: wrap must fail with code */
+        msgsec_err code;
+    } cases[] = {
+        {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a>\xc3\xa9</a>\n", "<a>\xc3\xa9</a>", 0},
+        {"  <a b='1'>x</a>  ", "<a b='1'>x</a>", 0},
+        {"<!-- c --><a/>", "<a/>", 0},
+        {"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>\xe9</a>", "<a>\xc3\xa9</a>", 0},
+        {"<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", NULL, MSGSEC_E_MALFORMED},
+        {"<!DOCTYPE a SYSTEM \"http://example.invalid/a.dtd\"><a/>", NULL, MSGSEC_E_MALFORMED},
+        {"<a><b></a>", NULL, MSGSEC_E_MALFORMED},
+        {"<a/><b/>", NULL, MSGSEC_E_MALFORMED},
+        {"just text", NULL, MSGSEC_E_MALFORMED},
+        {"", NULL, MSGSEC_E_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgsec_wrap_params p = {.content_type = i % 2 ? "text/xml" : "application/xml"};
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+        msgsec_error e = {0};
+        msgsec_err rc = msgsec_wrap(s, &p, (const uint8_t *)cases[i].in, strlen(cases[i].in),
+                                    &env, &env_len, &e);
+        if (!cases[i].plain) {
+            CHECK(rc == cases[i].code && !env, "xml case %zu: rc %d (%s), want %d", i, rc,
+                  e.detail, cases[i].code);
+        } else {
+            CHECK(rc == MSGSEC_OK, "xml case %zu: %s", i, e.detail);
+            expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, p.content_type,
+                           (const uint8_t *)cases[i].plain, strlen(cases[i].plain), 1};
+            char label[32];
+            snprintf(label, sizeof label, "xml case %zu", i);
+            if (rc == MSGSEC_OK)
+                check_envelope(label, env, env_len, 1, &want);
+        }
+        msgsec_free(env);
+    }
+    msgsec_sender_free(s);
+}
+
+static msgsec_err try_sender(msgsec_credential cred, const char *cert, const char *key,
+                             const char *service, const char *suite, long ttl, msgsec_error *e)
+{
+    msgsec_sender_opts o = {.credential = cred, .cert_file = cert, .key_file = key,
+                            .service_cert_file = service, .suite = suite, .ttl_seconds = ttl};
+    msgsec_sender *s = NULL;
+    msgsec_err rc = msgsec_sender_new(&o, &s, e);
+    CHECK((rc == MSGSEC_OK) == (s != NULL), "handle/return mismatch");
+    msgsec_sender_free(s);
+    return rc;
+}
+
+static void write_key_copy(const char *from, const char *to, mode_t mode)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    read_file_bounded(from, 1 << 20, &data, &len, NULL);
+    FILE *f = fopen(to, "w");
+    fwrite(data, 1, len, f);
+    fclose(f);
+    chmod(to, mode);
+    free(data);
+}
+
+static void test_sender_errors(void)
+{
+    msgsec_error e = {0};
+    char *rsa = pki_path("client-rsa.pem"), *rsa_key = pki_path("client-rsa.key");
+    char *svc = pki_path("service.pem");
+    char tmpdir[] = "/tmp/test_wrap.XXXXXX";
+    CHECK(mkdtemp(tmpdir), "mkdtemp");
+    char open_key[600], weak_key[600], weak_cert[600];
+    snprintf(open_key, sizeof open_key, "%s/open.key", tmpdir);
+    snprintf(weak_key, sizeof weak_key, "%s/weak.key", tmpdir);
+    snprintf(weak_cert, sizeof weak_cert, "%s/weak.pem", tmpdir);
+
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, NULL, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "no service cert: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "no key: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, pki_path("client-ec.key"), svc, NULL, 0, &e) ==
+              MSGSEC_E_USAGE && strstr(e.detail, "does not match"),
+          "mismatched key: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, pki_path("client-ec.pem"), NULL, 0,
+                     &e) == MSGSEC_E_USAGE,
+          "EC service cert: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, svc, "basic128", 0, &e) ==
+              MSGSEC_E_USAGE,
+          "bad suite: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, svc, NULL, -1, &e) == MSGSEC_E_USAGE,
+          "negative ttl: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, "/nonexistent.pem", NULL, 0, &e) ==
+              MSGSEC_E_USAGE,
+          "missing service file: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_USERNAME, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "username: %s", e.detail);
+    CHECK(try_sender((msgsec_credential)42, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "unknown credential: %s", e.detail);
+
+    /* a key readable by others is refused */
+    write_key_copy(rsa_key, open_key, 0644);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, open_key, svc, NULL, 0, &e) ==
+              MSGSEC_E_USAGE && strstr(e.detail, "group or others"),
+          "0644 key: %s", e.detail);
+    chmod(open_key, 0600);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, open_key, svc, NULL, 0, &e) == MSGSEC_OK,
+          "0600 key: %s", e.detail);
+
+    /* RSA-1024 is too weak */
+    EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    X509 *x = X509_new();
+    X509_set_pubkey(x, weak);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"weak", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_sign(x, weak, EVP_sha256());
+    FILE *f = fopen(weak_cert, "w");
+    PEM_write_X509(f, x);
+    fclose(f);
+    f = fopen(weak_key, "w");
+    PEM_write_PrivateKey(f, weak, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    chmod(weak_key, 0600);
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, weak_cert, weak_key, svc, NULL, 0, &e) ==
+              MSGSEC_E_USAGE && strstr(e.detail, "2048"),
+          "RSA-1024 client: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_NONE, NULL, NULL, weak_cert, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "RSA-1024 service: %s", e.detail);
+    X509_free(x);
+    EVP_PKEY_free(weak);
+    remove(open_key);
+    remove(weak_key);
+    remove(weak_cert);
+    remove(tmpdir);
+
+    /* bad wrap parameters */
+    msgsec_sender *s = new_sender(MSGSEC_CRED_NONE, NULL, NULL);
+    const char *bad_to[] = {"urn:a\x01", "", "urn:\xff\xfe"};
+    for (size_t i = 0; s && i < 3; i++) {
+        msgsec_wrap_params p = {.to = bad_to[i]};
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+        CHECK(msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &env, &env_len, &e) ==
+                  MSGSEC_E_USAGE && !env,
+              "bad to %zu: %s", i, e.detail);
+    }
+    msgsec_sender_free(s);
+}
+
+/* Two envelopes never share ids, content keys or message ids. */
+static void test_freshness(void)
+{
+    msgsec_sender *s = new_sender(MSGSEC_CRED_NONE, NULL, NULL);
+    uint8_t *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0;
+    msgsec_error e = {0};
+    msgsec_wrap_params p = {.now = 1700000000};
+    CHECK(s && msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &a, &al, &e) == MSGSEC_OK &&
+              msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &b, &bl, &e) == MSGSEC_OK,
+          "wrap: %s", e.detail);
+    if (a && b) {
+        const char *ida = strstr((char *)a, "wsu:Id=\"to-"), *idb = strstr((char *)b, "wsu:Id=\"to-");
+        CHECK(ida && idb && memcmp(ida, idb, 27) != 0, "ids repeat");
+        const char *mida = strstr((char *)a, "urn:uuid:"), *midb = strstr((char *)b, "urn:uuid:");
+        CHECK(mida && midb && memcmp(mida, midb, 45) != 0, "message ids repeat");
+        CHECK(strstr((char *)a, "<wsu:Created>2023-11-14T22:13:20.000Z</wsu:Created>"
+                                "<wsu:Expires>2023-11-15T22:13:20.000Z</wsu:Expires>"),
+              "timestamp with default ttl");
+    }
+    msgsec_free(a);
+    msgsec_free(b);
+    msgsec_sender_free(s);
+}
+
+int main(void)
+{
+    pki = getenv("MSGSEC_PKI");
+    if (!pki) {
+        fprintf(stderr, "MSGSEC_PKI is not set\n");
+        return 1;
+    }
+    msgsec_global_init(NULL);
+    test_credentials();
+    test_xml_payloads();
+    test_sender_errors();
+    test_freshness();
+    msgsec_global_cleanup();
+    if (failures)
+        fprintf(stderr, "test_wrap: %d check(s) failed\n", failures);
+    else
+        printf("test_wrap: all checks passed\n");
+    return failures ? 1 : 0;
+}
