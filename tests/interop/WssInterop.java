@@ -1,0 +1,421 @@
+/*
+ * WssInterop - Apache WSS4J 1.6 as an independent WS-Security peer for msgsec.
+ *
+ * Usage: java WssInterop KEYDIR JOBFILE
+ *
+ * KEYDIR holds the PKCS#12 keystores made by keystores.sh (password "interop"):
+ *   service.p12     the receiving service's key (alias "service")
+ *   client-rsa.p12  CN=shop1 RSA sender (alias "client-rsa") + the service certificate
+ *   client-ec.p12   CN=shop2 ECDSA sender (alias "client-ec") + the service certificate
+ *   trust.p12       the test CA (trusted certificate entry "ca")
+ *
+ * JOBFILE has one job per line (blank lines and lines starting with # are skipped);
+ * one JVM runs them all because JVM start-up dominates the run time:
+ *
+ *   produce out=FILE signer=client-rsa|client-ec order=encrypt-then-sign|sign-then-encrypt
+ *           soap=1.1|1.2 oaep=sha1|sha256 body=FILE [to=URI]
+ *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
+ *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
+ *       BST DirectReference); Body content encrypted with AES-256-GCM, key transported
+ *       with rsa-oaep-mgf1p to the service certificate (thumbprint reference).
+ *   consume in=FILE body=FILE identity=DN
+ *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
+ *       the signature principal is DN, the signature covers Body and Timestamp, the Body
+ *       was encrypted, and the decrypted Body element equals body= (exclusive c14n).
+ *   reject in=FILE
+ *       the job passes when WSS4J refuses the envelope (prints WSS4J's reason).
+ *
+ * Prints one line per job: "PASS <job>" or "FAIL <job>: <reason>"; exits 1 if any failed,
+ * 2 on a usage error.
+ */
+
+import java.io.ByteArrayInputStream;
+import java.io.File;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.security.Principal;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+
+import javax.security.auth.callback.Callback;
+import javax.security.auth.callback.CallbackHandler;
+import javax.xml.namespace.QName;
+import javax.xml.parsers.DocumentBuilder;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.transform.OutputKeys;
+import javax.xml.transform.Transformer;
+import javax.xml.transform.TransformerFactory;
+import javax.xml.transform.dom.DOMSource;
+import javax.xml.transform.stream.StreamResult;
+
+import org.apache.ws.security.WSConstants;
+import org.apache.ws.security.WSDataRef;
+import org.apache.ws.security.WSEncryptionPart;
+import org.apache.ws.security.WSPasswordCallback;
+import org.apache.ws.security.WSSConfig;
+import org.apache.ws.security.WSSecurityEngine;
+import org.apache.ws.security.WSSecurityEngineResult;
+import org.apache.ws.security.components.crypto.Crypto;
+import org.apache.ws.security.components.crypto.CryptoFactory;
+import org.apache.ws.security.components.crypto.CryptoType;
+import org.apache.ws.security.message.WSSecEncrypt;
+import org.apache.ws.security.message.WSSecHeader;
+import org.apache.ws.security.message.WSSecSignature;
+import org.apache.ws.security.message.WSSecTimestamp;
+import org.apache.xml.security.c14n.Canonicalizer;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+import org.w3c.dom.Node;
+
+public final class WssInterop {
+    private static final String PASSWORD = "interop";
+    private static final String WSA_NS = "http://www.w3.org/2005/08/addressing";
+    private static final String RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+    private static final String ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+    private static final String SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1";
+    private static final String SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+    private final String keyDir;
+    private final Map<String, Crypto> cryptos = new HashMap<>();
+
+    private WssInterop(String keyDir) {
+        this.keyDir = keyDir;
+    }
+
+    /** Merlin over KEYDIR/NAME.p12 with the test CA as trust store. */
+    private Crypto crypto(String name) throws Exception {
+        Crypto c = cryptos.get(name);
+        if (c == null) {
+            String prefix = "org.apache.ws.security.crypto.merlin.";
+            Properties p = new Properties();
+            p.setProperty("org.apache.ws.security.crypto.provider",
+                          "org.apache.ws.security.components.crypto.Merlin");
+            p.setProperty(prefix + "keystore.type", "pkcs12");
+            p.setProperty(prefix + "keystore.password", PASSWORD);
+            p.setProperty(prefix + "keystore.file", new File(keyDir, name + ".p12").getPath());
+            p.setProperty(prefix + "truststore.type", "pkcs12");
+            p.setProperty(prefix + "truststore.password", PASSWORD);
+            p.setProperty(prefix + "truststore.file", new File(keyDir, "trust.p12").getPath());
+            c = CryptoFactory.getInstance(p);
+            cryptos.put(name, c);
+        }
+        return c;
+    }
+
+    /** Supplies the (test-only) keystore password for every private key. */
+    private static final CallbackHandler PASSWORDS = (Callback[] callbacks) -> {
+        for (Callback cb : callbacks) {
+            if (cb instanceof WSPasswordCallback) {
+                ((WSPasswordCallback) cb).setPassword(PASSWORD);
+            }
+        }
+    };
+
+    private static Document parse(byte[] xml) throws Exception {
+        DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
+        f.setNamespaceAware(true);
+        f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        DocumentBuilder b = f.newDocumentBuilder();
+        return b.parse(new ByteArrayInputStream(xml));
+    }
+
+    private static Document parseFile(String path) throws Exception {
+        return parse(Files.readAllBytes(Paths.get(path)));
+    }
+
+    private static void write(Document doc, String path) throws Exception {
+        Transformer t = TransformerFactory.newInstance().newTransformer();
+        t.setOutputProperty(OutputKeys.ENCODING, "UTF-8");
+        try (OutputStream out = new FileOutputStream(path)) {
+            t.transform(new DOMSource(doc), new StreamResult(out));
+        }
+    }
+
+    private static String c14n(Node node) throws Exception {
+        Canonicalizer c = Canonicalizer.getInstance(Canonicalizer.ALGO_ID_C14N_EXCL_OMIT_COMMENTS);
+        return new String(c.canonicalizeSubtree(node), StandardCharsets.UTF_8);
+    }
+
+    /** The single element child of the SOAP Body, or an exception naming what is there. */
+    private static Element bodyElement(Document doc) throws Exception {
+        Element env = doc.getDocumentElement();
+        String soapNs = env.getNamespaceURI();
+        Element body = child(env, soapNs, "Body");
+        Element only = null;
+        for (Node n = body.getFirstChild(); n != null; n = n.getNextSibling()) {
+            if (n.getNodeType() == Node.ELEMENT_NODE) {
+                if (only != null) {
+                    throw new Exception("Body holds more than one element");
+                }
+                only = (Element) n;
+            }
+        }
+        if (only == null) {
+            throw new Exception("Body holds no element");
+        }
+        return only;
+    }
+
+    private static Element child(Element parent, String ns, String local) throws Exception {
+        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
+            if (n.getNodeType() == Node.ELEMENT_NODE && local.equals(n.getLocalName())
+                && ns.equals(n.getNamespaceURI())) {
+                return (Element) n;
+            }
+        }
+        throw new Exception("no " + local + " in " + parent.getLocalName());
+    }
+
+    private static void addressingHeader(Document doc, Element header, String name, String value) {
+        Element e = doc.createElementNS(WSA_NS, "wsa:" + name);
+        e.setTextContent(value);
+        header.appendChild(e);
+    }
+
+    // ---------------------------------------------------------------- produce
+
+    private void produce(Map<String, String> a) throws Exception {
+        String soapNs = "1.1".equals(a.get("soap")) ? WSConstants.URI_SOAP11_ENV
+                      : WSConstants.URI_SOAP12_ENV;
+        if (!"1.1".equals(a.get("soap")) && !"1.2".equals(a.get("soap"))) {
+            throw new IllegalArgumentException("soap must be 1.1 or 1.2");
+        }
+        String signer = a.get("signer");
+        Crypto senderCrypto = crypto(signer);
+
+        Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
+        Element env = doc.createElementNS(soapNs, "soap:Envelope");
+        env.setAttributeNS("http://www.w3.org/2000/xmlns/", "xmlns:soap", soapNs);
+        env.setAttributeNS("http://www.w3.org/2000/xmlns/", "xmlns:wsa", WSA_NS);
+        doc.appendChild(env);
+        Element header = doc.createElementNS(soapNs, "soap:Header");
+        env.appendChild(header);
+        addressingHeader(doc, header, "To", a.getOrDefault("to", "urn:example:orders"));
+        addressingHeader(doc, header, "Action", "urn:example:orders:new");
+        addressingHeader(doc, header, "MessageID", "urn:uuid:" + UUID.randomUUID());
+        Element body = doc.createElementNS(soapNs, "soap:Body");
+        env.appendChild(body);
+        body.appendChild(doc.importNode(parseFile(a.get("body")).getDocumentElement(), true));
+
+        WSSecHeader secHeader = new WSSecHeader();
+        secHeader.setMustUnderstand(true);
+        secHeader.insertSecurityHeader(doc);
+
+        WSSecTimestamp timestamp = new WSSecTimestamp();
+        timestamp.setTimeToLive(3600);
+        timestamp.build(doc, secHeader);
+
+        String order = a.get("order");
+        if ("encrypt-then-sign".equals(order)) {
+            encrypt(doc, senderCrypto, secHeader, soapNs, a.get("oaep"));
+            sign(doc, senderCrypto, secHeader, soapNs, signer, timestamp.getId());
+        } else if ("sign-then-encrypt".equals(order)) {
+            sign(doc, senderCrypto, secHeader, soapNs, signer, timestamp.getId());
+            encrypt(doc, senderCrypto, secHeader, soapNs, a.get("oaep"));
+        } else {
+            throw new IllegalArgumentException("order must be encrypt-then-sign or sign-then-encrypt");
+        }
+        write(doc, a.get("out"));
+    }
+
+    /** Encrypts the Body content for the service; prepends the EncryptedKey. */
+    private static void encrypt(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
+                                String oaepDigest) throws Exception {
+        WSSecEncrypt enc = new WSSecEncrypt();
+        enc.setUserInfo("service");
+        enc.setKeyIdentifierType(WSConstants.THUMBPRINT_IDENTIFIER);
+        enc.setSymmetricEncAlgorithm(WSConstants.AES_256_GCM);
+        enc.setKeyEncAlgo(WSConstants.KEYTRANSPORT_RSAOEP);
+        if ("sha256".equals(oaepDigest)) {
+            enc.setDigestAlgorithm(SHA256);
+        } else if ("sha1".equals(oaepDigest)) {
+            enc.setDigestAlgorithm(SHA1);
+        } else {
+            throw new IllegalArgumentException("oaep must be sha1 or sha256");
+        }
+        List<WSEncryptionPart> parts = new ArrayList<>();
+        parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
+        enc.setParts(parts);
+        enc.build(doc, crypto, secHeader);
+    }
+
+    /**
+     * Signs Timestamp, Body, the addressing headers and the BST; the result is
+     * BST, Signature at the head of the Security header (each step prepends).
+     */
+    private static void sign(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
+                             String signer, String timestampId) throws Exception {
+        WSSecSignature sig = new WSSecSignature();
+        sig.setUserInfo(signer, PASSWORD);
+        sig.setKeyIdentifierType(WSConstants.BST_DIRECT_REFERENCE);
+        CryptoType alias = new CryptoType(CryptoType.TYPE.ALIAS);
+        alias.setAlias(signer);
+        String keyAlg = crypto.getX509Certificates(alias)[0].getPublicKey().getAlgorithm();
+        sig.setSignatureAlgorithm("EC".equals(keyAlg) ? ECDSA_SHA256 : RSA_SHA256);
+        sig.setDigestAlgo(SHA256);
+        sig.setSigCanonicalization(WSConstants.C14N_EXCL_OMIT_COMMENTS);
+        sig.prepare(doc, crypto, secHeader);
+
+        String bstId = sig.getBSTTokenId();
+        Element bst = sig.getBinarySecurityTokenElement();
+        sig.prependBSTElementToHeader(secHeader);
+
+        List<WSEncryptionPart> parts = new ArrayList<>();
+        parts.add(new WSEncryptionPart(timestampId));
+        parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Element"));
+        for (String name : new String[] {"To", "Action", "MessageID"}) {
+            parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
+        }
+        parts.add(new WSEncryptionPart(bstId));
+        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, (Element) bst.getNextSibling());
+    }
+
+    // ---------------------------------------------------------------- consume
+
+    private List<WSSecurityEngineResult> process(Document doc) throws Exception {
+        WSSecurityEngine engine = new WSSecurityEngine();
+        WSSConfig config = WSSConfig.getNewInstance();
+        config.setWsiBSPCompliant(true);
+        engine.setWssConfig(config);
+        return engine.processSecurityHeader(doc, null, PASSWORDS, crypto("service"), crypto("service"));
+    }
+
+    private static WSSecurityEngineResult result(List<WSSecurityEngineResult> results, int action)
+        throws Exception {
+        WSSecurityEngineResult found = null;
+        for (WSSecurityEngineResult r : results) {
+            if (((Integer) r.get(WSSecurityEngineResult.TAG_ACTION)) == action) {
+                if (found != null) {
+                    throw new Exception("more than one result for action " + action);
+                }
+                found = r;
+            }
+        }
+        if (found == null) {
+            throw new Exception("no result for action " + action);
+        }
+        return found;
+    }
+
+    private void consume(Map<String, String> a) throws Exception {
+        Document doc = parseFile(a.get("in"));
+        String soapNs = doc.getDocumentElement().getNamespaceURI();
+        List<WSSecurityEngineResult> results = process(doc);
+
+        WSSecurityEngineResult sig = result(results, WSConstants.SIGN);
+        Principal principal = (Principal) sig.get(WSSecurityEngineResult.TAG_PRINCIPAL);
+        String identity = principal == null ? "(none)" : principal.getName();
+        if (!identity.equals(a.get("identity"))) {
+            throw new Exception("principal " + identity + ", expected " + a.get("identity"));
+        }
+        @SuppressWarnings("unchecked")
+        List<WSDataRef> signed = (List<WSDataRef>) sig.get(WSSecurityEngineResult.TAG_DATA_REF_URIS);
+        requireSigned(signed, new QName(soapNs, "Body"));
+        requireSigned(signed, new QName(WSConstants.WSU_NS, "Timestamp"));
+        result(results, WSConstants.ENCR);
+        result(results, WSConstants.TS);
+
+        String got = c14n(bodyElement(doc));
+        String want = c14n(parseFile(a.get("body")).getDocumentElement());
+        if (!got.equals(want)) {
+            throw new Exception("decrypted Body differs: got " + got + " expected " + want);
+        }
+        System.out.println("  principal=" + identity + " signature-method="
+                           + sig.get(WSSecurityEngineResult.TAG_SIGNATURE_METHOD) + " body=" + got);
+    }
+
+    private static void requireSigned(List<WSDataRef> signed, QName name) throws Exception {
+        for (WSDataRef ref : signed) {
+            if (name.equals(ref.getName())) {
+                return;
+            }
+        }
+        throw new Exception("signature does not cover " + name);
+    }
+
+    private void reject(Map<String, String> a) throws Exception {
+        Document doc = parseFile(a.get("in"));
+        try {
+            process(doc);
+        } catch (Exception e) {
+            System.out.println("  refused as expected: " + e.getMessage());
+            return;
+        }
+        throw new Exception("WSS4J accepted an envelope it must refuse");
+    }
+
+    // ---------------------------------------------------------------- driver
+
+    private static Map<String, String> args(String[] words, String... required) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 1; i < words.length; i++) {
+            int eq = words[i].indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("expected key=value, got " + words[i]);
+            }
+            m.put(words[i].substring(0, eq), words[i].substring(eq + 1));
+        }
+        for (String key : required) {
+            if (!m.containsKey(key)) {
+                throw new IllegalArgumentException("missing " + key + "=");
+            }
+        }
+        return m;
+    }
+
+    private void run(String line) throws Exception {
+        String[] words = line.trim().split("\\s+");
+        switch (words[0]) {
+        case "produce":
+            produce(args(words, "out", "signer", "order", "soap", "oaep", "body"));
+            break;
+        case "consume":
+            consume(args(words, "in", "body", "identity"));
+            break;
+        case "reject":
+            reject(args(words, "in"));
+            break;
+        default:
+            throw new IllegalArgumentException("unknown job " + words[0]);
+        }
+    }
+
+    public static void main(String[] argv) throws IOException {
+        if (argv.length != 2) {
+            System.err.println("usage: WssInterop KEYDIR JOBFILE");
+            System.exit(2);
+        }
+        WSSConfig.init();
+        WssInterop harness = new WssInterop(argv[0]);
+        int failed = 0;
+        for (String line : Files.readAllLines(Paths.get(argv[1]), StandardCharsets.UTF_8)) {
+            if (line.isBlank() || line.trim().startsWith("#")) {
+                continue;
+            }
+            try {
+                harness.run(line);
+                System.out.println("PASS " + line.trim());
+            } catch (Exception e) {
+                failed++;
+                Throwable root = e;
+                while (root.getCause() != null) {
+                    root = root.getCause();
+                }
+                String why = e.getMessage();
+                if (root != e) {
+                    why += " (" + root + ")";
+                }
+                System.out.println("FAIL " + line.trim() + ": " + why);
+            }
+        }
+        System.exit(failed == 0 ? 0 : 1);
+    }
+}

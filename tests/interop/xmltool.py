@@ -1,0 +1,84 @@
+"""Small XML helpers for the interop tests (run with /usr/bin/python3: needs python3-lxml).
+
+  xmltool.py same-xml A B          exit 0 when A and B hold the same element (exclusive c14n)
+  xmltool.py tamper MODE IN OUT    write IN with one targeted change:
+      body-cipher  flip one bit of the Body's EncryptedData ciphertext
+      to           replace the wsa:To address
+  xmltool.py context FILE K=V...   exit 0 when the JSON object in FILE has every K equal to V
+"""
+import base64
+import json
+import sys
+
+from lxml import etree
+
+WSA = "http://www.w3.org/2005/08/addressing"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+SOAP = ("http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/")
+PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+
+
+def fail(msg):
+    print("xmltool: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def c14n(root):
+    return etree.tostring(root, method="c14n", exclusive=True)
+
+
+def same_xml(a, b):
+    ca = c14n(etree.parse(a, PARSER).getroot())
+    cb = c14n(etree.parse(b, PARSER).getroot())
+    if ca != cb:
+        fail("XML differs:\n  %s\n  %s" % (ca.decode(errors="replace"), cb.decode(errors="replace")))
+
+
+def only(nodes, what):
+    if len(nodes) != 1:
+        fail("expected one %s, found %d" % (what, len(nodes)))
+    return nodes[0]
+
+
+def tamper(mode, src, dst):
+    tree = etree.parse(src, PARSER)
+    root = tree.getroot()
+    if root.tag.split("}")[0][1:] not in SOAP:
+        fail("not a SOAP envelope: " + root.tag)
+    ns = {"s": root.tag.split("}")[0][1:], "wsa": WSA, "xenc": XENC}
+    if mode == "body-cipher":
+        node = only(root.xpath("s:Body/xenc:EncryptedData/xenc:CipherData/xenc:CipherValue",
+                               namespaces=ns), "Body CipherValue")
+        raw = bytearray(base64.b64decode("".join(node.text.split())))
+        raw[len(raw) // 2] ^= 0x01
+        node.text = base64.b64encode(bytes(raw)).decode()
+    elif mode == "to":
+        only(root.xpath("s:Header/wsa:To", namespaces=ns), "wsa:To").text = "urn:example:attacker"
+    else:
+        fail("unknown tamper mode " + mode)
+    tree.write(dst, xml_declaration=False)
+
+
+def context(path, pairs):
+    with open(path, encoding="utf-8") as f:
+        ctx = json.load(f)
+    for pair in pairs:
+        key, _, want = pair.partition("=")
+        if str(ctx.get(key)) != want:
+            fail("context %s is %r, expected %r" % (key, ctx.get(key), want))
+
+
+def main(argv):
+    if len(argv) == 3 and argv[0] == "same-xml":
+        same_xml(argv[1], argv[2])
+    elif len(argv) == 4 and argv[0] == "tamper":
+        tamper(argv[1], argv[2], argv[3])
+    elif len(argv) >= 2 and argv[0] == "context":
+        context(argv[1], argv[2:])
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
