@@ -1,0 +1,23 @@
+/* reload.c - MOSQ_EVT_RELOAD (SIGHUP): re-read the YAML, validate it and
+ * build everything from it, then swap. A configuration that fails any step
+ * leaves the running one in service and logs why. */
+#include "plugin.h"
+
+int plugin_on_reload(int event, void *event_data, void *userdata)
+{
+    msgsec_plugin *plugin = userdata;
+    msgsec_error err = {0};
+    ruleset *next = NULL;
+    int reopen_store = 0;
+
+    (void)event, (void)event_data;
+    if (ruleset_load(plugin->config_path, plugin->rules, &next, &reopen_store, &err) != MSGSEC_OK ||
+        ruleset_swap(plugin, next, reopen_store, &err) != MSGSEC_OK) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "msgsec: reload refused, keeping the running "
+                                           "configuration: %s", err.detail);
+        return MOSQ_ERR_SUCCESS;
+    }
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "msgsec: reloaded %s (%zu rules)", plugin->config_path,
+                         plugin->rules->cfg->n_rules);
+    return MOSQ_ERR_SUCCESS;
+}
