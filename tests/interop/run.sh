@@ -46,17 +46,25 @@ expect_exit() {
   echo "  exit $got as expected: $(head -c 300 err.txt)"
 }
 
-msgsec_wrap() { # sender OUT [extra args]: XML payload for the service
+msgsec_wrap() { # sender OUT [extra args]: XML payload for $SERVICE (default service)
   local sender=$1 out=$2; shift 2
   "${MSGSEC:?}" wrap --cert "$pki/$sender.pem" --key "$pki/$sender.key" \
-    --service-cert "$pki/service.pem" --to "$TO" --action urn:example:orders:new \
+    --service-cert "$pki/${SERVICE:-service}.pem" --to "$TO" --action urn:example:orders:new \
     --content-type application/xml --in order.xml --out "$out" "$@"
 }
 
-msgsec_unwrap() { # IN OUT CONTEXT [extra args]: as the service, trusting the test CA
-  local in=$1 out=$2 ctx=$3; shift 3
-  "${MSGSEC:?}" unwrap --cert "$pki/service.pem" --key "$pki/service.key" --ca "$pki/ca.pem" \
+msgsec_unwrap() { # IN OUT CONTEXT [extra args]: as $SERVICE (default service), trusting the CA
+  local in=$1 out=$2 ctx=$3 me=${SERVICE:-service}; shift 3
+  "${MSGSEC:?}" unwrap --cert "$pki/$me.pem" --key "$pki/$me.key" --ca "$pki/ca.pem" \
     --to "$TO" --in "$in" --out "$out" --context "$ctx" "$@"
+}
+
+# expect_refused CODE IN [extra unwrap args]: unwrap must exit CODE and write no payload.
+expect_refused() {
+  local code=$1 in=$2; shift 2
+  rm -f refused.out
+  expect_exit "$code" msgsec_unwrap "$in" refused.out refused.json "$@"
+  [ ! -s refused.out ] || die "refused $in but wrote a payload"
 }
 
 case $case_name in
@@ -109,6 +117,98 @@ wss4j-selftest)
   grep -q "principal CN=shop2,O=Example, expected CN=shop1,O=Example" out3.txt \
     || die "unexpected harness output: $(cat out3.txt)"
   echo "wrong expected principal detected"
+  ;;
+
+msgsec-to-wss4j)
+  # msgsec wrap (XML payload) -> WSS4J verifies, decrypts and names the sender.
+  write_payload
+  msgsec_wrap client-rsa rsa.xml
+  msgsec_wrap client-ec ec.xml
+  for order in rsa ec; do
+    xmltool tamper body-cipher $order.xml bad-cipher-$order.xml
+    xmltool tamper to $order.xml bad-to-$order.xml
+  done
+  msgsec_wrap rogue rogue.xml                 # CN=shop1,O=Example from an untrusted CA
+  SERVICE=other-service msgsec_wrap client-rsa other.xml  # WSS4J has no key for it
+  cat > jobs <<EOF
+consume in=rsa.xml body=order.xml identity=CN=shop1,O=Example
+consume in=ec.xml body=order.xml identity=CN=shop2,O=Example
+reject in=bad-cipher-rsa.xml
+reject in=bad-to-rsa.xml
+reject in=bad-cipher-ec.xml
+reject in=bad-to-ec.xml
+reject in=rogue.xml
+reject in=other.xml
+EOF
+  wss4j jobs
+  ;;
+
+xmlsec)
+  # Independent libxmlsec1 tools on msgsec envelopes: the xmlsec1 CLI verifies the
+  # signature with the sender's certificate (its --id-attr:Id matches wsu:Id, see
+  # README.md), python3-xmlsec decrypts the Body with the service key.
+  write_payload
+  msgsec_wrap client-rsa rsa.xml
+  msgsec_wrap client-ec ec.xml
+  xmltool tamper to rsa.xml bad-to-rsa.xml
+  ids=(--id-attr:Id "$WSU:Timestamp" --id-attr:Id "$WSA:To" --id-attr:Id "$WSA:Action"
+       --id-attr:Id "$WSA:MessageID" --id-attr:Id "$WSSE:BinarySecurityToken"
+       --id-attr:Id "$SOAP12:Body")
+  xmlsec1_verify() { # ENVELOPE CERT
+    xmlsec1 --verify --pubkey-cert-pem "$pki/$2" "${ids[@]}" "$1" > xmlsec1.out 2>&1
+  }
+  for pair in rsa:client-rsa.pem ec:client-ec.pem; do
+    f=${pair%%:*}.xml
+    xmlsec1_verify "$f" "${pair#*:}" || die "xmlsec1 refused $f: $(tail -3 xmlsec1.out)"
+    grep -q "SignedInfo References (ok/all): 6/6" xmlsec1.out \
+      || die "xmlsec1 did not check 6 references in $f: $(cat xmlsec1.out)"
+    echo "  xmlsec1 verified $f with ${pair#*:} (6/6 references)"
+    xmltool decrypt "$f" "$pki/service.key" "$f.body"
+    xmltool same-xml "$f.body" order.xml
+    echo "  python3-xmlsec decrypted $f: $(cat "$f.body")"
+  done
+  # negative: another RSA key, a changed wsa:To, a key that is not the service's
+  if xmlsec1_verify rsa.xml client3.pem; then die "xmlsec1 accepted rsa.xml with another key"; fi
+  echo "  xmlsec1 refused rsa.xml with client3.pem: $(grep -m1 -o 'error=[^:]*:[^:]*' xmlsec1.out)"
+  if xmlsec1_verify bad-to-rsa.xml client-rsa.pem; then die "xmlsec1 accepted a changed wsa:To"; fi
+  echo "  xmlsec1 refused bad-to-rsa.xml: $(grep -m1 'References' xmlsec1.out)"
+  if xmltool decrypt rsa.xml "$pki/other-service.key" other.body 2> err.txt; then
+    die "python3-xmlsec decrypted with another service's key"
+  fi
+  echo "  $(cat err.txt)"
+  ;;
+
+wss4j-to-msgsec)
+  # WSS4J secures XML payloads (both orders, RSA+ECDSA, SOAP 1.1/1.2) -> msgsec unwrap.
+  write_payload
+  : > jobs
+  for signer in client-rsa client-ec; do
+    for order in encrypt-then-sign sign-then-encrypt; do
+      for soap in 1.1 1.2; do
+        echo "produce out=$signer-$order-$soap.xml signer=$signer order=$order soap=$soap oaep=sha1 body=order.xml" >> jobs
+      done
+    done
+  done
+  echo "produce out=oaep256.xml signer=client-rsa order=sign-then-encrypt soap=1.2 oaep=sha256 body=order.xml" >> jobs
+  echo "produce out=wrong-to.xml signer=client-rsa order=encrypt-then-sign soap=1.2 oaep=sha1 body=order.xml to=urn:example:elsewhere" >> jobs
+  wss4j jobs
+  for f in client-*.xml oaep256.xml; do
+    case $f in client-ec-*) who=CN=shop2,O=Example ;; *) who=CN=shop1,O=Example ;; esac
+    msgsec_unwrap "$f" "$f.out" "$f.json" || die "msgsec unwrap refused $f (exit $?)"
+    xmltool same-xml "$f.out" order.xml
+    xmltool context "$f.json" credential_type=certificate "identity=$who" to=$TO
+    echo "  msgsec unwrapped $f: identity $who, payload $(cat "$f.out")"
+  done
+  # negative: tampered ciphertext and address (4), wrong service key (7), wrong To (8)
+  for order in encrypt-then-sign sign-then-encrypt; do
+    xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
+    xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
+  done
+  expect_refused 4 bad-cipher-encrypt-then-sign.xml
+  expect_refused 4 bad-to-encrypt-then-sign.xml
+  expect_refused 4 bad-to-sign-then-encrypt.xml
+  SERVICE=other-service expect_refused 7 client-rsa-encrypt-then-sign-1.2.xml
+  expect_refused 8 wrong-to.xml
   ;;
 
 *)

@@ -5,6 +5,8 @@
       body-cipher  flip one bit of the Body's EncryptedData ciphertext
       to           replace the wsa:To address
   xmltool.py context FILE K=V...   exit 0 when the JSON object in FILE has every K equal to V
+  xmltool.py decrypt ENV KEY OUT   decrypt ENV's Body with python3-xmlsec (libxmlsec1) and the
+                                   service's PEM private key KEY; write the Body's element to OUT
 """
 import base64
 import json
@@ -13,6 +15,7 @@ import sys
 from lxml import etree
 
 WSA = "http://www.w3.org/2005/08/addressing"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 SOAP = ("http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
@@ -40,12 +43,18 @@ def only(nodes, what):
     return nodes[0]
 
 
-def tamper(mode, src, dst):
-    tree = etree.parse(src, PARSER)
+def envelope(path):
+    """(tree, root, namespace map with s = the envelope's SOAP version)"""
+    tree = etree.parse(path, PARSER)
     root = tree.getroot()
-    if root.tag.split("}")[0][1:] not in SOAP:
+    soap = root.tag.split("}")[0][1:]
+    if soap not in SOAP or etree.QName(root).localname != "Envelope":
         fail("not a SOAP envelope: " + root.tag)
-    ns = {"s": root.tag.split("}")[0][1:], "wsa": WSA, "xenc": XENC}
+    return tree, root, {"s": soap, "wsa": WSA, "wsse": WSSE, "xenc": XENC}
+
+
+def tamper(mode, src, dst):
+    tree, root, ns = envelope(src)
     if mode == "body-cipher":
         node = only(root.xpath("s:Body/xenc:EncryptedData/xenc:CipherData/xenc:CipherValue",
                                namespaces=ns), "Body CipherValue")
@@ -57,6 +66,30 @@ def tamper(mode, src, dst):
     else:
         fail("unknown tamper mode " + mode)
     tree.write(dst, xml_declaration=False)
+
+
+def decrypt(src, key_file, dst):
+    import xmlsec
+
+    _, root, ns = envelope(src)
+    ek = only(root.xpath("s:Header/wsse:Security/xenc:EncryptedKey", namespaces=ns), "EncryptedKey")
+    ed = only(root.xpath("s:Body/xenc:EncryptedData", namespaces=ns), "Body EncryptedData")
+    refs = ek.xpath("xenc:ReferenceList/xenc:DataReference/@URI", namespaces=ns)
+    if refs != ["#" + ed.get("Id")]:
+        fail("EncryptedKey references %r, Body EncryptedData is %r" % (refs, ed.get("Id")))
+    body = ed.getparent()
+    try:
+        ctx = xmlsec.EncryptionContext()
+        ctx.key = xmlsec.Key.from_file(key_file, xmlsec.KeyFormat.PEM)
+        content_key = ctx.decrypt(ek)
+        ctx = xmlsec.EncryptionContext()
+        ctx.key = xmlsec.Key.from_binary_data(xmlsec.KeyData.AES, content_key)
+        ctx.decrypt(ed)
+    except xmlsec.Error as e:
+        fail("python3-xmlsec cannot decrypt: %s" % (e,))
+    elements = [e for e in body if isinstance(e.tag, str)]
+    with open(dst, "wb") as f:
+        f.write(c14n(only(elements, "element in the decrypted Body")))
 
 
 def context(path, pairs):
@@ -73,6 +106,8 @@ def main(argv):
         same_xml(argv[1], argv[2])
     elif len(argv) == 4 and argv[0] == "tamper":
         tamper(argv[1], argv[2], argv[3])
+    elif len(argv) == 4 and argv[0] == "decrypt":
+        decrypt(argv[1], argv[2], argv[3])
     elif len(argv) >= 2 and argv[0] == "context":
         context(argv[1], argv[2:])
     else:
