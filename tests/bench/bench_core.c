@@ -1,0 +1,318 @@
+/* bench_core.c - single-thread throughput of msgsec_wrap / msgsec_unwrap, as
+ * ratios to the OpenSSL primitives they cannot avoid, measured in the same
+ * process and run: RSA-2048 sign (wrap, RSA sender), ECDSA P-256 sign (wrap,
+ * ECDSA sender) and RSA-2048 OAEP private decrypt (unwrap). Every figure is
+ * the median of several timed runs. Time is this thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID): the machine is a shared 2-core box, and CPU time
+ * is what the other tenants cannot inflate; rates are per CPU-second of one core.
+ *
+ * usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN]]
+ * PKI_DIR is the output of tests/lib/pki.sh. Not a test: see run_core_bench.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "msgsec.h"
+
+static int runs = 5;
+static double run_seconds = 0.5;
+static const char *pki;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static const char *path(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 512, "%s/%s", pki, name);
+    return p;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "msgsec_bench_core: %s: %s\n", what, detail);
+    exit(1);
+}
+
+/* ------------------------------------------------------------ primitives */
+
+/* One operation of a primitive; returns 0 on success. */
+typedef int (*op_fn)(void *state);
+
+/* Median ops/s of op over the runs. */
+static double rate(op_fn op, void *state)
+{
+    double r[64];
+    for (int i = 0; i < runs; i++) {
+        long n = 0;
+        double start = now_s(), elapsed;
+        do {
+            for (int k = 0; k < 8; k++, n++)
+                if (op(state) != 0)
+                    die("primitive", "operation failed");
+            elapsed = now_s() - start;
+        } while (elapsed < run_seconds);
+        r[i] = (double)n / elapsed;
+    }
+    return median(r, runs);
+}
+
+typedef struct pkey_op {
+    EVP_PKEY_CTX *ctx;
+    uint8_t in[512], out[512];
+    size_t in_len;
+} pkey_op;
+
+static EVP_PKEY *read_key(const char *name)
+{
+    FILE *f = fopen(path(name), "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!k)
+        die("cannot read key", name);
+    return k;
+}
+
+static int op_sign(void *state)
+{
+    pkey_op *s = state;
+    size_t len = sizeof s->out;
+    return EVP_PKEY_sign(s->ctx, s->out, &len, s->in, 32) == 1 ? 0 : -1;
+}
+
+static int op_verify(void *state)
+{
+    pkey_op *s = state;
+    return EVP_PKEY_verify(s->ctx, s->out, s->in_len, s->in, 32) == 1 ? 0 : -1;
+}
+
+static int op_decrypt(void *state)
+{
+    pkey_op *s = state;
+    size_t len = sizeof s->out;
+    return EVP_PKEY_decrypt(s->ctx, s->out, &len, s->in, s->in_len) == 1 && len == 32 ? 0 : -1;
+}
+
+static double sign_rate(EVP_PKEY *key, int rsa)
+{
+    pkey_op s = {.ctx = EVP_PKEY_CTX_new(key, NULL)};
+    memset(s.in, 7, 32);
+    if (EVP_PKEY_sign_init(s.ctx) != 1 ||
+        (rsa && EVP_PKEY_CTX_set_rsa_padding(s.ctx, RSA_PKCS1_PADDING) != 1) ||
+        EVP_PKEY_CTX_set_signature_md(s.ctx, EVP_sha256()) != 1)
+        die("sign init", "failed");
+    double r = rate(op_sign, &s);
+    EVP_PKEY_CTX_free(s.ctx);
+    return r;
+}
+
+static double ecdsa_verify_rate(EVP_PKEY *key)
+{
+    pkey_op s = {.ctx = EVP_PKEY_CTX_new(key, NULL)};
+    memset(s.in, 7, 32);
+    size_t len = sizeof s.out;
+    if (EVP_PKEY_sign_init(s.ctx) != 1 || EVP_PKEY_CTX_set_signature_md(s.ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_sign(s.ctx, s.out, &len, s.in, 32) != 1 || EVP_PKEY_verify_init(s.ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(s.ctx, EVP_sha256()) != 1)
+        die("ecdsa verify init", "failed");
+    s.in_len = len;
+    double r = rate(op_verify, &s);
+    EVP_PKEY_CTX_free(s.ctx);
+    return r;
+}
+
+static double oaep_decrypt_rate(EVP_PKEY *key)
+{
+    pkey_op s = {.ctx = EVP_PKEY_CTX_new(key, NULL)};
+    uint8_t content_key[32];
+    memset(content_key, 9, sizeof content_key);
+    s.in_len = sizeof s.in;
+    if (EVP_PKEY_encrypt_init(s.ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(s.ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_encrypt(s.ctx, s.in, &s.in_len, content_key, sizeof content_key) != 1 ||
+        EVP_PKEY_decrypt_init(s.ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(s.ctx, RSA_PKCS1_OAEP_PADDING) != 1)
+        die("oaep init", "failed");
+    double r = rate(op_decrypt, &s);
+    EVP_PKEY_CTX_free(s.ctx);
+    return r;
+}
+
+/* -------------------------------------------------------------- msgsec */
+
+typedef struct wrap_state {
+    msgsec_sender *sender;
+    uint8_t *payload;
+    size_t len;
+    size_t last_env_len;
+} wrap_state;
+
+static int op_wrap(void *state)
+{
+    wrap_state *w = state;
+    uint8_t *env = NULL;
+    msgsec_error e = {0};
+    if (msgsec_wrap(w->sender, NULL, w->payload, w->len, &env, &w->last_env_len, &e) != MSGSEC_OK)
+        die("wrap", e.detail);
+    msgsec_free(env);
+    return 0;
+}
+
+#define BATCH 32
+
+/* Median unwraps/s; envelopes (unique message ids) are made between timed batches.
+ * Returns a negative value, with *why set, when the receiver refuses. */
+static double unwrap_rate(wrap_state *w, msgsec_receiver *rcv, msgsec_error *why)
+{
+    double r[64];
+    uint8_t *env[BATCH];
+    size_t env_len[BATCH];
+    for (int i = 0; i < runs; i++) {
+        long n = 0;
+        double busy = 0;
+        while (busy < run_seconds) {
+            for (int k = 0; k < BATCH; k++) {
+                msgsec_error e = {0};
+                if (msgsec_wrap(w->sender, NULL, w->payload, w->len, &env[k], &env_len[k], &e) !=
+                    MSGSEC_OK)
+                    die("wrap", e.detail);
+            }
+            double start = now_s();
+            int failed = 0;
+            for (int k = 0; k < BATCH; k++) {
+                uint8_t *plain = NULL;
+                size_t plain_len = 0;
+                if (!failed && msgsec_unwrap(rcv, env[k], env_len[k], &plain, &plain_len, NULL,
+                                             why) != MSGSEC_OK)
+                    failed = 1;
+                else if (!failed && (plain_len != w->len || memcmp(plain, w->payload, w->len)))
+                    failed = 1, snprintf(why->detail, sizeof why->detail, "payload differs");
+                msgsec_free_secret(plain, plain_len);
+                msgsec_free(env[k]);
+            }
+            busy += now_s() - start;
+            if (failed)
+                return -1;
+            n += BATCH;
+        }
+        r[i] = (double)n / busy;
+    }
+    return median(r, runs);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN]]\n");
+        return 2;
+    }
+    pki = argv[1];
+    if (argc > 2)
+        runs = atoi(argv[2]);
+    if (argc > 3)
+        run_seconds = atof(argv[3]);
+    if (runs < 1 || runs > 64 || run_seconds <= 0)
+        die("bad arguments", "RUNS in 1..64, SECONDS_PER_RUN > 0");
+    msgsec_error e = {0};
+    msgsec_global_init(&e);
+
+    EVP_PKEY *rsa = read_key("client-rsa.key"), *ec = read_key("client-ec.key");
+    EVP_PKEY *service = read_key("service.key");
+    printf("msgsec core benchmark: single thread, median of %d runs x %.2f s of thread CPU "
+           "time\n\n", runs, run_seconds);
+    double rsa_sign = sign_rate(rsa, 1), ec_sign = sign_rate(ec, 0);
+    double ec_verify = ecdsa_verify_rate(ec), rsa_decrypt = oaep_decrypt_rate(service);
+    printf("%-34s %10s\n", "OpenSSL primitive (EVP, in-process)", "ops/s");
+    printf("%-34s %10.0f\n", "RSA-2048 sign (PKCS#1 v1.5)", rsa_sign);
+    printf("%-34s %10.0f\n", "RSA-2048 private decrypt (OAEP)", rsa_decrypt);
+    printf("%-34s %10.0f\n", "ECDSA P-256 sign", ec_sign);
+    printf("%-34s %10.0f\n\n", "ECDSA P-256 verify", ec_verify);
+
+    msgsec_receiver *rcv = NULL;
+    const char *ca[] = {path("ca.pem")};
+    msgsec_receiver_opts ro = {.cert_file = path("service.pem"), .key_file = path("service.key"),
+                               .ca_files = ca, .n_ca_files = 1};
+    msgsec_error rcv_err = {0};
+    if (msgsec_receiver_new(&ro, &rcv, &rcv_err) != MSGSEC_OK)
+        rcv = NULL;
+
+    printf("%-6s %-6s %8s | %9s %8s | %9s %8s | %9s %9s %s\n", "sender", "", "payload",
+           "wrap/s", "x sign", "unwrap/s", "x decr", "envelope", "bound", "");
+    static const size_t sizes[] = {256, 1024, 16384, 65536};
+    const struct {
+        const char *name, *cert, *key;
+        double sign;
+    } senders[] = {{"RSA", "client-rsa.pem", "client-rsa.key", rsa_sign},
+                   {"ECDSA", "client-ec.pem", "client-ec.key", ec_sign}};
+    const char *unwrap_problem = NULL;
+    for (size_t s = 0; s < 2; s++) {
+        msgsec_sender_opts so = {.credential = MSGSEC_CRED_CERTIFICATE,
+                                 .cert_file = path(senders[s].cert),
+                                 .key_file = path(senders[s].key),
+                                 .service_cert_file = path("service.pem")};
+        wrap_state w = {0};
+        if (msgsec_sender_new(&so, &w.sender, &e) != MSGSEC_OK)
+            die("sender", e.detail);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            w.len = sizes[i];
+            w.payload = malloc(w.len);
+            for (size_t k = 0; k < w.len; k++)
+                w.payload[k] = (uint8_t)(k * 31 + 7);
+            double wrap = rate(op_wrap, &w);
+            double bound = 1.4 * (double)w.len + 3072;
+            double unwrap = -1;
+            if (rcv) {
+                unwrap = unwrap_rate(&w, rcv, &rcv_err);
+                if (unwrap < 0)
+                    unwrap_problem = rcv_err.detail;
+            } else {
+                unwrap_problem = rcv_err.detail;
+            }
+            printf("%-6s %-6s %8zu | %9.0f %7.2fx | ", senders[s].name, "", w.len, wrap,
+                   wrap / senders[s].sign);
+            if (unwrap >= 0)
+                printf("%9.0f %7.2fx | ", unwrap, unwrap / rsa_decrypt);
+            else
+                printf("%9s %8s | ", "n/a", "");
+            printf("%9zu %9.0f %s\n", w.last_env_len, bound,
+                   (double)w.last_env_len <= bound ? "ok" : "OVER");
+            free(w.payload);
+        }
+        msgsec_sender_free(w.sender);
+    }
+    printf("\nx sign: wrap rate / sign rate of the sender's key type; x decr: unwrap rate /\n"
+           "RSA-2048 OAEP private-decrypt rate. bound: 1.4 x payload + 3 KiB.\n"
+           "targets at 1 KiB RSA: wrap >= 0.70x sign, unwrap >= 0.70x decrypt.\n");
+    if (unwrap_problem)
+        printf("unwrap not measured: %s\n", unwrap_problem);
+    msgsec_receiver_free(rcv);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(service);
+    msgsec_global_cleanup();
+    return 0;
+}
