@@ -73,8 +73,14 @@ class Service(MessagingHandler):
             out_path = os.path.join(tmp, "payload")
             with open(env_path, "wb") as f:
                 f.write(data)
-            proc = subprocess.run(UNWRAP + ["--context", ctx_path, "--in", env_path, "--out", out_path],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            try:
+                proc = subprocess.run(UNWRAP + ["--context", ctx_path, "--in", env_path, "--out", out_path],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                # Not the message's fault: leave it in the queue and let the container restart.
+                self.release(event.delivery, delivered=True)
+                print("demo-service: cannot run msgsec unwrap: %s" % e, file=sys.stderr, flush=True)
+                raise
             reason = proc.stderr.decode("utf-8", "replace").strip()
             if proc.returncode == 0:
                 with open(ctx_path) as f:
@@ -92,6 +98,10 @@ class Service(MessagingHandler):
             elif proc.returncode == EXIT_REPLAY:
                 emit("DUPLICATE", {"exit": proc.returncode, "reason": reason})
                 self.accept(event.delivery)   # already processed: exactly-once effect
+            elif proc.returncode == 1:
+                # internal error: not the message's fault, keep it in the queue
+                print("demo-service: msgsec unwrap internal error: %s" % reason, file=sys.stderr, flush=True)
+                self.release(event.delivery, delivered=True)
             else:
                 emit("REJECTED", {"exit": proc.returncode, "reason": reason})
                 self.reject(event.delivery)

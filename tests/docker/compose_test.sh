@@ -16,7 +16,9 @@
 #    replay cache, spool);
 # 5. tears everything down (containers, network, volumes) whatever happened.
 #
-# Env: DEMO_COUNT (5), MSGSEC_TEST_KEEP=1 (leave the stack up on failure, for debugging),
+# Env: DEMO_COUNT (5), MSGSEC_TEST_SOURCE=worktree|head (what goes into the image: the work
+#      tree, default, or the committed HEAD), MSGSEC_SKIP_BUILD=1 (reuse existing images),
+#      MSGSEC_REQUIRE (override the Dockerfile's list of required binaries), MSGSEC_TEST_KEEP=1 (leave the stack up on failure, for debugging),
 #      MSGSEC_TEST_TIMEOUT (seconds to wait for delivery, 120).
 set -euo pipefail
 
@@ -78,9 +80,16 @@ log "base image"
 "$repo/docker/build-base-image.sh" 2>&1 | sed 's/^/    /'
 
 # ---------------------------------------------------------------- 2. images
-log "preparing a clean build context"
+if [ "${MSGSEC_SKIP_BUILD:-0}" = 1 ]; then
+    log "MSGSEC_SKIP_BUILD=1: using the existing images"
+else
+log "preparing a clean build context (${MSGSEC_TEST_SOURCE:-worktree})"
 mkdir -p "$work/ctx"
-if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [ "${MSGSEC_TEST_SOURCE:-worktree}" = head ]; then
+    # The committed tree only (others' half-edited files stay out of the image).
+    git -C "$repo" archive HEAD | tar -C "$work/ctx" -xf -
+elif git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # Tracked and untracked files, without ignored ones (host build trees).
     (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
         | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
         | tar --null -T - -cf -) | tar -C "$work/ctx" -xf -
@@ -91,12 +100,15 @@ log "building images (localhost/msgsec:$MSGSEC_TAG, msgsec-demo, msgsec-rabbitmq
 for spec in "runtime:localhost/msgsec" "demo:localhost/msgsec-demo"; do
     target=${spec%%:*}; image=${spec#*:}
     podman build --layers -f "$work/ctx/docker/Dockerfile" --target "$target" \
+        ${MSGSEC_REQUIRE+--build-arg "MSGSEC_REQUIRE=$MSGSEC_REQUIRE"} \
         -t "$image:$MSGSEC_TAG" "$work/ctx" >"$work/build-$target.log" 2>&1 \
         || { tail -60 "$work/build-$target.log"; fail "podman build --target $target"; }
 done
 podman build --layers -f "$work/ctx/docker/Dockerfile.rabbitmq" -t "localhost/msgsec-rabbitmq:$MSGSEC_TAG" \
     "$work/ctx/docker" >"$work/build-rabbitmq.log" 2>&1 \
     || { tail -60 "$work/build-rabbitmq.log"; fail "podman build rabbitmq"; }
+log "images built"
+fi
 
 # ---------------------------------------------------------------- 3. stack up
 # A free loopback port for the published MQTT/TLS listener (only port the stack publishes).
