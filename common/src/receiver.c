@@ -1,41 +1,464 @@
-/* receiver.c - msgsec_unwrap / msgsec_verify (skeleton). */
+/* receiver.c - msgsec_unwrap and msgsec_verify: the receiver rules of
+ * docs/DESIGN.md, in this order (each failure has one class):
+ *   size, parse, DOCTYPE/entities, depth (3) -> SOAP structure, one Header,
+ *   one Body, one wsse:Security (3) -> ID registry, duplicates (3) ->
+ *   Security children in document order: an EncryptedKey/ReferenceList
+ *   before the Signature means sign-then-encrypt, so its data is decrypted
+ *   first (unwrap only; a broker cannot check it: 8) -> Signature:
+ *   allow-lists (8), references (8), key (8/7), value and digests (4) ->
+ *   coverage by node identity (8) -> accepted credential (8) -> signer chain
+ *   (4/5) -> Timestamp freshness (5) -> wsa:To (8) -> Body decryption (7) ->
+ *   replay (6), recorded only when everything else passed.
+ * A verify-only receiver (broker) checks a symmetric (`none`) message for
+ * structure and algorithms only: it holds no key to check anything else. */
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "recv_internal.h"
 
-struct msgsec_receiver {
-    time_t fixed_now;
-};
+/* ---------------------------------------------------------------- set-up */
+
+static msgsec_err load_crls(msgsec_receiver *r, const char *path, msgsec_error *err)
+{
+    FILE *f = fopen(path, "r");
+    X509_CRL *crl;
+    int count = 0;
+    if (!f)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open CRL %s", path);
+    while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_crl(r->store, crl) != 1 || !sk_X509_CRL_push(r->crls, crl)) {
+            X509_CRL_free(crl);
+            fclose(f);
+            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot add CRL");
+        }
+        count++;
+    }
+    fclose(f);
+    ERR_clear_error();
+    if (count == 0)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "no PEM CRL in %s", path);
+    return MSGSEC_OK;
+}
+
+static msgsec_err load_trust(msgsec_receiver *r, const msgsec_receiver_opts *opts,
+                             msgsec_error *err)
+{
+    msgsec_err rc = MSGSEC_OK;
+    if (!(r->store = X509_STORE_new()) || !(r->crls = sk_X509_CRL_new_null()))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    for (size_t i = 0; i < opts->n_ca_files && rc == MSGSEC_OK; i++) {
+        STACK_OF(X509) *cas = NULL;
+        rc = load_certs(opts->ca_files[i], &cas, err);
+        for (int j = 0; rc == MSGSEC_OK && j < sk_X509_num(cas); j++)
+            if (X509_STORE_add_cert(r->store, sk_X509_value(cas, j)) != 1)
+                rc = msgsec_seterr_ssl(err, MSGSEC_E_USAGE, "cannot add CA certificate");
+        sk_X509_pop_free(cas, X509_free);
+    }
+    for (size_t i = 0; i < opts->n_crl_files && rc == MSGSEC_OK; i++)
+        rc = load_crls(r, opts->crl_files[i], err);
+    if (rc == MSGSEC_OK && opts->n_crl_files)
+        X509_STORE_set_flags(r->store, X509_V_FLAG_CRL_CHECK);
+    return rc;
+}
+
+static msgsec_err load_identity(msgsec_receiver *r, const msgsec_receiver_opts *opts,
+                                msgsec_error *err)
+{
+    msgsec_err rc;
+    if (opts->key_file && !opts->cert_file)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "a service key needs its certificate");
+    if (opts->cert_file) {
+        if ((rc = load_cert(opts->cert_file, &r->cert, err)))
+            return rc;
+        if (cert_thumbprint_sha1(r->cert, r->cert_thumbprint) != 0)
+            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot hash certificate");
+    }
+    if (opts->key_file) {
+        if ((rc = load_private_key(opts->key_file, &r->key, err)))
+            return rc;
+        if (X509_check_private_key(r->cert, r->key) != 1) {
+            ERR_clear_error();
+            return msgsec_seterr(err, MSGSEC_E_USAGE, "key %s does not match certificate %s",
+                                 opts->key_file, opts->cert_file);
+        }
+    }
+    return MSGSEC_OK;
+}
 
 msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver **out,
                                msgsec_error *err)
 {
-    (void)opts;
+    msgsec_err rc;
     *out = NULL;
-    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "receiver not implemented yet");
+    if (!opts)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "no receiver options");
+    if (opts->suite && strcmp(opts->suite, MSGSEC_DEFAULT_SUITE) != 0)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "unknown algorithm suite %s", opts->suite);
+    if (opts->max_age < 0 || (opts->accepted_credentials & ~MSGSEC_CRED_ALL))
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "invalid receiver limits");
+    msgsec_receiver *r = calloc(1, sizeof *r);
+    if (!r)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    r->max_age = opts->max_age ? opts->max_age : MSGSEC_DEFAULT_MAX_AGE;
+    r->skew = opts->clock_skew == 0 ? MSGSEC_DEFAULT_SKEW : opts->clock_skew < 0 ? 0 : opts->clock_skew;
+    r->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : MSGSEC_DEFAULT_MAX_BYTES;
+    r->accepted = opts->accepted_credentials ? opts->accepted_credentials : MSGSEC_CRED_ALL;
+    if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
+        (rc = replay_open(opts->replay_path, &r->replay, err)))
+        goto fail;
+    if (opts->expected_to && !(r->expected_to = strdup(opts->expected_to))) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    *out = r;
+    return MSGSEC_OK;
+fail:
+    msgsec_receiver_free(r);
+    return rc;
 }
 
-void msgsec_receiver_free(msgsec_receiver *receiver) { free(receiver); }
+void msgsec_receiver_free(msgsec_receiver *r)
+{
+    if (!r)
+        return;
+    X509_free(r->cert);
+    EVP_PKEY_free(r->key); /* OpenSSL cleanses private key material on free */
+    X509_STORE_free(r->store);
+    sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
+    replay_close(r->replay);
+    free(r->expected_to);
+    free(r);
+}
 
 void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now) { receiver->fixed_now = now; }
+
+/* ------------------------------------------------------------- structure */
+
+static msgsec_err check_envelope(recv_msg *m, msgsec_error *err)
+{
+    xmlNodePtr env = xmlDocGetRootElement(m->doc);
+    const char *soap = NULL;
+    if (xml_is(env, NS_SOAP12, "Envelope"))
+        soap = NS_SOAP12;
+    else if (xml_is(env, NS_SOAP11, "Envelope"))
+        soap = NS_SOAP11;
+    else
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not a SOAP envelope");
+    m->envelope = env;
+    m->header = xml_first_elem(env);
+    m->body = xml_next_elem(m->header);
+    if (!xml_is(m->header, soap, "Header") || !xml_is(m->body, soap, "Body") ||
+        xml_next_elem(m->body) || xml_has_text(env))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                             "SOAP envelope must hold exactly one Header and one Body");
+    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h)) {
+        xmlNodePtr *slot = xml_is(h, NS_WSSE, "Security") ? &m->security
+                           : xml_is(h, NS_WSA, "To")       ? &m->to
+                           : xml_is(h, NS_WSA, "Action")   ? &m->action
+                           : xml_is(h, NS_WSA, "MessageID") ? &m->message_id
+                                                            : NULL;
+        if (slot && *slot)
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "more than one %s header",
+                                 (const char *)h->name);
+        if (slot)
+            *slot = h;
+    }
+    if (!m->security)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "no wsse:Security header");
+    return MSGSEC_OK;
+}
+
+/* Timestamp and Signature (one each); the lists that precede the Signature
+ * (sign-then-encrypt: their data was encrypted after signing). */
+static msgsec_err scan_security(recv_msg *m, xmlNodePtr *early, size_t *n_early,
+                                msgsec_error *err)
+{
+    *n_early = 0;
+    for (xmlNodePtr c = xml_first_elem(m->security); c; c = xml_next_elem(c)) {
+        if (xml_is(c, NS_WSU, "Timestamp") || xml_is(c, NS_DS, "Signature")) {
+            xmlNodePtr *slot = xml_is(c, NS_DS, "Signature") ? &m->signature : &m->timestamp;
+            if (*slot)
+                return msgsec_seterr(err, MSGSEC_E_MALFORMED, "more than one %s in Security",
+                                     (const char *)c->name);
+            *slot = c;
+        } else if (!m->signature && *n_early < RECV_MAX_KEYS &&
+                   (xml_is(c, NS_XENC, "ReferenceList") ||
+                    (xml_is(c, NS_XENC, "EncryptedKey") &&
+                     xml_child(c, NS_XENC, "ReferenceList", NULL)))) {
+            early[(*n_early)++] = c;
+        }
+    }
+    if (!m->signature)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "message is not signed");
+    return MSGSEC_OK;
+}
+
+static int is_inside(xmlNodePtr node, xmlNodePtr ancestor)
+{
+    for (; node; node = node->parent)
+        if (node == ancestor)
+            return 1;
+    return 0;
+}
+
+static void take_payload(recv_msg *m, uint8_t *plain, size_t len)
+{
+    msgsec_free_secret(m->payload, m->payload_len);
+    m->payload = plain;
+    m->payload_len = len;
+}
+
+/* Sign-then-encrypt: decrypts the Body content listed before the Signature
+ * and puts the plaintext XML back, so that the Signature can be checked. */
+static msgsec_err decrypt_early(recv_msg *m, xmlNodePtr *early, size_t n_early,
+                                msgsec_error *err)
+{
+    msgsec_err rc;
+    if (n_early && !m->full)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "sign-then-encrypt message: its signature "
+                             "covers the plaintext and only the service can check it");
+    for (size_t i = 0; i < n_early; i++) {
+        xmlNodePtr list = xml_is(early[i], NS_XENC, "ReferenceList")
+                              ? early[i] : xml_child(early[i], NS_XENC, "ReferenceList", NULL);
+        for (xmlNodePtr r = xml_first_elem(list); r; r = xml_next_elem(r)) {
+            xmlNodePtr ed;
+            uint8_t *plain;
+            size_t len;
+            if (!xml_is(r, NS_XENC, "DataReference"))
+                continue;
+            if ((rc = xml_ids_resolve(&m->ids, xml_attr(r, NULL, "URI"), &ed, err)))
+                return rc;
+            if (!xml_is(ed, NS_XENC, "EncryptedData") || !is_inside(ed, m->body) ||
+                !dec_is_xml(ed))
+                return msgsec_seterr(err, MSGSEC_E_POLICY, "sign-then-encrypt is supported for "
+                                     "XML Body content only");
+            if ((rc = dec_encrypted_data(m, ed, &plain, &len, err)))
+                return rc;
+            take_payload(m, plain, len);
+            if ((rc = xml_replace_with_content(ed, plain, len, err)) ||
+                (rc = xml_ids_build(&m->ids, m->doc, err)))
+                return rc;
+        }
+    }
+    return MSGSEC_OK;
+}
+
+/* DESIGN.md rule 6: each of these must be the very node a Reference resolved to. */
+static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
+{
+    const struct { xmlNodePtr node; const char *what; } required[] = {
+        {m->body, "the SOAP Body"},   {m->timestamp, "the Timestamp"}, {m->to, "wsa:To"},
+        {m->action, "wsa:Action"},    {m->message_id, "wsa:MessageID"},
+        {m->credential == MSGSEC_CRED_CERTIFICATE ? m->token : NULL, "the signing token"},
+    };
+    if (!m->timestamp)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        size_t j = 0;
+        if (!required[i].node)
+            continue;
+        while (j < m->n_signed && m->signed_nodes[j] != required[i].node)
+            j++;
+        if (j == m->n_signed)
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover %s",
+                                 required[i].what);
+    }
+    return MSGSEC_OK;
+}
+
+static char *trimmed_text(xmlNodePtr node)
+{
+    char *t = node ? xml_text(node) : NULL;
+    if (!t)
+        return NULL;
+    size_t start = strspn(t, " \t\r\n"), end = strlen(t);
+    while (end > start && strchr(" \t\r\n", t[end - 1]))
+        end--;
+    char *s = strndup(t + start, end - start);
+    xmlFree(t);
+    return s;
+}
+
+/* DESIGN.md rule 7; fills ctx->created / ctx->expires. */
+static msgsec_err check_freshness(recv_msg *m, msgsec_context *ctx, time_t *until,
+                                  msgsec_error *err)
+{
+    time_t created, expires = 0, now = m->now;
+    long skew = m->r->skew;
+    xmlNodePtr c = xml_child(m->timestamp, NS_WSU, "Created", NULL);
+    xmlNodePtr e = xml_child(m->timestamp, NS_WSU, "Expires", NULL);
+    ctx->created = trimmed_text(c);
+    ctx->expires = trimmed_text(e);
+    if (!ctx->created || xsd_time_parse(ctx->created, &created) != 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp without a valid Created");
+    if (e && (!ctx->expires || xsd_time_parse(ctx->expires, &expires) != 0))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp with an invalid Expires");
+    if (created > now + skew)
+        return msgsec_seterr(err, MSGSEC_E_EXPIRED, "message created in the future (%s)",
+                             ctx->created);
+    if (now - created > m->r->max_age + skew)
+        return msgsec_seterr(err, MSGSEC_E_EXPIRED, "message older than the maximum age of %lds",
+                             m->r->max_age);
+    if (e && now - skew >= expires)
+        return msgsec_seterr(err, MSGSEC_E_EXPIRED, "message expired at %s", ctx->expires);
+    *until = (e && expires > created + m->r->max_age ? expires : created + m->r->max_age) + skew;
+    return MSGSEC_OK;
+}
+
+static msgsec_err check_replay(recv_msg *m, msgsec_context *ctx, time_t until, msgsec_error *err)
+{
+    uint8_t key[REPLAY_KEY_LEN];
+    unsigned int klen = sizeof key;
+    /* without a MessageID the (unique, signed-over) SignatureValue names the message */
+    xmlNodePtr sv = xml_child(m->signature, NS_DS, "SignatureValue", NULL);
+    char *sig_text = ctx->message_id ? NULL : trimmed_text(sv);
+    const char *id = ctx->message_id ? ctx->message_id : sig_text;
+    const char *who = ctx->identity ? ctx->identity : "";
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && id && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(md, who, strlen(who) + 1) == 1 &&
+             EVP_DigestUpdate(md, id, strlen(id)) == 1 && EVP_DigestFinal_ex(md, key, &klen) == 1;
+    EVP_MD_CTX_free(md);
+    free(sig_text);
+    if (!ok)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot compute the replay key");
+    return replay_check_and_insert(m->r->replay, key, until, m->now, err);
+}
+
+static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *err)
+{
+    ctx->credential = m->credential;
+    if (m->signature_algorithm && !(ctx->signature_algorithm = strdup(m->signature_algorithm)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    ctx->to = trimmed_text(m->to);
+    ctx->action = trimmed_text(m->action);
+    ctx->message_id = trimmed_text(m->message_id);
+    if (m->credential != MSGSEC_CRED_CERTIFICATE)
+        return MSGSEC_OK;
+    unsigned char *der = NULL;
+    int len = i2d_X509(m->signer, &der);
+    ctx->identity = cert_subject_dn(m->signer);
+    ctx->issuer = cert_issuer_dn(m->signer);
+    if (len > 0 && (ctx->signer_der = malloc((size_t)len)) != NULL) {
+        memcpy(ctx->signer_der, der, (size_t)len);
+        ctx->signer_der_len = (size_t)len;
+    }
+    OPENSSL_free(der);
+    if (!ctx->identity || !ctx->issuer || !ctx->signer_der)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    return MSGSEC_OK;
+}
+
+static msgsec_err decrypt_body(recv_msg *m, msgsec_context *ctx, int already, msgsec_error *err)
+{
+    msgsec_err rc;
+    xmlNodePtr ed = xml_first_elem(m->body);
+    uint8_t *plain;
+    size_t len;
+    if (already) {
+        ctx->content_type = strdup("application/xml");
+        return ctx->content_type ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    }
+    if (!xml_is(ed, NS_XENC, "EncryptedData") || xml_next_elem(ed) || xml_has_text(m->body))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "the SOAP Body is not encrypted");
+    const char *mime = xml_attr(ed, NULL, "MimeType");
+    ctx->content_type = strdup(mime ? mime : dec_is_xml(ed) ? "application/xml"
+                                                             : MSGSEC_DEFAULT_MIME);
+    if (!ctx->content_type)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    if (!m->full)
+        return MSGSEC_OK;
+    if ((rc = dec_encrypted_data(m, ed, &plain, &len, err)))
+        return rc;
+    take_payload(m, plain, len);
+    return MSGSEC_OK;
+}
+
+static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgsec_context *ctx,
+                          msgsec_error *err)
+{
+    msgsec_err rc;
+    xmlNodePtr early[RECV_MAX_KEYS];
+    size_t n_early;
+    time_t until = 0;
+    if ((rc = xml_parse(envelope, len, m->r->max_bytes, &m->doc, err)) ||
+        (rc = check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
+        (rc = scan_security(m, early, &n_early, err)) ||
+        (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)) ||
+        (rc = check_coverage(m, err)))
+        return rc;
+    if (!(m->r->accepted & MSGSEC_CRED_BIT(m->credential)))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "credential type %s is not accepted",
+                             msgsec_credential_name(m->credential));
+    if ((rc = fill_identity(m, ctx, err)))
+        return rc;
+    if (m->credential == MSGSEC_CRED_CERTIFICATE &&
+        (rc = trust_verify_cert(m->r, m->signer, m->now, err)))
+        return rc;
+    if (!m->signature_checked) /* broker, symmetric credential: structure only */
+        return decrypt_body(m, ctx, 0, err);
+    if ((rc = check_freshness(m, ctx, &until, err)))
+        return rc;
+    if (m->r->expected_to && (!ctx->to || strcmp(ctx->to, m->r->expected_to) != 0))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "wsa:To %.80s is not this service (%.80s)",
+                             ctx->to ? ctx->to : "(absent)", m->r->expected_to);
+    if ((rc = decrypt_body(m, ctx, n_early > 0, err)))
+        return rc;
+    return check_replay(m, ctx, until, err);
+}
+
+static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope, size_t len,
+                          uint8_t **payload, size_t *payload_len, msgsec_context **ctx_out,
+                          msgsec_error *err)
+{
+    recv_msg m;
+    memset(&m, 0, sizeof m);
+    m.r = r;
+    m.full = full;
+    m.now = r->fixed_now ? r->fixed_now : time(NULL);
+    msgsec_context *ctx = context_new();
+    msgsec_err rc = ctx ? process(&m, envelope, len, ctx, err)
+                        : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    if (rc == MSGSEC_OK && payload) {
+        *payload = m.payload;
+        *payload_len = m.payload_len;
+        m.payload = NULL;
+    }
+    if (rc == MSGSEC_OK && ctx_out) {
+        *ctx_out = ctx;
+        ctx = NULL;
+    }
+    msgsec_context_free(ctx);
+    msgsec_free_secret(m.payload, m.payload_len);
+    OPENSSL_cleanse(m.keys, sizeof m.keys);
+    X509_free(m.signer);
+    xml_ids_free(&m.ids);
+    xmlFreeDoc(m.doc); /* plaintext XML of sign-then-encrypt lived here */
+    ERR_clear_error();
+    return rc;
+}
 
 msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
                          uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
                          msgsec_error *err)
 {
-    (void)receiver, (void)envelope, (void)len;
     *payload = NULL;
     *payload_len = 0;
     if (ctx)
         *ctx = NULL;
-    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "unwrap not implemented yet");
+    if (!receiver->key)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "unwrap needs the service key");
+    return receive(receiver, 1, envelope, len, payload, payload_len, ctx, err);
 }
 
 msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
                          msgsec_context **ctx, msgsec_error *err)
 {
-    (void)receiver, (void)envelope, (void)len;
     if (ctx)
         *ctx = NULL;
-    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "verify not implemented yet");
+    return receive(receiver, 0, envelope, len, NULL, NULL, ctx, err);
 }

@@ -1,9 +1,10 @@
 /* recv_internal.h - receiver internals shared by receiver.c, recv_*.c,
- * replay.c and context.c (not installed). */
+ * replay.c, context.c and inspect.c (not installed). */
 #ifndef MSGSEC_RECV_INTERNAL_H
 #define MSGSEC_RECV_INTERNAL_H
 
 #include "internal.h"
+#include "xml.h"
 
 /* Security context of an accepted message; every string owned (free()). */
 struct msgsec_context {
@@ -22,10 +23,100 @@ struct msgsec_context {
 msgsec_context *context_new(void);
 /* Copies key/value (borrowed) into the claims; -1 when out of memory. */
 int context_add_claim(msgsec_context *ctx, const char *key, const char *value);
-
 /* JSON string literal of s (null when s is NULL), RFC 8259 escaping. */
 void json_put_string(strbuf *sb, const char *s);
 /* ,"name":"value" */
 void json_put_field(strbuf *sb, const char *name, const char *value);
+
+/* ---- replay cache (replay.c): LMDB directory or in-memory hash table ---- */
+typedef struct replay_store replay_store;
+#define REPLAY_KEY_LEN 32
+/* path NULL = in memory. *out: free with replay_close. */
+msgsec_err replay_open(const char *path, replay_store **out, msgsec_error *err);
+void replay_close(replay_store *store);
+/* Atomically: MSGSEC_E_REPLAY if key is recorded and not expired at now;
+ * otherwise records it until `until` and returns MSGSEC_OK. */
+msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY_KEY_LEN],
+                                   time_t until, time_t now, msgsec_error *err);
+
+/* ---- certificate trust (recv_trust.c) ---- */
+typedef struct trust_cache_entry {
+    uint8_t der_hash[32];
+    time_t valid_from, valid_until; /* window in which the verified chain stays valid */
+} trust_cache_entry;
+#define TRUST_CACHE_SIZE 16
+
+struct msgsec_receiver {
+    X509 *cert;                  /* service certificate (NULL: verify-only without one) */
+    EVP_PKEY *key;               /* service key (NULL: verify-only) */
+    uint8_t cert_thumbprint[20];
+    X509_STORE *store;           /* CAs and CRLs, built once */
+    STACK_OF(X509_CRL) *crls;    /* borrowed view for validity windows */
+    char *expected_to;
+    long max_age, skew;
+    size_t max_bytes;
+    unsigned accepted;           /* MSGSEC_CRED_BIT mask */
+    time_t fixed_now;            /* 0 = real time */
+    replay_store *replay;
+    trust_cache_entry trust_cache[TRUST_CACHE_SIZE];
+    size_t trust_cache_next;
+};
+
+/* Chain of cert to the configured CAs (and CRLs) at now, key usage.
+ * Untrusted/revoked -> MSGSEC_E_AUTH, expired/not yet valid -> MSGSEC_E_EXPIRED. */
+msgsec_err trust_verify_cert(msgsec_receiver *r, X509 *cert, time_t now, msgsec_error *err);
+
+/* ---- one message being processed ---- */
+#define RECV_MAX_KEYS 4
+#define RECV_MAX_REFS 32
+
+typedef struct recv_key {
+    xmlNodePtr encrypted_key; /* the xenc:EncryptedKey it came from */
+    uint8_t key[32];
+    size_t len;
+} recv_key;
+
+typedef struct recv_msg {
+    msgsec_receiver *r;
+    int full;                /* 1 = unwrap (decrypts), 0 = verify (broker) */
+    time_t now;
+    xmlDocPtr doc;
+    xml_ids ids;
+    xmlNodePtr envelope, header, body, security;
+    xmlNodePtr to, action, message_id, timestamp, signature;
+    /* signature results */
+    msgsec_credential credential;
+    int signature_checked;   /* the signature value was verified cryptographically */
+    const char *signature_algorithm; /* borrowed from the tree */
+    X509 *signer;            /* certificate credential: the BST's certificate */
+    xmlNodePtr token;        /* the signing token (BST or EncryptedKey) */
+    xmlNodePtr signed_nodes[RECV_MAX_REFS];
+    size_t n_signed;
+    /* decryption */
+    recv_key keys[RECV_MAX_KEYS];
+    size_t n_keys;
+    uint8_t *payload;        /* decrypted payload (wiped on free) */
+    size_t payload_len;
+    char *content_type;
+} recv_msg;
+
+/* recv_sig.c: checks the Signature (algorithms, references, key, value) and
+ * fills credential, signer, token, signed_nodes. In verify mode a symmetric
+ * signature is checked for structure and algorithms only. */
+msgsec_err sig_process(recv_msg *m, msgsec_error *err);
+
+/* recv_dec.c */
+/* Content key carried by an EncryptedKey addressed to our certificate. */
+msgsec_err dec_encrypted_key(recv_msg *m, xmlNodePtr ek, const recv_key **out, msgsec_error *err);
+/* Decrypts an EncryptedData (its key found through its KeyInfo or an
+ * EncryptedKey's ReferenceList). *out: free with msgsec_free_secret. */
+msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t *out_len,
+                              msgsec_error *err);
+/* 1 when the element's type says it holds XML (Type=#Content or #Element). */
+int dec_is_xml(xmlNodePtr ed);
+
+/* Decodes base64 text of node into *out (caller frees with free()). */
+msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
+                          msgsec_error *err);
 
 #endif

@@ -1,0 +1,389 @@
+/* xml.c - hardened XML parsing and the ID registry. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/c14n.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
+
+#include "xml.h"
+
+/* Never NOENT (entity substitution), DTDLOAD, XINCLUDE or HUGE. */
+#define XML_SAFE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+typedef struct parse_guard {
+    const char *refused; /* static reason when a hook stopped the parser */
+} parse_guard;
+
+static void refuse(void *ctx, const char *why)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    parse_guard *guard = ctxt->_private;
+    if (!guard->refused)
+        guard->refused = why;
+    xmlStopParser(ctxt);
+}
+
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                           const xmlChar *system_id)
+{
+    refuse(ctx, "DOCTYPE declarations are not allowed");
+}
+
+static void refuse_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
+                               const xmlChar *system_id, xmlChar *content)
+{
+    refuse(ctx, "entity declarations are not allowed");
+}
+
+static void start_element_bounded(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                                  const xmlChar *uri, int nb_namespaces,
+                                  const xmlChar **namespaces, int nb_attributes,
+                                  int nb_defaulted, const xmlChar **attributes)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    if (ctxt->nameNr > XML_MAX_DEPTH) {
+        refuse(ctx, "XML nesting deeper than the limit");
+        return;
+    }
+    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+                          nb_defaulted, attributes);
+}
+
+static msgsec_err parse_error(msgsec_error *err, const xmlError *e)
+{
+    if (e && e->message) {
+        char msg[160];
+        size_t n = strlen(e->message);
+        if (n >= sizeof msg)
+            n = sizeof msg - 1;
+        memcpy(msg, e->message, n);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            n--;
+        msg[n] = '\0';
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not well-formed XML (line %d): %s",
+                             e->line, msg);
+    }
+    return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not well-formed XML");
+}
+
+msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                     msgsec_error *err)
+{
+    parse_guard guard = {NULL};
+    msgsec_err rc = MSGSEC_OK;
+    *out = NULL;
+    if (len > max_bytes || len > INT_MAX)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "message of %zu bytes exceeds the limit of %zu",
+                             len, max_bytes);
+    if (len == 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty message");
+    xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt((const char *)buf, (int)len);
+    if (!ctxt)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    ctxt->_private = &guard;
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->sax->externalSubset = refuse_doctype;
+    ctxt->sax->entityDecl = refuse_entity_decl;
+    ctxt->sax->startElementNs = start_element_bounded;
+    xmlCtxtUseOptions(ctxt, XML_SAFE_OPTIONS);
+    xmlParseDocument(ctxt);
+    xmlDocPtr doc = ctxt->myDoc;
+    ctxt->myDoc = NULL;
+    if (guard.refused)
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", guard.refused);
+    else if (!ctxt->wellFormed || !doc)
+        rc = parse_error(err, &ctxt->lastError);
+    else if (doc->intSubset || doc->extSubset)
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "DOCTYPE declarations are not allowed");
+    else if (!xmlDocGetRootElement(doc))
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "no root element");
+    xmlFreeParserCtxt(ctxt);
+    if (rc != MSGSEC_OK) {
+        xmlFreeDoc(doc);
+        return rc;
+    }
+    *out = doc;
+    return MSGSEC_OK;
+}
+
+static int subtree_depth(const xmlNode *node)
+{
+    int max = 0;
+    for (const xmlNode *c = node; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        int d = 1 + subtree_depth(c->children);
+        if (d > max)
+            max = d;
+        if (max > XML_MAX_DEPTH)
+            break;
+    }
+    return max;
+}
+
+msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, size_t len,
+                                    msgsec_error *err)
+{
+    xmlNodePtr list = NULL;
+    int depth = 0;
+    if (len > INT_MAX)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "decrypted content too large");
+    for (xmlNodePtr p = replaced->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent)
+        depth++;
+    xmlParserErrors perr = len == 0 ? XML_ERR_OK
+                                    : xmlParseInNodeContext(replaced->parent, (const char *)data,
+                                                            (int)len, XML_SAFE_OPTIONS, &list);
+    if (perr != XML_ERR_OK) {
+        xmlFreeNodeList(list);
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                             "decrypted content is not well-formed XML (error %d)", (int)perr);
+    }
+    for (xmlNodePtr n = list; n; n = n->next) {
+        if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE ||
+            n->type == XML_ENTITY_DECL) {
+            xmlFreeNodeList(list);
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                                 "entities are not allowed in decrypted content");
+        }
+    }
+    if (depth + subtree_depth(list) > XML_MAX_DEPTH) {
+        xmlFreeNodeList(list);
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML nesting deeper than the limit");
+    }
+    while (list) {
+        xmlNodePtr next = list->next;
+        xmlUnlinkNode(list);
+        xmlAddPrevSibling(replaced, list); /* may merge (and free) adjacent text */
+        list = next;
+    }
+    xmlUnlinkNode(replaced);
+    xmlFreeNode(replaced);
+    return MSGSEC_OK;
+}
+
+/* ------------------------------------------------------------ navigation */
+
+int xml_is(const xmlNode *node, const char *ns, const char *name)
+{
+    return node && node->type == XML_ELEMENT_NODE && node->ns && node->ns->href &&
+           strcmp((const char *)node->name, name) == 0 &&
+           strcmp((const char *)node->ns->href, ns) == 0;
+}
+
+xmlNodePtr xml_next_elem(const xmlNode *node)
+{
+    for (xmlNodePtr n = node ? node->next : NULL; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE)
+            return n;
+    return NULL;
+}
+
+xmlNodePtr xml_first_elem(const xmlNode *parent)
+{
+    for (xmlNodePtr n = parent ? parent->children : NULL; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE)
+            return n;
+    return NULL;
+}
+
+int xml_has_text(const xmlNode *parent)
+{
+    for (const xmlNode *n = parent->children; n; n = n->next) {
+        if (n->type == XML_CDATA_SECTION_NODE || n->type == XML_ENTITY_REF_NODE)
+            return 1;
+        if (n->type == XML_TEXT_NODE && n->content)
+            for (const xmlChar *p = n->content; *p; p++)
+                if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                    return 1;
+    }
+    return 0;
+}
+
+xmlNodePtr xml_child(const xmlNode *parent, const char *ns, const char *name, int *dup)
+{
+    xmlNodePtr found = NULL;
+    if (dup)
+        *dup = 0;
+    for (xmlNodePtr n = xml_first_elem(parent); n; n = xml_next_elem(n)) {
+        if (!xml_is(n, ns, name))
+            continue;
+        if (found) {
+            if (dup)
+                *dup = 1;
+            break;
+        }
+        found = n;
+    }
+    return found;
+}
+
+const char *xml_attr(const xmlNode *node, const char *ns, const char *name)
+{
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        if (strcmp((const char *)a->name, name) != 0)
+            continue;
+        if (ns ? !(a->ns && strcmp((const char *)a->ns->href, ns) == 0) : a->ns != NULL)
+            continue;
+        /* attribute values are one text child in a tree without entities */
+        if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
+            return (const char *)a->children->content;
+        return "";
+    }
+    return NULL;
+}
+
+char *xml_text(const xmlNode *node)
+{
+    size_t len = 0;
+    for (const xmlNode *n = node->children; n; n = n->next)
+        if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content)
+            len += strlen((const char *)n->content);
+    char *s = xmlMalloc(len + 1);
+    if (!s)
+        return NULL;
+    len = 0;
+    for (const xmlNode *n = node->children; n; n = n->next) {
+        if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content) {
+            size_t l = strlen((const char *)n->content);
+            memcpy(s + len, n->content, l);
+            len += l;
+        }
+    }
+    s[len] = '\0';
+    return s;
+}
+
+/* ------------------------------------------------------------ ID registry */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const xml_id *)a)->name, ((const xml_id *)b)->name);
+}
+
+static const char *element_id(const xmlNode *node, const char **second)
+{
+    const char *wsu = xml_attr(node, NS_WSU, "Id");
+    const char *local = NULL;
+    const char *ns = node->ns ? (const char *)node->ns->href : NULL;
+    if (ns && (strcmp(ns, NS_DS) == 0 || strcmp(ns, NS_XENC) == 0 || strcmp(ns, NS_XENC11) == 0))
+        local = xml_attr(node, NULL, "Id");
+    else if (xml_is(node, NS_SAML2, "Assertion"))
+        local = xml_attr(node, NULL, "ID");
+    *second = wsu ? local : NULL;
+    return wsu ? wsu : local;
+}
+
+static int ids_push(xml_ids *ids, const char *name, xmlNodePtr node)
+{
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 16;
+        xml_id *items = realloc(ids->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        ids->items = items;
+        ids->cap = cap;
+    }
+    ids->items[ids->n].name = name;
+    ids->items[ids->n].node = node;
+    ids->n++;
+    return 0;
+}
+
+msgsec_err xml_ids_build(xml_ids *ids, xmlDocPtr doc, msgsec_error *err)
+{
+    ids->n = 0;
+    xmlNodePtr node = xmlDocGetRootElement(doc);
+    while (node) {
+        if (node->type == XML_ELEMENT_NODE) {
+            const char *second, *id = element_id(node, &second);
+            for (int i = 0; i < 2 && id; i++, id = second) {
+                if (!*id)
+                    return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty Id attribute on <%s>",
+                                         (const char *)node->name);
+                if (ids_push(ids, id, node) != 0)
+                    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+            }
+        }
+        /* pre-order walk without recursion */
+        if (node->type == XML_ELEMENT_NODE && node->children) {
+            node = node->children;
+            continue;
+        }
+        while (node && !node->next)
+            node = node->parent == (xmlNodePtr)doc ? NULL : node->parent;
+        if (node)
+            node = node->next;
+    }
+    if (ids->n > 1)
+        qsort(ids->items, ids->n, sizeof *ids->items, id_cmp);
+    for (size_t i = 1; i < ids->n; i++)
+        if (strcmp(ids->items[i - 1].name, ids->items[i].name) == 0 &&
+            ids->items[i - 1].node != ids->items[i].node)
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "duplicate Id \"%.64s\"",
+                                 ids->items[i].name);
+    return MSGSEC_OK;
+}
+
+void xml_ids_free(xml_ids *ids)
+{
+    free(ids->items);
+    memset(ids, 0, sizeof *ids);
+}
+
+static int is_bare_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.')
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+msgsec_err xml_ids_resolve(const xml_ids *ids, const char *uri, xmlNodePtr *out,
+                           msgsec_error *err)
+{
+    *out = NULL;
+    if (!uri || !*uri)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "reference without a same-document #id");
+    if (uri[0] != '#')
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "external reference \"%.64s\" refused", uri);
+    if (!is_bare_name(uri + 1))
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "reference \"%.64s\" refused: only #id references are allowed", uri);
+    xml_id key = {uri + 1, NULL};
+    const xml_id *hit = ids->n ? bsearch(&key, ids->items, ids->n, sizeof key, id_cmp) : NULL;
+    if (!hit)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "reference to unknown Id \"%.64s\"", uri);
+    *out = hit->node;
+    return MSGSEC_OK;
+}
+
+/* ------------------------------------------------------------------- c14n */
+
+static int in_subtree(void *root, xmlNodePtr node, xmlNodePtr parent)
+{
+    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
+    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
+    for (; n; n = n->parent)
+        if (n == (xmlNodePtr)root)
+            return 1;
+    return 0;
+}
+
+int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
+{
+    xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(sink, NULL, sink_ctx, NULL);
+    if (!buf)
+        return -1;
+    int rc = xmlC14NExecute(node->doc, in_subtree, node, XML_C14N_EXCLUSIVE_1_0, prefixes, 0, buf);
+    if (xmlOutputBufferClose(buf) < 0)
+        rc = -1;
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,71 @@
+/* xml.h - hardened XML parsing and the ID registry (internal).
+ *
+ * Every XML document libmsgsec reads goes through xml_parse(): size checked
+ * before parsing, no network, no DTD, no entity declarations (a DOCTYPE or
+ * an entity declaration stops the parser: MSGSEC_E_MALFORMED), bounded depth,
+ * never XML_PARSE_HUGE. IDs are registered by us (namespace-aware), never by
+ * libxml2's DTD/xml:id machinery. */
+#ifndef MSGSEC_XML_H
+#define MSGSEC_XML_H
+
+#include <libxml/tree.h>
+
+#include "internal.h"
+
+#define XML_MAX_DEPTH 64
+
+/* Parses buf[0..len) (len <= max_bytes). *out: caller frees with xmlFreeDoc. */
+msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                     msgsec_error *err);
+
+/* Parses data as element content in the context of parent (in-scope
+ * namespaces), with the same restrictions, and inserts the nodes in place of
+ * `replaced` (which is unlinked and freed). Depth is bounded as for xml_parse. */
+msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, size_t len,
+                                    msgsec_error *err);
+
+/* 1 when node is an element named `name` in namespace `ns`. */
+int xml_is(const xmlNode *node, const char *ns, const char *name);
+/* First / next element sibling (skipping text, comments, PIs); NULL at the end. */
+xmlNodePtr xml_first_elem(const xmlNode *parent);
+xmlNodePtr xml_next_elem(const xmlNode *node);
+/* 1 when parent has non-whitespace text children or a CDATA child. */
+int xml_has_text(const xmlNode *parent);
+/* The only element child named ns:name of parent; NULL if absent; *dup set when
+ * there is more than one (dup may be NULL). */
+xmlNodePtr xml_child(const xmlNode *parent, const char *ns, const char *name, int *dup);
+/* Attribute value (borrowed from the tree, NULL if absent); ns NULL = no namespace. */
+const char *xml_attr(const xmlNode *node, const char *ns, const char *name);
+/* Text content of the direct text children; caller frees with xmlFree. */
+char *xml_text(const xmlNode *node);
+
+/* ---- ID registry: wsu:Id anywhere, Id on ds/xenc elements, ID on saml2:Assertion */
+typedef struct xml_id {
+    const char *name; /* borrowed from the tree */
+    xmlNodePtr node;
+} xml_id;
+
+typedef struct xml_ids {
+    xml_id *items;
+    size_t n, cap;
+} xml_ids;
+
+/* (Re)builds the registry over the whole document; a duplicate ID or an empty
+ * one is MSGSEC_E_MALFORMED. */
+msgsec_err xml_ids_build(xml_ids *ids, xmlDocPtr doc, msgsec_error *err);
+void xml_ids_free(xml_ids *ids);
+/* Resolves a same-document reference. Only "#name" is accepted: empty
+ * references, external URIs and XPointer are MSGSEC_E_POLICY; an unknown
+ * name is MSGSEC_E_MALFORMED. */
+msgsec_err xml_ids_resolve(const xml_ids *ids, const char *uri, xmlNodePtr *out,
+                           msgsec_error *err);
+
+/* Receives canonical bytes; returns len, or -1 to abort. */
+typedef int (*xml_sink)(void *ctx, const char *buf, int len);
+
+/* Streams the exclusive XML c14n 1.0 (without comments) of the subtree rooted
+ * at node into sink. prefixes: InclusiveNamespaces PrefixList
+ * (NULL-terminated, may be NULL). 0 ok, -1 failure. */
+int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx);
+
+#endif
