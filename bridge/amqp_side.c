@@ -1,0 +1,741 @@
+/* amqp_side.c - the AMQP 1.0 side (qpid-proton proactor, one event thread).
+ *
+ * Consuming: one receiver link per `from: amqp:ADDRESS`. Deliveries read in
+ * one proactor batch are routed, spooled in one fsync'd transaction, and only
+ * then accepted and settled. Credit is granted only while the spool has room
+ * (backpressure).
+ * Producing: one sender link per destination address, opened on demand; a
+ * spooled message leaves the spool when the peer settles it as accepted. The
+ * delivery tag is the spool id.
+ * Any connection or link failure closes the connection; it is re-opened with
+ * exponential backoff plus jitter, all links re-attached, and every message
+ * still in the spool re-sent (in-doubt deliveries included).
+ */
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/message.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/ssl.h>
+#include <proton/terminus.h>
+#include <proton/transport.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "internal.h"
+
+#define CREDIT_WINDOW 500
+#define MAX_INFLIGHT 1000
+#define SEND_BATCH 64
+#define TICK_MS 1000
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 30000
+
+typedef struct link_entry {
+    char *address;
+    pn_link_t *link;
+} link_entry;
+
+/* A delivery read in this batch, waiting for its outputs to be spooled. */
+typedef struct pending {
+    pn_delivery_t *delivery;
+    int matched;
+} pending;
+
+struct amqp_side {
+    bridge *b;
+    pn_proactor_t *proactor;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards conn for wake-ups from other threads */
+    pn_connection_t *conn;
+    pn_session_t *session;
+    link_entry *senders; size_t n_senders;
+    link_entry *receivers; size_t n_receivers;
+    uint64_t cursor;      /* highest spool id sent on this connection */
+    size_t inflight;
+    int backoff_ms;
+    int stopping, stopped, force_closed;
+    int drain_ms;
+    atomic_int relink;    /* set by SIGHUP reload: re-attach with the new routes */
+    /* configuration, copied at start (owned) */
+    char *host, *port, *mechanism, *username, *password;
+    pn_ssl_domain_t *ssl;
+    /* batch state */
+    pending *pend; size_t n_pend, cap_pend;
+    bmsg **outs; size_t n_outs;
+    pn_message_t *msg;
+    pn_rwbytes_t buf;
+};
+
+/* ------------------------------------------------------------ message mapping */
+
+static char *atom_to_string(pn_atom_t a, size_t *len)
+{
+    char tmp[64];
+    if (a.type == PN_STRING || a.type == PN_BINARY || a.type == PN_SYMBOL) {
+        char *s = malloc(a.u.as_bytes.size + 1);
+        if (s) {
+            memcpy(s, a.u.as_bytes.start, a.u.as_bytes.size);
+            s[a.u.as_bytes.size] = 0;
+            *len = a.u.as_bytes.size;
+        }
+        return s;
+    }
+    if (a.type == PN_ULONG)
+        snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)a.u.as_ulong);
+    else if (a.type == PN_LONG)
+        snprintf(tmp, sizeof tmp, "%lld", (long long)a.u.as_long);
+    else if (a.type == PN_UUID) {
+        const unsigned char *u = (const unsigned char *)a.u.as_uuid.bytes;
+        snprintf(tmp, sizeof tmp,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+                 u[14], u[15]);
+    } else
+        return NULL;
+    *len = strlen(tmp);
+    return strdup(tmp);
+}
+
+/* Reads one scalar of d as text (application property values). */
+static char *data_to_string(pn_data_t *d)
+{
+    char tmp[64];
+    size_t len;
+    switch (pn_data_type(d)) {
+    case PN_STRING: case PN_SYMBOL: case PN_BINARY:
+        return atom_to_string(pn_data_get_atom(d), &len);
+    case PN_BOOL: return strdup(pn_data_get_bool(d) ? "true" : "false");
+    case PN_INT: snprintf(tmp, sizeof tmp, "%d", pn_data_get_int(d)); break;
+    case PN_UINT: snprintf(tmp, sizeof tmp, "%u", pn_data_get_uint(d)); break;
+    case PN_LONG: snprintf(tmp, sizeof tmp, "%lld", (long long)pn_data_get_long(d)); break;
+    case PN_ULONG: snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)pn_data_get_ulong(d)); break;
+    case PN_DOUBLE: snprintf(tmp, sizeof tmp, "%g", pn_data_get_double(d)); break;
+    default: return NULL;
+    }
+    return strdup(tmp);
+}
+
+/* pn_message -> bmsg (subject = original MQTT topic, application properties
+ * -> user properties, msgsec-bridge-id kept as the bridge id). NULL if the
+ * body is neither binary nor a string. */
+static bmsg *from_amqp(pn_message_t *pm)
+{
+    bmsg *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pn_data_t *body = pn_message_body(pm);
+    pn_data_rewind(body);
+    int ok = 0;
+    if (pn_data_next(body) && (pn_data_type(body) == PN_BINARY || pn_data_type(body) == PN_STRING)) {
+        pn_bytes_t bytes = pn_data_type(body) == PN_BINARY ? pn_data_get_binary(body)
+                                                           : pn_data_get_string(body);
+        ok = bmsg_set_payload(m, (const uint8_t *)bytes.start, bytes.size) == 0;
+    }
+    const char *s;
+    if (ok && (s = pn_message_get_subject(pm)))
+        ok = (m->subject = strdup(s)) != NULL;
+    if (ok && (s = pn_message_get_content_type(pm)))
+        ok = (m->content_type = strdup(s)) != NULL;
+    if (ok && (s = pn_message_get_reply_to(pm)))
+        ok = (m->reply_to = strdup(s)) != NULL;
+    pn_msgid_t corr = pn_message_get_correlation_id(pm);
+    if (ok && corr.type != PN_NULL)
+        ok = (m->correlation = (uint8_t *)atom_to_string(corr, &m->correlation_len)) != NULL;
+    m->ttl_ms = (int64_t)pn_message_get_ttl(pm);
+    pn_data_t *props = pn_message_properties(pm);
+    pn_data_rewind(props);
+    if (ok && pn_data_next(props) && pn_data_type(props) == PN_MAP) {
+        size_t n = pn_data_get_map(props);
+        pn_data_enter(props);
+        for (size_t i = 0; ok && i + 1 < n + 1 && i < n; i += 2) {
+            pn_data_next(props);
+            char *key = data_to_string(props);
+            pn_data_next(props);
+            char *val = data_to_string(props);
+            if (key && val) {
+                if (strcmp(key, "msgsec-bridge-id") == 0 && !m->bridge_id) {
+                    m->bridge_id = val;
+                    val = NULL;
+                } else
+                    ok = bmsg_add_prop(m, key, val) == 0;
+            }
+            free(key);
+            free(val);
+        }
+        pn_data_exit(props);
+    }
+    if (!ok) {
+        bmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void to_amqp(const bmsg *m, pn_message_t *pm)
+{
+    pn_message_clear(pm);
+    pn_message_set_durable(pm, true);
+    pn_message_set_inferred(pm, true); /* body as a data section */
+    if (m->bridge_id) {
+        pn_atom_t id = {.type = PN_STRING};
+        id.u.as_bytes = pn_bytes(strlen(m->bridge_id), m->bridge_id);
+        pn_message_set_id(pm, id);
+    }
+    if (m->subject)
+        pn_message_set_subject(pm, m->subject);
+    if (m->content_type)
+        pn_message_set_content_type(pm, m->content_type);
+    if (m->reply_to)
+        pn_message_set_reply_to(pm, m->reply_to);
+    if (m->correlation) {
+        pn_atom_t c = {.type = PN_BINARY};
+        c.u.as_bytes = pn_bytes(m->correlation_len, (const char *)m->correlation);
+        pn_message_set_correlation_id(pm, c);
+    }
+    if (m->ttl_ms > 0)
+        pn_message_set_ttl(pm, (pn_millis_t)m->ttl_ms);
+    pn_data_t *props = pn_message_properties(pm);
+    pn_data_put_map(props);
+    pn_data_enter(props);
+    for (size_t i = 0; i < m->n_props; i++) {
+        pn_data_put_string(props, pn_bytes(strlen(m->props[i].key), m->props[i].key));
+        pn_data_put_string(props, pn_bytes(strlen(m->props[i].value), m->props[i].value));
+    }
+    if (m->bridge_id) {
+        pn_data_put_string(props, pn_bytes(strlen("msgsec-bridge-id"), "msgsec-bridge-id"));
+        pn_data_put_string(props, pn_bytes(strlen(m->bridge_id), m->bridge_id));
+    }
+    pn_data_exit(props);
+    pn_data_put_binary(pn_message_body(pm), pn_bytes(m->payload_len, (const char *)m->payload));
+}
+
+/* ------------------------------------------------------------ links */
+
+static void free_links(link_entry **links, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*links)[i].address);
+    free(*links);
+    *links = NULL;
+    *n = 0;
+}
+
+static pn_link_t *add_link(amqp_side *a, int sender, const char *address)
+{
+    link_entry **links = sender ? &a->senders : &a->receivers;
+    size_t *n = sender ? &a->n_senders : &a->n_receivers;
+    link_entry *l = realloc(*links, (*n + 1) * sizeof *l);
+    if (!l)
+        return NULL;
+    *links = l;
+    char name[300];
+    snprintf(name, sizeof name, "msgsec-bridge-%s-%s", sender ? "to" : "from", address);
+    pn_link_t *link = sender ? pn_sender(a->session, name) : pn_receiver(a->session, name);
+    pn_terminus_t *t = sender ? pn_link_target(link) : pn_link_source(link);
+    pn_terminus_set_address(t, address);
+    if (sender) {
+        pn_link_set_snd_settle_mode(link, PN_SND_UNSETTLED);
+    } else {
+        pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+    }
+    pn_link_open(link);
+    l[*n].address = strdup(address);
+    l[*n].link = link;
+    (*n)++;
+    return link;
+}
+
+static pn_link_t *sender_for(amqp_side *a, const char *address)
+{
+    for (size_t i = 0; i < a->n_senders; i++)
+        if (strcmp(a->senders[i].address, address) == 0)
+            return a->senders[i].link;
+    return add_link(a, 1, address);
+}
+
+static const char *receiver_address(amqp_side *a, pn_link_t *link)
+{
+    for (size_t i = 0; i < a->n_receivers; i++)
+        if (a->receivers[i].link == link)
+            return a->receivers[i].address;
+    return NULL;
+}
+
+/* One receiver per distinct `from: amqp:X` of the current table. */
+static void open_receivers(amqp_side *a)
+{
+    route_table *t = routes_acquire(a->b);
+    for (size_t i = 0; i < t->cfg->n_routes; i++) {
+        bridge_side side;
+        const char *name;
+        if (route_endpoint(t->cfg->routes[i].from, &side, &name) || side != SIDE_AMQP)
+            continue;
+        int have = 0;
+        for (size_t j = 0; j < a->n_receivers; j++)
+            have |= strcmp(a->receivers[j].address, name) == 0;
+        if (!have)
+            add_link(a, 0, name);
+    }
+    routes_release(t);
+}
+
+static void grant_credit(amqp_side *a)
+{
+    if (a->conn && spool_has_room(a->b->spool)) {
+        for (size_t i = 0; i < a->n_receivers; i++) {
+            pn_link_t *l = a->receivers[i].link;
+            int credit = pn_link_credit(l);
+            if (credit < CREDIT_WINDOW / 2 && !a->stopping)
+                pn_link_flow(l, CREDIT_WINDOW - credit);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void dispatch(amqp_side *a)
+{
+    if (!a->conn || !a->session || a->stopping)
+        return;
+    bmsg *batch[SEND_BATCH];
+    while (a->inflight < MAX_INFLIGHT) {
+        size_t n = spool_next(a->b->spool, SIDE_AMQP, a->cursor, batch, SEND_BATCH);
+        if (n == 0)
+            return;
+        size_t i = 0;
+        for (; i < n; i++) {
+            pn_link_t *l = sender_for(a, batch[i]->dest);
+            if (!l || pn_link_credit(l) <= 0)
+                break; /* resumes on PN_LINK_FLOW */
+            uint64_t tag = batch[i]->id;
+            pn_delivery(l, pn_dtag((const char *)&tag, sizeof tag));
+            to_amqp(batch[i], a->msg);
+            if (pn_message_send(a->msg, l, &a->buf) < 0) {
+                blog(LOG_ERROR, "amqp_encode", "id=%llu error=\"%s\"", (unsigned long long)tag,
+                     pn_error_text(pn_message_error(a->msg)));
+                break;
+            }
+            a->cursor = batch[i]->id;
+            a->inflight++;
+        }
+        for (size_t j = 0; j < n; j++)
+            bmsg_free(batch[j]);
+        if (i < n)
+            return;
+    }
+}
+
+static void on_outcome(amqp_side *a, pn_delivery_t *d)
+{
+    pn_delivery_tag_t tag = pn_delivery_tag(d);
+    uint64_t id = 0;
+    if (tag.size == sizeof id)
+        memcpy(&id, tag.start, sizeof id);
+    uint64_t state = pn_delivery_remote_state(d);
+    if (state == PN_ACCEPTED) {
+        spool_del(a->b->spool, SIDE_AMQP, id);
+        atomic_fetch_add(&a->b->metrics.delivered[SIDE_AMQP], 1);
+    } else if (state == PN_REJECTED) {
+        pn_condition_t *c = pn_disposition_condition(pn_delivery_remote(d));
+        blog(LOG_WARN, "amqp_rejected", "id=%llu condition=\"%s\" description=\"%s\"",
+             (unsigned long long)id, pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
+             pn_condition_get_description(c) ? pn_condition_get_description(c) : "");
+        atomic_fetch_add(&a->b->metrics.rejects[REJECT_UNDELIVERABLE], 1);
+        spool_del(a->b->spool, SIDE_AMQP, id);
+    } else if (id <= a->cursor) {
+        /* released / modified: send it again */
+        a->cursor = id - 1;
+    }
+    pn_delivery_settle(d);
+    if (a->inflight)
+        a->inflight--;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+static void on_incoming(amqp_side *a, pn_delivery_t *d)
+{
+    pn_link_t *l = pn_delivery_link(d);
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d))
+        return;
+    size_t size = pn_delivery_pending(d);
+    char *data = malloc(size ? size : 1);
+    ssize_t got = data ? pn_link_recv(l, data, size) : -1;
+    pn_link_advance(l);
+    pn_message_clear(a->msg);
+    bmsg *m = NULL;
+    if (got >= 0 && pn_message_decode(a->msg, data, (size_t)got) == 0)
+        m = from_amqp(a->msg);
+    if (data) {
+        OPENSSL_cleanse(data, size);
+        free(data);
+    }
+    const char *address = receiver_address(a, l);
+    if (!m || !address) {
+        blog(LOG_WARN, "amqp_bad_message", "address=%s reason=%s", address ? address : "?",
+             m ? "unknown link" : "undecodable or non-binary body");
+        pn_delivery_update(d, PN_REJECTED);
+        pn_delivery_settle(d);
+        bmsg_free(m);
+        return;
+    }
+    m->qos = 1;
+    route_table *t = routes_acquire(a->b);
+    int matched = routes_apply(a->b, t, SIDE_AMQP, address, m, &a->outs, &a->n_outs);
+    routes_release(t);
+    bmsg_free(m);
+    if (a->n_pend == a->cap_pend) {
+        size_t cap = a->cap_pend ? a->cap_pend * 2 : 64;
+        pending *p = realloc(a->pend, cap * sizeof *p);
+        if (!p) {
+            pn_delivery_update(d, PN_RELEASED);
+            pn_delivery_settle(d);
+            return;
+        }
+        a->pend = p;
+        a->cap_pend = cap;
+    }
+    a->pend[a->n_pend++] = (pending){d, matched};
+}
+
+/* End of a proactor batch: spool what was read, then settle it. */
+static void flush_incoming(amqp_side *a)
+{
+    if (a->n_pend == 0)
+        return;
+    msgsec_error err = {0};
+    msgsec_err rc = spool_put(a->b->spool, a->outs, a->n_outs, 0, &err);
+    if (rc == MSGSEC_OK)
+        bridge_notify(a->b, a->outs, a->n_outs);
+    else
+        blog(LOG_WARN, "spool_refused", "side=amqp count=%zu reason=\"%s\"", a->n_pend, err.detail);
+    for (size_t i = 0; i < a->n_pend; i++) {
+        pn_delivery_t *d = a->pend[i].delivery;
+        if (rc == MSGSEC_OK && a->pend[i].matched > 0)
+            pn_delivery_update(d, PN_ACCEPTED);
+        else if (rc == MSGSEC_OK && a->pend[i].matched == 0) {
+            blog(LOG_WARN, "reject", "side=amqp reason=no_route");
+            pn_delivery_update(d, PN_REJECTED);
+        } else if (rc != MSGSEC_OK && strstr(err.detail, "full") &&
+                   spool_rejects_when_full(a->b->spool)) {
+            atomic_fetch_add(&a->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
+            pn_condition_set_name(pn_disposition_condition(pn_delivery_local(d)),
+                                  "amqp:resource-limit-exceeded");
+            pn_delivery_update(d, PN_REJECTED);
+        } else
+            pn_delivery_update(d, PN_RELEASED); /* the broker keeps it for later */
+        pn_delivery_settle(d);
+    }
+    for (size_t i = 0; i < a->n_outs; i++)
+        bmsg_free(a->outs[i]);
+    free(a->outs);
+    a->outs = NULL;
+    a->n_outs = a->n_pend = 0;
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void connect_now(amqp_side *a)
+{
+    pn_connection_t *c = pn_connection();
+    pn_connection_set_container(c, "msgsec-bridge");
+    pn_connection_set_hostname(c, a->host);
+    if (a->username)
+        pn_connection_set_user(c, a->username);
+    if (a->password)
+        pn_connection_set_password(c, a->password);
+    pn_transport_t *t = pn_transport();
+    pn_sasl_t *sasl = pn_sasl(t);
+    pn_sasl_allowed_mechs(sasl, a->mechanism);
+    if (!a->ssl)
+        pn_sasl_set_allow_insecure_mechs(sasl, true);
+    else {
+        pn_ssl_t *ssl = pn_ssl(t);
+        pn_ssl_init(ssl, a->ssl, NULL);
+        pn_ssl_set_peer_hostname(ssl, a->host);
+    }
+    char addr[512];
+    snprintf(addr, sizeof addr, "%s:%s", a->host, a->port);
+    pthread_mutex_lock(&a->lock);
+    a->conn = c;
+    pthread_mutex_unlock(&a->lock);
+    pn_proactor_connect2(a->proactor, c, t, addr);
+}
+
+static void connection_lost(amqp_side *a, pn_condition_t *cond)
+{
+    blog(LOG_WARN, "amqp_disconnected", "host=%s port=%s condition=\"%s\" description=\"%s\" retry_ms=%d",
+         a->host, a->port, cond && pn_condition_get_name(cond) ? pn_condition_get_name(cond) : "",
+         cond && pn_condition_get_description(cond) ? pn_condition_get_description(cond) : "",
+         a->backoff_ms);
+    pthread_mutex_lock(&a->lock);
+    a->conn = NULL;
+    pthread_mutex_unlock(&a->lock);
+    a->session = NULL;
+    free_links(&a->senders, &a->n_senders);
+    free_links(&a->receivers, &a->n_receivers);
+    a->inflight = 0;
+    a->cursor = 0; /* everything still spooled is in doubt: send again */
+    atomic_store(&a->b->metrics.connected[SIDE_AMQP], 0);
+    if (a->stopping) {
+        a->stopped = 1;
+        return;
+    }
+    atomic_fetch_add(&a->b->metrics.reconnects[SIDE_AMQP], 1);
+    /* exponential backoff with jitter */
+    int delay = a->backoff_ms / 2 + (int)(random() % (a->backoff_ms / 2 + 1));
+    pn_proactor_set_timeout(a->proactor, (pn_millis_t)delay);
+    a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+}
+
+static void handle(amqp_side *a, pn_event_t *e)
+{
+    switch (pn_event_type(e)) {
+    case PN_CONNECTION_INIT: {
+        pn_connection_t *c = pn_event_connection(e);
+        pn_connection_open(c);
+        a->session = pn_session(c);
+        pn_session_open(a->session);
+        open_receivers(a);
+        grant_credit(a);
+        break;
+    }
+    case PN_CONNECTION_REMOTE_OPEN:
+        blog(LOG_INFO, "amqp_connected", "host=%s port=%s", a->host, a->port);
+        a->backoff_ms = BACKOFF_MIN_MS;
+        atomic_store(&a->b->metrics.connected[SIDE_AMQP], 1);
+        dispatch(a);
+        break;
+    case PN_CONNECTION_WAKE:
+        if (atomic_exchange(&a->relink, 0) && a->conn && !a->stopping) {
+            blog(LOG_INFO, "amqp_relink", "reason=reload");
+            pn_connection_close(a->conn);
+            break;
+        }
+        dispatch(a);
+        if (a->stopping && a->inflight == 0 && a->conn)
+            pn_connection_close(a->conn);
+        break;
+    case PN_LINK_FLOW:
+        if (pn_link_is_sender(pn_event_link(e)))
+            dispatch(a);
+        break;
+    case PN_DELIVERY: {
+        pn_delivery_t *d = pn_event_delivery(e);
+        if (pn_link_is_sender(pn_delivery_link(d))) {
+            if (pn_delivery_updated(d)) {
+                on_outcome(a, d);
+                dispatch(a);
+                if (a->stopping && a->inflight == 0 && a->conn)
+                    pn_connection_close(a->conn);
+            }
+        } else {
+            on_incoming(a, d);
+        }
+        break;
+    }
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_REMOTE_DETACH: {
+        if (pn_link_state(pn_event_link(e)) & PN_LOCAL_CLOSED)
+            break; /* our own close (stopping) */
+        pn_condition_t *c = pn_link_remote_condition(pn_event_link(e));
+        blog(LOG_WARN, "amqp_link_closed", "link=%s condition=\"%s\" description=\"%s\"",
+             pn_link_name(pn_event_link(e)), pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
+             pn_condition_get_description(c) ? pn_condition_get_description(c) : "");
+        /* RabbitMQ has no link recovery: start over with a fresh connection */
+        pn_connection_close(pn_event_connection(e));
+        break;
+    }
+    case PN_CONNECTION_REMOTE_CLOSE:
+        pn_connection_close(pn_event_connection(e));
+        break;
+    case PN_TRANSPORT_CLOSED:
+        connection_lost(a, pn_transport_condition(pn_event_transport(e)));
+        break;
+    case PN_PROACTOR_TIMEOUT:
+        if (!a->stopping) {
+            if (!a->conn)
+                connect_now(a);
+        } else if (a->conn && !a->force_closed) {
+            /* drain time is over: close even with outcomes outstanding (those
+               messages stay spooled and are sent again on the next start) */
+            a->force_closed = 1;
+            pn_connection_close(a->conn);
+            pn_proactor_set_timeout(a->proactor, 1000);
+        } else {
+            a->stopped = 1;
+        }
+        break;
+    case PN_PROACTOR_INTERRUPT:
+        /* stop request from amqp_side_stop */
+        a->stopping = 1;
+        for (size_t i = 0; i < a->n_receivers; i++)
+            pn_link_close(a->receivers[i].link);
+        if (!a->conn)
+            a->stopped = 1;
+        else if (a->inflight == 0)
+            pn_connection_close(a->conn);
+        pn_proactor_set_timeout(a->proactor, (pn_millis_t)a->drain_ms);
+        break;
+    default:
+        break;
+    }
+}
+
+static void *amqp_thread(void *arg)
+{
+    amqp_side *a = arg;
+    connect_now(a);
+    while (!a->stopped) {
+        pn_event_batch_t *events = pn_proactor_wait(a->proactor);
+        pn_event_t *e;
+        while ((e = pn_event_batch_next(events)))
+            handle(a, e);
+        flush_incoming(a);
+        grant_credit(a);
+        pn_proactor_done(a->proactor, events);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ public */
+
+static int split_url(const char *url, amqp_side *a, int *tls)
+{
+    const char *rest;
+    if (strncmp(url, "amqps://", 8) == 0) {
+        *tls = 1;
+        rest = url + 8;
+    } else if (strncmp(url, "amqp://", 7) == 0) {
+        *tls = 0;
+        rest = url + 7;
+    } else
+        return -1;
+    const char *colon = strrchr(rest, ':');
+    const char *slash = strchr(rest, '/');
+    size_t host_len = colon ? (size_t)(colon - rest) : slash ? (size_t)(slash - rest) : strlen(rest);
+    a->host = strndup(rest, host_len);
+    if (colon)
+        a->port = strndup(colon + 1, slash && slash > colon ? (size_t)(slash - colon - 1) : strlen(colon + 1));
+    else
+        a->port = strdup(*tls ? "5671" : "5672");
+    return a->host && a->port && *a->host && *a->port ? 0 : -1;
+}
+
+static void side_free(amqp_side *a)
+{
+    if (!a)
+        return;
+    if (a->proactor)
+        pn_proactor_free(a->proactor);
+    if (a->ssl)
+        pn_ssl_domain_free(a->ssl);
+    if (a->msg)
+        pn_message_free(a->msg);
+    free(a->buf.start);
+    free(a->host);
+    free(a->port);
+    free(a->mechanism);
+    free(a->username);
+    if (a->password) {
+        OPENSSL_cleanse(a->password, strlen(a->password));
+        free(a->password);
+    }
+    free(a->pend);
+    free_links(&a->senders, &a->n_senders);
+    free_links(&a->receivers, &a->n_receivers);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+msgsec_err amqp_side_start(bridge *b, amqp_side **out, msgsec_error *err)
+{
+    *out = NULL;
+    amqp_side *a = calloc(1, sizeof *a);
+    if (!a)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    pthread_mutex_init(&a->lock, NULL);
+    a->b = b;
+    a->backoff_ms = BACKOFF_MIN_MS;
+    route_table *t = routes_acquire(b);
+    const msgsec_config *cfg = t->cfg;
+    msgsec_err rc = MSGSEC_OK;
+    int tls = 0;
+    const char *url = cfg->amqp.url ? cfg->amqp.url : "amqp://127.0.0.1:5672";
+    if (split_url(url, a, &tls)) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "%s: amqp.url: expected amqp://HOST:PORT or amqps://HOST:PORT", cfg->path);
+        goto done;
+    }
+    a->mechanism = strdup(cfg->amqp.sasl.mechanism ? cfg->amqp.sasl.mechanism : "ANONYMOUS");
+    if (cfg->amqp.sasl.username)
+        a->username = strdup(cfg->amqp.sasl.username);
+    if (cfg->amqp.sasl.password_file &&
+        (rc = bridge_read_secret(cfg->amqp.sasl.password_file, &a->password, err)))
+        goto done;
+    if (tls || cfg->amqp.tls.ca || cfg->amqp.tls.cert) {
+        a->ssl = pn_ssl_domain(PN_SSL_MODE_CLIENT);
+        if (cfg->amqp.tls.ca &&
+            (pn_ssl_domain_set_trusted_ca_db(a->ssl, cfg->amqp.tls.ca) ||
+             pn_ssl_domain_set_peer_authentication(a->ssl, PN_SSL_VERIFY_PEER_NAME, NULL))) {
+            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "%s: amqp.tls.ca: cannot load %s", cfg->path, cfg->amqp.tls.ca);
+            goto done;
+        }
+        if (cfg->amqp.tls.cert &&
+            pn_ssl_domain_set_credentials(a->ssl, cfg->amqp.tls.cert, cfg->amqp.tls.key, NULL)) {
+            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "%s: amqp.tls: cannot load certificate %s",
+                               cfg->path, cfg->amqp.tls.cert);
+            goto done;
+        }
+    }
+    a->msg = pn_message();
+    a->proactor = pn_proactor();
+    if (!a->msg || !a->proactor || !a->mechanism) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (pthread_create(&a->thread, NULL, amqp_thread, a))
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot start the AMQP thread");
+done:
+    routes_release(t);
+    if (rc) {
+        side_free(a);
+        return rc;
+    }
+    *out = a;
+    return MSGSEC_OK;
+}
+
+void amqp_side_notify(amqp_side *a)
+{
+    pthread_mutex_lock(&a->lock);
+    if (a->conn)
+        pn_connection_wake(a->conn);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void amqp_side_relink(amqp_side *a)
+{
+    /* new routes: close the connection; the reconnect attaches the new set */
+    atomic_store(&a->relink, 1);
+    pthread_mutex_lock(&a->lock);
+    if (a->conn)
+        pn_connection_wake(a->conn);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void amqp_side_stop(amqp_side *a, int timeout_ms)
+{
+    if (!a)
+        return;
+    a->drain_ms = timeout_ms;
+    pn_proactor_interrupt(a->proactor);
+    pthread_join(a->thread, NULL);
+    side_free(a);
+}
