@@ -13,11 +13,16 @@
  * one JVM runs them all because JVM start-up dominates the run time:
  *
  *   produce out=FILE signer=client-rsa|client-ec order=encrypt-then-sign|sign-then-encrypt
- *           soap=1.1|1.2 oaep=sha1|sha256 body=FILE [to=URI]
+ *           soap=1.1|1.2 body=FILE [to=URI] [oaep=sha1|sha256]
+ *           [sig=sha256|sha1] [data=aes256-gcm|aes128-gcm|aes256-cbc] [transport=oaep|rsa15]
+ *           [cover=full|minimal]
  *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
  *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
  *       BST DirectReference); Body content encrypted with AES-256-GCM, key transported
  *       with rsa-oaep-mgf1p to the service certificate (thumbprint reference).
+ *       The optional keys select legacy algorithms (SHA-1 signature and digests, other
+ *       content ciphers, RSA 1.5) or a signature over Timestamp and Body only, for
+ *       negative tests of the receiver's policy.
  *   consume in=FILE body=FILE identity=DN
  *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
  *       the signature principal is DN, the signature covers Body and Timestamp, the Body
@@ -82,6 +87,8 @@ public final class WssInterop {
     private static final String ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
     private static final String SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1";
     private static final String SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256";
+    private static final String RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+    private static final String ECDSA_SHA1 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1";
 
     private final String keyDir;
     private final Map<String, Crypto> cryptos = new HashMap<>();
@@ -215,32 +222,47 @@ public final class WssInterop {
 
         String order = a.get("order");
         if ("encrypt-then-sign".equals(order)) {
-            encrypt(doc, senderCrypto, secHeader, soapNs, a.get("oaep"));
-            sign(doc, senderCrypto, secHeader, soapNs, signer, timestamp.getId());
+            encrypt(doc, senderCrypto, secHeader, soapNs, a);
+            sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
         } else if ("sign-then-encrypt".equals(order)) {
-            sign(doc, senderCrypto, secHeader, soapNs, signer, timestamp.getId());
-            encrypt(doc, senderCrypto, secHeader, soapNs, a.get("oaep"));
+            sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
+            encrypt(doc, senderCrypto, secHeader, soapNs, a);
         } else {
             throw new IllegalArgumentException("order must be encrypt-then-sign or sign-then-encrypt");
         }
         write(doc, a.get("out"));
     }
 
+    /** The value of an option that must be one of choices (the first is the default). */
+    private static String choice(Map<String, String> a, String key, String... choices) {
+        String v = a.getOrDefault(key, choices[0]);
+        for (String c : choices) {
+            if (c.equals(v)) {
+                return v;
+            }
+        }
+        throw new IllegalArgumentException(key + " must be one of " + String.join("|", choices));
+    }
+
     /** Encrypts the Body content for the service; prepends the EncryptedKey. */
     private static void encrypt(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
-                                String oaepDigest) throws Exception {
+                                Map<String, String> a) throws Exception {
         WSSecEncrypt enc = new WSSecEncrypt();
         enc.setUserInfo("service");
         enc.setKeyIdentifierType(WSConstants.THUMBPRINT_IDENTIFIER);
-        enc.setSymmetricEncAlgorithm(WSConstants.AES_256_GCM);
-        enc.setKeyEncAlgo(WSConstants.KEYTRANSPORT_RSAOEP);
-        if ("sha256".equals(oaepDigest)) {
-            enc.setDigestAlgorithm(SHA256);
-        } else if ("sha1".equals(oaepDigest)) {
-            enc.setDigestAlgorithm(SHA1);
-        } else {
-            throw new IllegalArgumentException("oaep must be sha1 or sha256");
+        switch (choice(a, "data", "aes256-gcm", "aes128-gcm", "aes256-cbc")) {
+        case "aes128-gcm":
+            enc.setSymmetricEncAlgorithm(WSConstants.AES_128_GCM);
+            break;
+        case "aes256-cbc":
+            enc.setSymmetricEncAlgorithm(WSConstants.AES_256);
+            break;
+        default:
+            enc.setSymmetricEncAlgorithm(WSConstants.AES_256_GCM);
         }
+        enc.setKeyEncAlgo("rsa15".equals(choice(a, "transport", "oaep", "rsa15"))
+                          ? WSConstants.KEYTRANSPORT_RSA15 : WSConstants.KEYTRANSPORT_RSAOEP);
+        enc.setDigestAlgorithm("sha256".equals(choice(a, "oaep", "sha1", "sha256")) ? SHA256 : SHA1);
         List<WSEncryptionPart> parts = new ArrayList<>();
         parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
         enc.setParts(parts);
@@ -252,15 +274,21 @@ public final class WssInterop {
      * BST, Signature at the head of the Security header (each step prepends).
      */
     private static void sign(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
-                             String signer, String timestampId) throws Exception {
+                             Map<String, String> a, String timestampId) throws Exception {
+        String signer = a.get("signer");
+        boolean sha1 = "sha1".equals(choice(a, "sig", "sha256", "sha1"));
         WSSecSignature sig = new WSSecSignature();
         sig.setUserInfo(signer, PASSWORD);
         sig.setKeyIdentifierType(WSConstants.BST_DIRECT_REFERENCE);
         CryptoType alias = new CryptoType(CryptoType.TYPE.ALIAS);
         alias.setAlias(signer);
         String keyAlg = crypto.getX509Certificates(alias)[0].getPublicKey().getAlgorithm();
-        sig.setSignatureAlgorithm("EC".equals(keyAlg) ? ECDSA_SHA256 : RSA_SHA256);
-        sig.setDigestAlgo(SHA256);
+        if ("EC".equals(keyAlg)) {
+            sig.setSignatureAlgorithm(sha1 ? ECDSA_SHA1 : ECDSA_SHA256);
+        } else {
+            sig.setSignatureAlgorithm(sha1 ? RSA_SHA1 : RSA_SHA256);
+        }
+        sig.setDigestAlgo(sha1 ? SHA1 : SHA256);
         sig.setSigCanonicalization(WSConstants.C14N_EXCL_OMIT_COMMENTS);
         sig.prepare(doc, crypto, secHeader);
 
@@ -271,10 +299,12 @@ public final class WssInterop {
         List<WSEncryptionPart> parts = new ArrayList<>();
         parts.add(new WSEncryptionPart(timestampId));
         parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Element"));
-        for (String name : new String[] {"To", "Action", "MessageID"}) {
-            parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
+        if ("full".equals(choice(a, "cover", "full", "minimal"))) {
+            for (String name : new String[] {"To", "Action", "MessageID"}) {
+                parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
+            }
+            parts.add(new WSEncryptionPart(bstId));
         }
-        parts.add(new WSEncryptionPart(bstId));
         sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, (Element) bst.getNextSibling());
     }
 
@@ -375,7 +405,7 @@ public final class WssInterop {
         String[] words = line.trim().split("\\s+");
         switch (words[0]) {
         case "produce":
-            produce(args(words, "out", "signer", "order", "soap", "oaep", "body"));
+            produce(args(words, "out", "signer", "order", "soap", "body"));
             break;
         case "consume":
             consume(args(words, "in", "body", "identity"));

@@ -30,6 +30,25 @@ write_payload() {
   printf '%s' '<order xmlns="urn:example:orders" id="42"><item sku="A-1" qty="2">Widget &amp; bolt</item><note>caf&#233; &#252;</note></order>' > order.xml
 }
 
+# matrix produce|consume: one WSS4J job per sender x protection order x SOAP version,
+# on the file SIGNER-ORDER-SOAP.xml.
+matrix() {
+  local signer order soap who
+  for signer in client-rsa client-ec; do
+    who=CN=shop1,O=Example
+    [ $signer = client-rsa ] || who=CN=shop2,O=Example
+    for order in encrypt-then-sign sign-then-encrypt; do
+      for soap in 1.1 1.2; do
+        if [ "$1" = produce ]; then
+          echo "produce out=$signer-$order-$soap.xml signer=$signer order=$order soap=$soap body=order.xml"
+        else
+          echo "consume in=$signer-$order-$soap.xml body=order.xml identity=$who"
+        fi
+      done
+    done
+  done
+}
+
 # wss4j JOBFILE: one JVM runs every job of the file (WssInterop.java).
 wss4j() {
   "${JAVA:?}" -Dorg.apache.commons.logging.Log=org.apache.commons.logging.impl.NoOpLog \
@@ -84,24 +103,13 @@ wss4j-selftest)
   # WSS4J alone: both protection orders, RSA and ECDSA senders, SOAP 1.1 and 1.2; then
   # tampered copies must be refused (so the consume checks can fail).
   write_payload
-  : > jobs
-  for signer in client-rsa client-ec; do
-    for order in encrypt-then-sign sign-then-encrypt; do
-      for soap in 1.1 1.2; do
-        f=$signer-$order-$soap.xml
-        echo "produce out=$f signer=$signer order=$order soap=$soap oaep=sha1 body=order.xml" >> jobs
-      done
-    done
-  done
-  echo "produce out=oaep256.xml signer=client-rsa order=encrypt-then-sign soap=1.2 oaep=sha256 body=order.xml" >> jobs
+  { matrix produce
+    echo "produce out=oaep256.xml signer=client-rsa order=encrypt-then-sign soap=1.2 oaep=sha256 body=order.xml"
+    matrix consume
+    echo "consume in=oaep256.xml body=order.xml identity=CN=shop1,O=Example"
+  } > jobs
   wss4j jobs
   : > jobs2
-  for f in client-rsa-*.xml oaep256.xml; do
-    echo "consume in=$f body=order.xml identity=CN=shop1,O=Example" >> jobs2
-  done
-  for f in client-ec-*.xml; do
-    echo "consume in=$f body=order.xml identity=CN=shop2,O=Example" >> jobs2
-  done
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
@@ -181,25 +189,31 @@ xmlsec)
 wss4j-to-msgsec)
   # WSS4J secures XML payloads (both orders, RSA+ECDSA, SOAP 1.1/1.2) -> msgsec unwrap.
   write_payload
-  : > jobs
-  for signer in client-rsa client-ec; do
-    for order in encrypt-then-sign sign-then-encrypt; do
-      for soap in 1.1 1.2; do
-        echo "produce out=$signer-$order-$soap.xml signer=$signer order=$order soap=$soap oaep=sha1 body=order.xml" >> jobs
-      done
-    done
+  matrix produce > jobs
+  common="signer=client-rsa order=encrypt-then-sign soap=1.2 body=order.xml"
+  cat >> jobs <<EOF
+produce out=ok-oaep256.xml $common oaep=sha256
+produce out=ok-aes128gcm.xml $common data=aes128-gcm
+produce out=wrong-to.xml $common to=urn:example:elsewhere
+produce out=sha1.xml $common sig=sha1
+produce out=cbc.xml $common data=aes256-cbc
+produce out=rsa15.xml $common transport=rsa15
+produce out=minimal.xml $common cover=minimal
+EOF
+  # WSS4J itself accepts the envelopes msgsec must refuse: the refusals below are policy
+  for f in sha1 cbc rsa15 minimal; do
+    echo "consume in=$f.xml body=order.xml identity=CN=shop1,O=Example" >> jobs
   done
-  echo "produce out=oaep256.xml signer=client-rsa order=sign-then-encrypt soap=1.2 oaep=sha256 body=order.xml" >> jobs
-  echo "produce out=wrong-to.xml signer=client-rsa order=encrypt-then-sign soap=1.2 oaep=sha1 body=order.xml to=urn:example:elsewhere" >> jobs
   wss4j jobs
-  for f in client-*.xml oaep256.xml; do
+  for f in client-*.xml ok-*.xml; do
     case $f in client-ec-*) who=CN=shop2,O=Example ;; *) who=CN=shop1,O=Example ;; esac
     msgsec_unwrap "$f" "$f.out" "$f.json" || die "msgsec unwrap refused $f (exit $?)"
     xmltool same-xml "$f.out" order.xml
     xmltool context "$f.json" credential_type=certificate "identity=$who" to=$TO
     echo "  msgsec unwrapped $f: identity $who, payload $(cat "$f.out")"
   done
-  # negative: tampered ciphertext and address (4), wrong service key (7), wrong To (8)
+  # negative: tampered ciphertext and address (4), wrong service key (7), wrong To,
+  # SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa headers and BST (8)
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
@@ -208,7 +222,9 @@ wss4j-to-msgsec)
   expect_refused 4 bad-to-encrypt-then-sign.xml
   expect_refused 4 bad-to-sign-then-encrypt.xml
   SERVICE=other-service expect_refused 7 client-rsa-encrypt-then-sign-1.2.xml
-  expect_refused 8 wrong-to.xml
+  for f in wrong-to sha1 cbc rsa15 minimal; do
+    expect_refused 8 $f.xml
+  done
   ;;
 
 *)
