@@ -14,28 +14,26 @@ const cli_command cli_commands[] = {
 };
 const size_t cli_command_count = sizeof cli_commands / sizeof cli_commands[0];
 
-static void usage(FILE *to)
+static void usage(void)
 {
     fputs("usage: msgsec COMMAND [OPTIONS]   (msgsec COMMAND --help for its options)\n\n"
           "End-to-end message-level security (WS-Security) for MQTT and AMQP 1.0.\n\n"
           "commands:\n",
-          to);
+          stdout);
     for (size_t i = 0; i < cli_command_count; i++)
-        fprintf(to, "  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
+        printf("  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
     fputs("\nexit codes: 0 ok, 1 internal, 2 usage/configuration, 3 malformed, 4 authentication,\n"
           "            5 expired, 6 replay, 7 cannot decrypt, 8 policy\n",
-          to);
+          stdout);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return MSGSEC_E_USAGE;
-    }
+    if (argc < 2)
+        return cli_fail(MSGSEC_E_USAGE, "no command given (see msgsec --help)");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        usage(stdout);
+        usage();
         return MSGSEC_OK;
     }
     for (size_t i = 0; i < cli_command_count; i++) {
