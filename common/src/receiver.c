@@ -138,7 +138,7 @@ void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now) { receiver-
 
 /* ------------------------------------------------------------- structure */
 
-static msgsec_err check_envelope(recv_msg *m, msgsec_error *err)
+msgsec_err recv_check_envelope(recv_msg *m, msgsec_error *err)
 {
     xmlNodePtr env = xmlDocGetRootElement(m->doc);
     const char *soap = NULL;
@@ -239,6 +239,7 @@ static msgsec_err decrypt_early(recv_msg *m, xmlNodePtr *early, size_t n_early,
             if ((rc = dec_encrypted_data(m, ed, &plain, &len, err)))
                 return rc;
             take_payload(m, plain, len);
+            m->sign_then_encrypt = 1;
             if ((rc = xml_replace_with_content(ed, plain, len, err)) ||
                 (rc = xml_ids_build(&m->ids, m->doc, err)))
                 return rc;
@@ -386,7 +387,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     size_t n_early;
     time_t until = 0;
     if ((rc = xml_parse(envelope, len, m->r->max_bytes, &m->doc, err)) ||
-        (rc = check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
+        (rc = recv_check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
         (rc = scan_security(m, early, &n_early, err)) ||
         (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)) ||
         (rc = check_coverage(m, err)))
@@ -437,7 +438,9 @@ static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope,
     OPENSSL_cleanse(m.keys, sizeof m.keys);
     X509_free(m.signer);
     xml_ids_free(&m.ids);
-    xmlFreeDoc(m.doc); /* plaintext XML of sign-then-encrypt lived here */
+    if (m.sign_then_encrypt)
+        xml_wipe_subtree(m.body);
+    xmlFreeDoc(m.doc);
     ERR_clear_error();
     return rc;
 }

@@ -95,10 +95,16 @@ typedef struct recv_msg {
     /* decryption */
     recv_key keys[RECV_MAX_KEYS];
     size_t n_keys;
+    int sign_then_encrypt;   /* plaintext XML was put back into the Body */
     uint8_t *payload;        /* decrypted payload (wiped on free) */
     size_t payload_len;
     char *content_type;
 } recv_msg;
+
+/* receiver.c: SOAP Envelope with one Header and one Body, one wsse:Security
+ * header, at most one wsa:To/Action/MessageID; fills envelope, header, body,
+ * security, to, action, message_id. */
+msgsec_err recv_check_envelope(recv_msg *m, msgsec_error *err);
 
 /* recv_sig.c: checks the Signature (algorithms, references, key, value) and
  * fills credential, signer, token, signed_nodes. In verify mode a symmetric

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include <libxml/c14n.h>
+#include <libxml/dict.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
@@ -162,6 +165,26 @@ msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, si
     xmlUnlinkNode(replaced);
     xmlFreeNode(replaced);
     return MSGSEC_OK;
+}
+
+static void wipe_content(xmlNodePtr n)
+{
+    if (n->content && (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE ||
+                       n->type == XML_COMMENT_NODE || n->type == XML_PI_NODE) &&
+        !(n->doc && n->doc->dict && xmlDictOwns(n->doc->dict, n->content)))
+        OPENSSL_cleanse(n->content, strlen((const char *)n->content));
+}
+
+void xml_wipe_subtree(xmlNodePtr node)
+{
+    for (xmlNodePtr n = node ? node->children : NULL; n; n = n->next) {
+        wipe_content(n);
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        for (xmlAttrPtr a = n->properties; a; a = a->next)
+            xml_wipe_subtree((xmlNodePtr)a);
+        xml_wipe_subtree(n);
+    }
 }
 
 /* ------------------------------------------------------------ navigation */

@@ -24,6 +24,10 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
 msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, size_t len,
                                     msgsec_error *err);
 
+/* Wipes (OPENSSL_cleanse) the text and attribute values of the subtree:
+ * decrypted plaintext that was put back into the tree. */
+void xml_wipe_subtree(xmlNodePtr node);
+
 /* 1 when node is an element named `name` in namespace `ns`. */
 int xml_is(const xmlNode *node, const char *ns, const char *name);
 /* First / next element sibling (skipping text, comments, PIs); NULL at the end. */
