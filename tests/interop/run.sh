@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop test driver (ctest label `interop`, registered by CMakeLists.txt here).
 #   run.sh CASE
-# CASE: javac | keystores | wss4j-selftest | msgsec-to-wss4j | wss4j-to-msgsec | xmlsec1
+# CASE: javac | keystores | wss4j-selftest | msgsec-to-wss4j | wss4j-to-msgsec | xmlsec |
+#       xmlsec-to-msgsec
 # Environment (set by CMake): MSGSEC_PKI (tests/lib/pki.sh output), INTEROP_DIR (build dir),
 # INTEROP_CLASSPATH (WSS4J jars), JAVA, JAVAC, PYTHON (/usr/bin/python3), MSGSEC (the
 # command; the cases that run it).
@@ -225,6 +226,33 @@ EOF
   for f in wrong-to sha1 cbc rsa15 minimal; do
     expect_refused 8 $f.xml
   done
+  ;;
+
+xmlsec-to-msgsec)
+  # An independent sender (python3-xmlsec, xmlsec_sender.py) -> msgsec unwrap. WSS4J
+  # accepting the same envelopes shows they are valid WS-Security.
+  write_payload
+  for signer in client-rsa client-ec; do
+    "${PYTHON:?}" "$here/xmlsec_sender.py" order.xml "$pki/$signer.pem" "$pki/$signer.key" \
+      "$pki/service.pem" "$TO" $signer.xml
+  done
+  cat > jobs <<EOF
+consume in=client-rsa.xml body=order.xml identity=CN=shop1,O=Example
+consume in=client-ec.xml body=order.xml identity=CN=shop2,O=Example
+EOF
+  wss4j jobs
+  for f in client-rsa.xml client-ec.xml; do
+    who=CN=shop1,O=Example
+    [ $f = client-rsa.xml ] || who=CN=shop2,O=Example
+    msgsec_unwrap "$f" "$f.out" "$f.json" || die "msgsec unwrap refused $f (exit $?)"
+    xmltool same-xml "$f.out" order.xml
+    xmltool context "$f.json" credential_type=certificate "identity=$who" to=$TO
+    echo "  msgsec unwrapped $f: identity $who, payload $(cat "$f.out")"
+  done
+  xmltool tamper body-cipher client-ec.xml bad-cipher.xml
+  xmltool tamper to client-ec.xml bad-to.xml
+  expect_refused 4 bad-cipher.xml
+  expect_refused 4 bad-to.xml
   ;;
 
 *)
