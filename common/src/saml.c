@@ -1,0 +1,813 @@
+/* saml.c - SAML 2.0 holder-of-key assertions: the development STS (issue)
+ * and the verifier for assertions of any trusted issuer.
+ *
+ * Both sides digest with libxml2's exclusive c14n of the parsed Assertion
+ * with the ds:Signature subtree left out (the enveloped-signature transform),
+ * so the issuer never depends on hand-written canonical escaping, and the
+ * verifier digests the very element it was given (never one found by ID), so
+ * a second, unsigned Assertion or a wrapped copy cannot borrow the signature. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/c14n.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "saml.h"
+#include "xml.h"
+
+#define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
+#define NS_EXC_C14N ALG_EXC_C14N
+#define SAML_NAMEID_X509 "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+#define SAML_DEFAULT_LIFETIME 3600L
+#define SAML_MAX_PREFIXES 16
+
+/* ------------------------------------------------------------ c14n digest */
+
+typedef struct c14n_scope {
+    xmlNodePtr root;     /* the Assertion */
+    xmlNodePtr excluded; /* its ds:Signature (enveloped-signature transform); may be NULL */
+} c14n_scope;
+
+static int in_scope(void *ctx, xmlNodePtr node, xmlNodePtr parent)
+{
+    const c14n_scope *scope = ctx;
+    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
+    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
+    for (; n; n = n->parent) {
+        if (n == scope->excluded)
+            return 0;
+        if (n == scope->root)
+            return 1;
+    }
+    return 0;
+}
+
+static int sink_digest(void *ctx, const char *buf, int len)
+{
+    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
+}
+
+static int sink_strbuf(void *ctx, const char *buf, int len)
+{
+    strbuf *sb = ctx;
+    sb_append(sb, buf, (size_t)len);
+    return sb->failed ? -1 : len;
+}
+
+/* Streams the exclusive c14n (without comments) of scope into sink. */
+static int c14n_stream(const c14n_scope *scope, xmlChar **prefixes,
+                       xmlOutputWriteCallback sink, void *sink_ctx)
+{
+    xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(sink, NULL, sink_ctx, NULL);
+    if (!buf)
+        return -1;
+    int rc = xmlC14NExecute(scope->root->doc, in_scope, (void *)scope, XML_C14N_EXCLUSIVE_1_0,
+                            prefixes, 0, buf);
+    if (xmlOutputBufferClose(buf) < 0)
+        rc = -1;
+    return rc < 0 ? -1 : 0;
+}
+
+/* SHA-256 of the exclusive c14n of scope. */
+static msgsec_err digest_scope(const c14n_scope *scope, xmlChar **prefixes, uint8_t digest[32],
+                               msgsec_error *err)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             c14n_stream(scope, prefixes, sink_digest, md) == 0 &&
+             EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(md);
+    return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the assertion");
+}
+
+/* ------------------------------------------------------------------ issue */
+
+static void put_time_attr(strbuf *sb, const char *name, time_t t)
+{
+    char buf[32];
+    xsd_time_format(t, buf, sizeof buf);
+    sb_printf(sb, " %s=\"%s\"", name, buf);
+}
+
+static void put_cert_key_info(strbuf *sb, X509 *cert)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(cert, &der);
+    if (n <= 0) {
+        sb->failed = 1;
+        return;
+    }
+    sb_puts(sb, "<ds:KeyInfo xmlns:ds=\"" NS_DS "\"><ds:X509Data><ds:X509Certificate>");
+    sb_put_base64(sb, der, (size_t)n);
+    sb_puts(sb, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
+    OPENSSL_free(der);
+}
+
+static void put_element(strbuf *sb, const char *tag, const char *text)
+{
+    sb_printf(sb, "<%s>", tag);
+    sb_put_xml_escaped(sb, text, strlen(text));
+    sb_printf(sb, "</%s>", tag);
+}
+
+/* Everything after the Signature: Subject, Conditions, AttributeStatement. */
+static void put_assertion_body(strbuf *sb, const saml_issue_params *p, time_t now, long lifetime)
+{
+    sb_puts(sb, "<saml2:Subject>");
+    put_element(sb, "saml2:NameID", p->subject);
+    sb_printf(sb, "<saml2:SubjectConfirmation Method=\"%s\">",
+              p->subject_cert ? SAML_CM_HOLDER_OF_KEY : SAML_CM_BEARER);
+    if (p->subject_cert) {
+        sb_puts(sb, "<saml2:SubjectConfirmationData xmlns:xsi=\"" NS_XSI
+                    "\" xsi:type=\"saml2:KeyInfoConfirmationDataType\">");
+        put_cert_key_info(sb, p->subject_cert);
+        sb_puts(sb, "</saml2:SubjectConfirmationData>");
+    }
+    sb_puts(sb, "</saml2:SubjectConfirmation></saml2:Subject><saml2:Conditions");
+    put_time_attr(sb, "NotBefore", now);
+    put_time_attr(sb, "NotOnOrAfter", now + lifetime);
+    sb_puts(sb, "><saml2:AudienceRestriction>");
+    put_element(sb, "saml2:Audience", p->audience);
+    sb_puts(sb, "</saml2:AudienceRestriction></saml2:Conditions>");
+    if (p->n_attrs > 0) {
+        sb_puts(sb, "<saml2:AttributeStatement>");
+        for (size_t i = 0; i < p->n_attrs; i++) {
+            sb_puts(sb, "<saml2:Attribute Name=\"");
+            sb_put_xml_escaped(sb, p->attrs[i].name, strlen(p->attrs[i].name));
+            sb_puts(sb, "\">");
+            put_element(sb, "saml2:AttributeValue", p->attrs[i].value);
+            sb_puts(sb, "</saml2:Attribute>");
+        }
+        sb_puts(sb, "</saml2:AttributeStatement>");
+    }
+    sb_puts(sb, "</saml2:Assertion>");
+}
+
+/* Writes the ds:Signature for an Assertion whose digest is given. SignedInfo
+ * is written in canonical form (it holds only URIs, an NCName and base64), so
+ * the bytes signed are the bytes written. */
+static msgsec_err put_signature(strbuf *sb, const saml_issue_params *p, const char *id,
+                                const uint8_t digest[32], msgsec_error *err)
+{
+    strbuf si;
+    EVP_MD_CTX *md = NULL;
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
+    msgsec_err rc = MSGSEC_OK;
+
+    sb_init(&si, 1024, 0);
+    sb_puts(&si, "<ds:SignedInfo xmlns:ds=\"" NS_DS "\">"
+                 "<ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N "\"></ds:CanonicalizationMethod>"
+                 "<ds:SignatureMethod Algorithm=\"" ALG_RSA_SHA256 "\"></ds:SignatureMethod>");
+    sb_printf(&si, "<ds:Reference URI=\"#%s\"><ds:Transforms>", id);
+    sb_puts(&si, "<ds:Transform Algorithm=\"" ALG_ENVELOPED_SIGNATURE "\"></ds:Transform>"
+                 "<ds:Transform Algorithm=\"" ALG_EXC_C14N "\"></ds:Transform></ds:Transforms>"
+                 "<ds:DigestMethod Algorithm=\"" ALG_SHA256 "\"></ds:DigestMethod><ds:DigestValue>");
+    sb_put_base64(&si, digest, 32);
+    sb_puts(&si, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+    if (si.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (!(md = EVP_MD_CTX_new()) ||
+        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, p->sts_key) != 1 ||
+        EVP_DigestSign(md, NULL, &sig_len, (const unsigned char *)si.data, si.len) != 1 ||
+        !(sig = malloc(sig_len)) ||
+        EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)si.data, si.len) != 1) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot sign the assertion");
+        goto cleanup;
+    }
+    /* SignedInfo keeps its own (redundant) xmlns:ds so that the bytes signed
+     * are exactly the bytes in the document */
+    sb_puts(sb, "<ds:Signature xmlns:ds=\"" NS_DS "\">");
+    sb_append(sb, si.data, si.len);
+    sb_puts(sb, "<ds:SignatureValue>");
+    sb_put_base64(sb, sig, sig_len);
+    sb_puts(sb, "</ds:SignatureValue>");
+    put_cert_key_info(sb, p->sts_cert);
+    sb_puts(sb, "</ds:Signature>");
+cleanup:
+    EVP_MD_CTX_free(md);
+    free(sig);
+    sb_free(&si, 0);
+    return rc;
+}
+
+msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgsec_error *err)
+{
+    msgsec_err rc = MSGSEC_OK;
+    strbuf head, body, out;
+    xmlDocPtr doc = NULL;
+    char *issuer = NULL;
+    uint8_t rnd[16], digest[32];
+    char id[2 * sizeof rnd + 2];
+    time_t now = p->now ? p->now : time(NULL);
+    long lifetime = p->lifetime > 0 ? p->lifetime : SAML_DEFAULT_LIFETIME;
+
+    *xml = NULL;
+    *len = 0;
+    if (!p->sts_key || !p->sts_cert || !p->subject || !*p->subject || !p->audience ||
+        !*p->audience)
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "an assertion needs the STS key and certificate, a subject and an audience");
+    if (EVP_PKEY_get_base_id(p->sts_key) != EVP_PKEY_RSA)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "the STS key must be an RSA key");
+    if (X509_check_private_key(p->sts_cert, p->sts_key) != 1) {
+        ERR_clear_error();
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "the STS key does not match its certificate");
+    }
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
+    id[0] = '_'; /* an xsd:ID is an NCName: it must not start with a digit */
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(id + 1 + 2 * i, 3, "%02x", rnd[i]);
+    if (!(issuer = cert_subject_dn(p->sts_cert)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+
+    sb_init(&head, 1024, 0);
+    sb_init(&body, 4096, 0);
+    sb_init(&out, 8192, 0);
+    sb_printf(&head, "<saml2:Assertion xmlns:saml2=\"" NS_SAML2 "\" ID=\"%s\"", id);
+    put_time_attr(&head, "IssueInstant", now);
+    sb_puts(&head, " Version=\"2.0\"><saml2:Issuer Format=\"" SAML_NAMEID_X509 "\">");
+    sb_put_xml_escaped(&head, issuer, strlen(issuer));
+    sb_puts(&head, "</saml2:Issuer>");
+    put_assertion_body(&body, p, now, lifetime);
+    /* digest = exc-c14n of the assertion as it will be without its Signature */
+    sb_append(&out, head.data, head.len);
+    sb_append(&out, body.data, body.len);
+    if (head.failed || body.failed || out.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = xml_parse((const uint8_t *)out.data, out.len, out.len, &doc, err)) != MSGSEC_OK)
+        goto cleanup;
+    c14n_scope scope = {xmlDocGetRootElement(doc), NULL};
+    if ((rc = digest_scope(&scope, NULL, digest, err)) != MSGSEC_OK)
+        goto cleanup;
+    sb_free(&out, 0);
+    sb_init(&out, head.len + body.len + 4096, 0);
+    sb_append(&out, head.data, head.len);
+    if ((rc = put_signature(&out, p, id, digest, err)) != MSGSEC_OK)
+        goto cleanup;
+    sb_append(&out, body.data, body.len);
+    sb_puts(&out, "\n");
+    if (out.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    *xml = sb_steal(&out, len);
+cleanup:
+    xmlFreeDoc(doc);
+    free(issuer);
+    sb_free(&head, 0);
+    sb_free(&body, 0);
+    sb_free(&out, 0);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- verify */
+
+/* The text of an element that must hold plain text only: no comments, CDATA,
+ * child elements or several text nodes (a comment inside a NameID would be
+ * invisible to the signature but split what a naive reader returns).
+ * Returns a borrowed string ("" when empty) or NULL after setting err. */
+static const char *plain_text(const xmlNode *node, const char *what, msgsec_error *err)
+{
+    const xmlNode *child = node->children;
+    if (!child)
+        return "";
+    if (child->next || child->type != XML_TEXT_NODE || !child->content) {
+        msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                      "SAML %s must be plain text (comments, CDATA and elements are refused)",
+                      what);
+        return NULL;
+    }
+    return (const char *)child->content;
+}
+
+/* Non-empty plain text. */
+static const char *required_text(const xmlNode *node, const char *what, msgsec_error *err)
+{
+    const char *s = plain_text(node, what, err);
+    if (s && !*s) {
+        msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML %s is empty", what);
+        return NULL;
+    }
+    return s;
+}
+
+static msgsec_err parse_time_attr(const xmlNode *node, const char *name, int required,
+                                  time_t *out, msgsec_error *err)
+{
+    const char *v = xml_attr(node, NULL, name);
+    *out = 0;
+    if (!v)
+        return required ? msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML %s is missing", name)
+                        : MSGSEC_OK;
+    if (xsd_time_parse(v, out) != 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML %s is not an xsd:dateTime", name);
+    return MSGSEC_OK;
+}
+
+/* NotBefore / NotOnOrAfter of node (Conditions or SubjectConfirmationData). */
+static msgsec_err check_window(const xmlNode *node, const saml_trust *t, time_t now,
+                               int need_end, time_t *nb, time_t *noa, msgsec_error *err)
+{
+    msgsec_err rc;
+    if ((rc = parse_time_attr(node, "NotBefore", 0, nb, err)) != MSGSEC_OK ||
+        (rc = parse_time_attr(node, "NotOnOrAfter", 0, noa, err)) != MSGSEC_OK)
+        return rc;
+    if (need_end && !*noa)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion has no NotOnOrAfter");
+    if (*nb && now + t->clock_skew < *nb)
+        return msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML assertion is not yet valid");
+    if (*noa && now - t->clock_skew >= *noa)
+        return msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML assertion has expired");
+    return MSGSEC_OK;
+}
+
+static msgsec_err decode_b64_text(const xmlNode *node, const char *what, uint8_t **out,
+                                  size_t *len, msgsec_error *err)
+{
+    const char *text = required_text(node, what, err);
+    if (!text)
+        return err ? err->code : MSGSEC_E_MALFORMED;
+    if (b64_decode(text, strlen(text), out, len) != 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML %s is not base64", what);
+    return MSGSEC_OK;
+}
+
+/* The one X509Certificate of a ds:KeyInfo (X509Data holding it). */
+static msgsec_err key_info_cert(const xmlNode *key_info, const char *what, X509 **out,
+                                msgsec_error *err)
+{
+    int dup = 0;
+    xmlNodePtr x509_data = xml_child(key_info, NS_DS, "X509Data", &dup);
+    xmlNodePtr cert_node = x509_data && !dup ? xml_child(x509_data, NS_DS, "X509Certificate", &dup)
+                                             : NULL;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    *out = NULL;
+    for (xmlNodePtr n = xml_first_elem(key_info); n; n = xml_next_elem(n))
+        if (xml_is(n, NS_DS, "KeyValue") || xml_is(n, NS_DS, "RetrievalMethod"))
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "%s: ds:%s is not accepted", what,
+                                 (const char *)n->name);
+    if (!cert_node || dup)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                             "%s needs exactly one ds:X509Data/ds:X509Certificate", what);
+    msgsec_err rc = decode_b64_text(cert_node, "X509Certificate", &der, &der_len, err);
+    if (rc != MSGSEC_OK)
+        return rc;
+    const unsigned char *p = der;
+    *out = d2i_X509(NULL, &p, (long)der_len);
+    if (!*out || p != der + der_len) {
+        X509_free(*out);
+        *out = NULL;
+        ERR_clear_error();
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s: X509Certificate is not a certificate",
+                           what);
+    }
+    free(der);
+    return rc;
+}
+
+static void free_prefixes(xmlChar **v)
+{
+    if (v)
+        for (xmlChar **p = v; *p; p++)
+            xmlFree(*p);
+    free(v);
+}
+
+/* The exc-c14n algorithm element `method` (CanonicalizationMethod or
+ * Transform): checks the URI and reads an optional InclusiveNamespaces
+ * PrefixList into *prefixes (NULL-terminated; NULL when absent). */
+static msgsec_err exc_c14n_method(const xmlNode *method, xmlChar ***prefixes, msgsec_error *err)
+{
+    const char *alg = xml_attr(method, NULL, "Algorithm");
+    *prefixes = NULL;
+    if (!alg || strcmp(alg, ALG_EXC_C14N) != 0)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: c14n %.80s is not allowed",
+                             alg ? alg : "(none)");
+    xmlNodePtr inc = xml_first_elem(method);
+    if (!inc)
+        return MSGSEC_OK;
+    if (!xml_is(inc, NS_EXC_C14N, "InclusiveNamespaces") || xml_next_elem(inc))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: unexpected c14n parameter");
+    const char *list = xml_attr(inc, NULL, "PrefixList");
+    size_t n = 0;
+    xmlChar **v = calloc(SAML_MAX_PREFIXES + 1, sizeof *v);
+    if (!v)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    for (const char *p = list ? list : ""; *p;) {
+        size_t skip = strspn(p, " \t\r\n"), word;
+        p += skip;
+        if (!(word = strcspn(p, " \t\r\n")))
+            break;
+        if (n == SAML_MAX_PREFIXES) {
+            free_prefixes(v);
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature: PrefixList too long");
+        }
+        if (!(v[n++] = xmlStrndup((const xmlChar *)p, (int)word))) {
+            free_prefixes(v);
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        }
+        p += word;
+    }
+    *prefixes = v;
+    return MSGSEC_OK;
+}
+
+static int algorithm_is(const xmlNode *node, const char *uri)
+{
+    const char *alg = node ? xml_attr(node, NULL, "Algorithm") : NULL;
+    return alg && strcmp(alg, uri) == 0;
+}
+
+/* The parts of the enveloped signature that were checked for shape. */
+typedef struct saml_sig {
+    xmlNodePtr signed_info, reference, signature_value, key_info;
+    xmlChar **si_prefixes, **ref_prefixes;
+} saml_sig;
+
+static void saml_sig_clear(saml_sig *s)
+{
+    free_prefixes(s->si_prefixes);
+    free_prefixes(s->ref_prefixes);
+}
+
+/* Signature shape and algorithms: one Reference to "#id" with the
+ * transforms [enveloped-signature, exc-c14n], sha256, rsa-sha256. */
+static msgsec_err sig_shape(xmlNodePtr sig, const char *id, saml_sig *s, msgsec_error *err)
+{
+    msgsec_err rc;
+    xmlNodePtr n = xml_first_elem(sig);
+    if (!xml_is(n, NS_DS, "SignedInfo"))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature has no SignedInfo");
+    s->signed_info = n;
+    if (!xml_is(n = xml_next_elem(n), NS_DS, "SignatureValue"))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature has no SignatureValue");
+    s->signature_value = n;
+    if (xml_is(n = xml_next_elem(n), NS_DS, "KeyInfo")) {
+        s->key_info = n;
+        n = xml_next_elem(n);
+    }
+    if (n)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: ds:%.40s is not accepted",
+                             (const char *)n->name);
+
+    xmlNodePtr c14n = xml_first_elem(s->signed_info);
+    xmlNodePtr method = xml_next_elem(c14n);
+    xmlNodePtr ref = xml_next_elem(method);
+    if (!xml_is(c14n, NS_DS, "CanonicalizationMethod") || !xml_is(method, NS_DS, "SignatureMethod") ||
+        !xml_is(ref, NS_DS, "Reference"))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML SignedInfo is incomplete");
+    if (xml_next_elem(ref))
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "SAML signature must reference only the assertion");
+    if ((rc = exc_c14n_method(c14n, &s->si_prefixes, err)) != MSGSEC_OK)
+        return rc;
+    if (!algorithm_is(method, ALG_RSA_SHA256))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature algorithm %.80s is not allowed",
+                             xml_attr(method, NULL, "Algorithm") ? xml_attr(method, NULL, "Algorithm")
+                                                                 : "(none)");
+    const char *uri = xml_attr(ref, NULL, "URI");
+    if (!uri || uri[0] != '#' || strcmp(uri + 1, id) != 0)
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "SAML signature does not reference the assertion it is in");
+    s->reference = ref;
+
+    xmlNodePtr transforms = xml_first_elem(ref);
+    xmlNodePtr t1 = xml_is(transforms, NS_DS, "Transforms") ? xml_first_elem(transforms) : NULL;
+    xmlNodePtr t2 = xml_next_elem(t1);
+    if (!xml_is(t1, NS_DS, "Transform") || !algorithm_is(t1, ALG_ENVELOPED_SIGNATURE) ||
+        xml_first_elem(t1) || !xml_is(t2, NS_DS, "Transform") || xml_next_elem(t2))
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "SAML signature transforms must be [enveloped-signature, exc-c14n]");
+    if ((rc = exc_c14n_method(t2, &s->ref_prefixes, err)) != MSGSEC_OK)
+        return rc;
+    xmlNodePtr dm = xml_next_elem(transforms);
+    if (!xml_is(dm, NS_DS, "DigestMethod") || !algorithm_is(dm, ALG_SHA256))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature digest must be sha256");
+    if (!xml_is(xml_next_elem(dm), NS_DS, "DigestValue") || xml_next_elem(xml_next_elem(dm)))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Reference is malformed");
+    return MSGSEC_OK;
+}
+
+/* The trusted issuer certificate that signed: the KeyInfo certificate must
+ * be one of them (exact DER); without KeyInfo, each one is tried. */
+static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t, time_t now,
+                                         X509 **signer, msgsec_error *err)
+{
+    msgsec_err rc;
+    X509 *presented = NULL;
+    uint8_t *value = NULL;
+    size_t value_len = 0;
+    strbuf si = {0};
+
+    *signer = NULL;
+    if ((rc = decode_b64_text(s->signature_value, "SignatureValue", &value, &value_len, err)))
+        return rc;
+    if (s->key_info && (rc = key_info_cert(s->key_info, "SAML signature KeyInfo", &presented,
+                                           err)) != MSGSEC_OK)
+        goto cleanup;
+    c14n_scope scope = {s->signed_info, NULL};
+    sb_init(&si, 2048, 1u << 20);
+    if (c14n_stream(&scope, s->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
+        goto cleanup;
+    }
+    rc = MSGSEC_E_AUTH;
+    for (int i = 0; t->issuers && i < sk_X509_num(t->issuers); i++) {
+        X509 *cand = sk_X509_value(t->issuers, i);
+        if (presented && X509_cmp(presented, cand) != 0)
+            continue;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL,
+                                            X509_get0_pubkey(cand)) == 1 &&
+                 EVP_DigestVerify(md, value, value_len, (const unsigned char *)si.data, si.len) == 1;
+        EVP_MD_CTX_free(md);
+        ERR_clear_error();
+        if (ok) {
+            *signer = cand;
+            rc = MSGSEC_OK;
+            break;
+        }
+        if (presented)
+            break;
+    }
+    if (rc != MSGSEC_OK) {
+        if (presented && !*signer) {
+            char *dn = cert_subject_dn(presented);
+            int trusted = 0;
+            for (int i = 0; t->issuers && i < sk_X509_num(t->issuers); i++)
+                trusted |= X509_cmp(presented, sk_X509_value(t->issuers, i)) == 0;
+            if (trusted)
+                msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion signature value does not verify");
+            else
+                msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion issuer %.120s is not trusted",
+                              dn ? dn : "(unreadable)");
+            free(dn);
+        } else {
+            msgsec_seterr(err, MSGSEC_E_AUTH,
+                          "SAML assertion is not signed by a trusted issuer");
+        }
+        goto cleanup;
+    }
+    if (X509_cmp_time(X509_get0_notAfter(*signer), &now) < 0 ||
+        X509_cmp_time(X509_get0_notBefore(*signer), &now) > 0)
+        rc = msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML issuer certificate is not valid now");
+cleanup:
+    X509_free(presented);
+    free(value);
+    sb_free(&si, 0);
+    return rc;
+}
+
+void saml_assertion_free(saml_assertion *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n_claims; i++) {
+        free((char *)a->claims[i].name);
+        free((char *)a->claims[i].value);
+    }
+    free(a->claims);
+    free(a->id);
+    free(a->issuer);
+    free(a->subject);
+    X509_free(a->issuer_cert);
+    X509_free(a->holder_cert);
+    free(a);
+}
+
+static int add_claim(saml_assertion *a, const char *name, const char *value)
+{
+    saml_attr *grown = realloc(a->claims, (a->n_claims + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    a->claims = grown;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    a->claims[a->n_claims].name = n;
+    a->claims[a->n_claims].value = v;
+    a->n_claims++;
+    return 0;
+}
+
+/* Subject: NameID and the holder-of-key confirmation. */
+static msgsec_err read_subject(xmlNodePtr subject, const saml_trust *t, time_t now,
+                               saml_assertion *a, msgsec_error *err)
+{
+    msgsec_err rc;
+    xmlNodePtr n = xml_first_elem(subject);
+    const char *name;
+    if (!xml_is(n, NS_SAML2, "NameID"))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML Subject needs a plain NameID");
+    if (!(name = required_text(n, "NameID", err)))
+        return err ? err->code : MSGSEC_E_MALFORMED;
+    if (!(a->subject = strdup(name)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    for (n = xml_next_elem(n); n; n = xml_next_elem(n)) {
+        const char *method = xml_attr(n, NULL, "Method");
+        if (!xml_is(n, NS_SAML2, "SubjectConfirmation"))
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "unexpected element in SAML Subject");
+        if (!method || strcmp(method, SAML_CM_HOLDER_OF_KEY) != 0)
+            continue;
+        if (a->holder_cert)
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                                 "SAML Subject has more than one holder-of-key confirmation");
+        int dup = 0;
+        xmlNodePtr data = xml_child(n, NS_SAML2, "SubjectConfirmationData", &dup);
+        xmlNodePtr key_info = data && !dup ? xml_child(data, NS_DS, "KeyInfo", &dup) : NULL;
+        time_t nb, noa;
+        if (!key_info || dup)
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                                 "SAML holder-of-key confirmation needs one ds:KeyInfo");
+        if ((rc = check_window(data, t, now, 0, &nb, &noa, err)) != MSGSEC_OK ||
+            (rc = key_info_cert(key_info, "SAML holder-of-key KeyInfo", &a->holder_cert, err)) !=
+                MSGSEC_OK)
+            return rc;
+    }
+    if (!a->holder_cert)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion is not holder-of-key");
+    return MSGSEC_OK;
+}
+
+/* Conditions: the validity window and the audience. */
+static msgsec_err read_conditions(xmlNodePtr cond, const saml_trust *t, time_t now,
+                                  saml_assertion *a, msgsec_error *err)
+{
+    msgsec_err rc = check_window(cond, t, now, 1, &a->not_before, &a->not_on_or_after, err);
+    int restrictions = 0;
+    if (rc != MSGSEC_OK)
+        return rc;
+    for (xmlNodePtr n = xml_first_elem(cond); n; n = xml_next_elem(n)) {
+        int listed = 0;
+        if (!xml_is(n, NS_SAML2, "AudienceRestriction"))
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML condition %.40s is not supported",
+                                 (const char *)n->name);
+        restrictions++;
+        for (xmlNodePtr aud = xml_first_elem(n); aud; aud = xml_next_elem(aud)) {
+            const char *uri;
+            if (!xml_is(aud, NS_SAML2, "Audience"))
+                return msgsec_seterr(err, MSGSEC_E_MALFORMED, "bad SAML AudienceRestriction");
+            if (!(uri = required_text(aud, "Audience", err)))
+                return err ? err->code : MSGSEC_E_MALFORMED;
+            listed |= strcmp(uri, t->audience) == 0;
+        }
+        if (!listed)
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion is not for audience %.120s",
+                                 t->audience);
+    }
+    if (!restrictions)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion has no AudienceRestriction");
+    return MSGSEC_OK;
+}
+
+static msgsec_err read_attributes(xmlNodePtr stmt, saml_assertion *a, msgsec_error *err)
+{
+    for (xmlNodePtr attr = xml_first_elem(stmt); attr; attr = xml_next_elem(attr)) {
+        const char *name = xml_attr(attr, NULL, "Name");
+        if (!xml_is(attr, NS_SAML2, "Attribute"))
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML %.40s is not supported",
+                                 (const char *)attr->name);
+        if (!name || !*name)
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Attribute without a Name");
+        for (xmlNodePtr v = xml_first_elem(attr); v; v = xml_next_elem(v)) {
+            const char *value;
+            if (!xml_is(v, NS_SAML2, "AttributeValue"))
+                return msgsec_seterr(err, MSGSEC_E_MALFORMED, "bad SAML Attribute");
+            if (!(value = plain_text(v, "AttributeValue", err)))
+                return err ? err->code : MSGSEC_E_MALFORMED;
+            if (add_claim(a, name, value) != 0)
+                return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        }
+    }
+    return MSGSEC_OK;
+}
+
+msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *t, saml_assertion **out,
+                       msgsec_error *err)
+{
+    msgsec_err rc;
+    saml_sig sig = {0};
+    saml_assertion *a = NULL;
+    xml_ids ids = {0};
+    xmlNodePtr resolved = NULL, issuer, signature, n, subject = NULL, conditions = NULL;
+    time_t now = t->now ? t->now : time(NULL), issue_instant;
+    const char *id, *version, *issuer_text;
+    uint8_t digest[32], *expected = NULL;
+    size_t expected_len = 0;
+    char uri[256];
+
+    *out = NULL;
+    if (!t->audience)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "SAML verification needs the expected audience");
+    if (!xml_is(assertion, NS_SAML2, "Assertion"))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "token is not a SAML 2.0 Assertion");
+    version = xml_attr(assertion, NULL, "Version");
+    id = xml_attr(assertion, NULL, "ID");
+    if (!version || strcmp(version, "2.0") != 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion Version is not 2.0");
+    if (!id || !*id || strlen(id) >= sizeof uri - 1)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion has no usable ID");
+    if ((rc = parse_time_attr(assertion, "IssueInstant", 1, &issue_instant, err)) != MSGSEC_OK)
+        return rc;
+    /* wrapping defence: the ID is unique in the document and names this element */
+    snprintf(uri, sizeof uri, "#%s", id);
+    if ((rc = xml_ids_build(&ids, assertion->doc, err)) != MSGSEC_OK ||
+        (rc = xml_ids_resolve(&ids, uri, &resolved, err)) != MSGSEC_OK)
+        goto cleanup;
+    if (resolved != assertion) {
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion ID names another element");
+        goto cleanup;
+    }
+    issuer = xml_first_elem(assertion);
+    signature = xml_next_elem(issuer);
+    if (!xml_is(issuer, NS_SAML2, "Issuer")) {
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion must start with its Issuer");
+        goto cleanup;
+    }
+    if (!xml_is(signature, NS_DS, "Signature")) {
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion is not signed");
+        goto cleanup;
+    }
+    if (!(a = calloc(1, sizeof *a))) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+
+    /* 1. signature over this very element, by a trusted issuer */
+    if ((rc = sig_shape(signature, id, &sig, err)) != MSGSEC_OK)
+        goto cleanup;
+    if ((rc = decode_b64_text(xml_next_elem(xml_next_elem(xml_first_elem(sig.reference))),
+                              "DigestValue", &expected, &expected_len, err)) != MSGSEC_OK)
+        goto cleanup;
+    c14n_scope scope = {assertion, signature};
+    if ((rc = digest_scope(&scope, sig.ref_prefixes, digest, err)) != MSGSEC_OK)
+        goto cleanup;
+    if (expected_len != sizeof digest || !ct_equal(digest, expected, sizeof digest)) {
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH,
+                           "SAML assertion digest does not match (assertion altered)");
+        goto cleanup;
+    }
+    X509 *signer;
+    if ((rc = verify_signature_value(&sig, t, now, &signer, err)) != MSGSEC_OK)
+        goto cleanup;
+    X509_up_ref(signer);
+    a->issuer_cert = signer;
+
+    /* 2. content, now that it is authentic */
+    if (!(issuer_text = required_text(issuer, "Issuer", err))) {
+        rc = err ? err->code : MSGSEC_E_MALFORMED;
+        goto cleanup;
+    }
+    if (!(a->issuer = strdup(issuer_text)) || !(a->id = strdup(id))) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (issue_instant > now + t->clock_skew) {
+        rc = msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML assertion is issued in the future");
+        goto cleanup;
+    }
+    for (n = xml_next_elem(signature); n; n = xml_next_elem(n)) {
+        if (xml_is(n, NS_SAML2, "Subject") || xml_is(n, NS_SAML2, "Conditions")) {
+            xmlNodePtr *slot = xml_is(n, NS_SAML2, "Subject") ? &subject : &conditions;
+            if (*slot) {
+                rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion has two %s",
+                                   (const char *)n->name);
+                goto cleanup;
+            }
+            *slot = n;
+        } else if (xml_is(n, NS_SAML2, "AttributeStatement")) {
+            if ((rc = read_attributes(n, a, err)) != MSGSEC_OK)
+                goto cleanup;
+        } else if (xml_is(n, NS_DS, "Signature")) {
+            rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Assertion has two signatures");
+            goto cleanup;
+        } /* AuthnStatement, Advice, ...: not used by msgsec */
+    }
+    if (!subject || !conditions) {
+        rc = msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion needs a Subject and Conditions");
+        goto cleanup;
+    }
+    if ((rc = read_conditions(conditions, t, now, a, err)) != MSGSEC_OK ||
+        (rc = read_subject(subject, t, now, a, err)) != MSGSEC_OK)
+        goto cleanup;
+    *out = a;
+    a = NULL;
+cleanup:
+    saml_assertion_free(a);
+    saml_sig_clear(&sig);
+    xml_ids_free(&ids);
+    free(expected);
+    return rc;
+}
