@@ -1,0 +1,373 @@
+/* test_receiver.c - msgsec_unwrap / msgsec_verify / context / inspect:
+ * round trips with msgsec_wrap (RSA, ECDSA, none, XML payload), the
+ * security context, and every trust, freshness, addressing and replay
+ * failure with its exact class. Needs $MSGSEC_PKI. */
+#include <time.h>
+#include <unistd.h>
+
+#include "recv_test_util.h"
+
+static void round_trip(const char *client, const char *payload, const char *content_type,
+                       msgsec_credential cred)
+{
+    msgsec_sender *s = sender_for(client);
+    char *env = wrap_with(s, payload, content_type, 0);
+    msgsec_receiver *r = receiver_with(NULL);
+    msgsec_context *ctx = NULL;
+    msgsec_error e;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    if (msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &out, &len, &ctx, &e) != MSGSEC_OK)
+        fail_msg("unwrap: %s", e.detail);
+    assert_int_equal(len, strlen(payload));
+    assert_memory_equal(out, payload, len);
+    assert_int_equal(msgsec_context_credential(ctx), cred);
+    assert_string_equal(msgsec_context_to(ctx), TEST_TO);
+    assert_string_equal(msgsec_context_action(ctx), "urn:msgsec:message");
+    assert_non_null(strstr(msgsec_context_message_id(ctx), "urn:uuid:"));
+    assert_non_null(msgsec_context_created(ctx));
+    assert_non_null(msgsec_context_expires(ctx));
+    assert_string_equal(msgsec_context_content_type(ctx),
+                        content_type ? content_type : "application/octet-stream");
+    msgsec_free_secret(out, len);
+    msgsec_context_free(ctx);
+    msgsec_receiver_free(r);
+    msgsec_sender_free(s);
+    free(env);
+}
+
+static void test_round_trip_rsa(void **state)
+{
+    (void)state;
+    round_trip("client-rsa", "hello \x01\x02 binary", NULL, MSGSEC_CRED_CERTIFICATE);
+}
+
+static void test_round_trip_ecdsa(void **state)
+{
+    (void)state;
+    round_trip("client-ec", "ecdsa payload", "text/plain", MSGSEC_CRED_CERTIFICATE);
+}
+
+static void test_round_trip_none(void **state)
+{
+    (void)state;
+    round_trip(NULL, "anonymous payload", NULL, MSGSEC_CRED_NONE);
+}
+
+static void test_round_trip_xml_payload(void **state)
+{
+    (void)state;
+    round_trip("client-rsa", "<order xmlns=\"urn:o\"><id>42</id></order>", "application/xml",
+               MSGSEC_CRED_CERTIFICATE);
+}
+
+static void test_context_json(void **state)
+{
+    (void)state;
+    char *env = wrap_as("client-rsa", "x");
+    msgsec_receiver *r = receiver_with(NULL);
+    msgsec_context *ctx = NULL;
+    msgsec_error e;
+    char *json = NULL;
+    size_t der_len = 0;
+    assert_int_equal(msgsec_verify(r, (const uint8_t *)env, strlen(env), &ctx, &e), MSGSEC_OK);
+    assert_string_equal(msgsec_context_identity(ctx), "CN=shop1,O=Example");
+    assert_string_equal(msgsec_context_issuer(ctx), "CN=msgsec Test CA,O=Example");
+    assert_string_equal(msgsec_context_signature_algorithm(ctx), ALG_RSA_SHA256);
+    assert_non_null(msgsec_context_signer_cert_der(ctx, &der_len));
+    assert_true(der_len > 100);
+    assert_int_equal(msgsec_context_json(ctx, &json, &e), MSGSEC_OK);
+    const char *fields[] = {"\"credential_type\":\"certificate\"", "\"identity\":\"CN=shop1,O=Example\"",
+                            "\"issuer\":\"CN=msgsec Test CA,O=Example\"", "\"claims\":{}",
+                            "\"message_id\":\"urn:uuid:", "\"to\":\"" TEST_TO "\"",
+                            "\"action\":\"urn:msgsec:message\"", "\"created\":\"20",
+                            "\"expires\":\"20", "\"signature_algorithm\":\"" ALG_RSA_SHA256 "\""};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (!strstr(json, fields[i]))
+            fail_msg("%s missing in %s", fields[i], json);
+    msgsec_free(json);
+    msgsec_context_free(ctx);
+    msgsec_receiver_free(r);
+    free(env);
+}
+
+static void test_context_json_escaping(void **state)
+{
+    (void)state;
+    msgsec_context *ctx = context_new();
+    char *json = NULL;
+    assert_non_null(ctx);
+    ctx->identity = strdup("CN=a\"b\\c\n\x01");
+    assert_int_equal(context_add_claim(ctx, "role", "ad\"min"), 0);
+    assert_int_equal(msgsec_context_json(ctx, &json, NULL), MSGSEC_OK);
+    assert_non_null(strstr(json, "\"identity\":\"CN=a\\\"b\\\\c\\n\\u0001\""));
+    assert_non_null(strstr(json, "\"claims\":{\"role\":\"ad\\\"min\"}"));
+    assert_non_null(strstr(json, "\"issuer\":null"));
+    msgsec_free(json);
+    msgsec_context_free(ctx);
+}
+
+static void test_verify_only_receiver(void **state)
+{
+    (void)state;
+    recv_setup rs = {.verify_only = 1};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *cert = wrap_as("client-ec", "x"), *none = wrap_as(NULL, "y");
+    assert_int_equal(verify_rc(r, cert, &e), MSGSEC_OK);
+    /* none: structure only (no key to check the HMAC), never replay-recorded */
+    assert_int_equal(verify_rc(r, none, &e), MSGSEC_OK);
+    assert_int_equal(verify_rc(r, none, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(r, cert, &e), MSGSEC_E_USAGE);
+    /* a broker still refuses what it can see: a tampered certificate signature */
+    char *bad = tamper_b64(cert, "<ds:Signature", "ds:SignatureValue");
+    assert_int_equal(verify_rc(r, bad, &e), MSGSEC_E_AUTH);
+    /* and the none message's algorithms */
+    char *md5 = replace_first(none, "xmldsig-more#hmac-sha256", "xmldsig#hmac-sha1");
+    assert_int_equal(verify_rc(r, md5, &e), MSGSEC_E_POLICY);
+    free(md5);
+    free(bad);
+    free(cert);
+    free(none);
+    msgsec_receiver_free(r);
+}
+
+static void test_accepted_credentials(void **state)
+{
+    (void)state;
+    recv_setup rs = {.accepted = MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE)};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *none = wrap_as(NULL, "y");
+    assert_int_equal(unwrap_rc(r, none, &e), MSGSEC_E_POLICY);
+    assert_non_null(strstr(e.detail, "none"));
+    free(none);
+    msgsec_receiver_free(r);
+}
+
+static void test_to_mismatch(void **state)
+{
+    (void)state;
+    recv_setup rs = {.expected_to = "urn:example:billing"};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *env = wrap_as("client-rsa", "x");
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_POLICY);
+    assert_non_null(strstr(e.detail, "wsa:To"));
+    assert_int_equal(verify_rc(r, env, &e), MSGSEC_E_POLICY);
+    free(env);
+    msgsec_receiver_free(r);
+}
+
+static void test_freshness(void **state)
+{
+    (void)state;
+    time_t now = time(NULL);
+    msgsec_receiver *r = receiver_with(NULL);
+    msgsec_error e;
+    char *env = wrap_as("client-rsa", "x");
+    msgsec_receiver_set_time(r, now + 2 * 86400); /* past Expires (TTL one day) */
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_EXPIRED);
+    msgsec_receiver_set_time(r, 0);
+    /* sender clock an hour ahead: created in the future */
+    msgsec_sender *s = sender_for("client-rsa");
+    char *ahead = wrap_with(s, "x", NULL, now + 3600);
+    assert_int_equal(unwrap_rc(r, ahead, &e), MSGSEC_E_EXPIRED);
+    assert_non_null(strstr(e.detail, "future"));
+    free(ahead);
+    /* ahead by less than the clock skew (300 s): fine */
+    char *skewed = wrap_with(s, "x", NULL, now + 200);
+    assert_int_equal(unwrap_rc(r, skewed, &e), MSGSEC_OK);
+    free(skewed);
+    /* sender clock three days behind: older than max_age */
+    char *old = wrap_with(s, "x", NULL, now - 3 * 86400);
+    assert_int_equal(unwrap_rc(r, old, &e), MSGSEC_E_EXPIRED);
+    msgsec_sender_free(s);
+    free(old);
+    free(env);
+    msgsec_receiver_free(r);
+}
+
+static void test_expired_certificate(void **state)
+{
+    (void)state;
+    char *env = wrap_as("expired", "x");
+    assert_unwrap_class(env, MSGSEC_E_EXPIRED);
+    free(env);
+}
+
+static void test_revoked_certificate(void **state)
+{
+    (void)state;
+    recv_setup rs = {.with_crl = 1};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *revoked = wrap_as("revoked", "x"), *good = wrap_as("client-rsa", "x");
+    assert_int_equal(unwrap_rc(r, revoked, &e), MSGSEC_E_AUTH);
+    assert_non_null(strstr(e.detail, "revoked"));
+    assert_int_equal(unwrap_rc(r, good, &e), MSGSEC_OK);
+    free(revoked);
+    free(good);
+    msgsec_receiver_free(r);
+    /* without the CRL configured the same certificate is trusted */
+    char *again = wrap_as("revoked", "x");
+    assert_unwrap_class(again, MSGSEC_OK);
+    free(again);
+}
+
+static void test_attacker_certificates(void **state)
+{
+    (void)state;
+    char *env = wrap_as("client-rsa", "x");
+    /* an attacker re-signs a captured message with their own key and certificate */
+    char *self = resign(env, pki("selfsigned.key"), pki("selfsigned.pem"));
+    assert_unwrap_class(self, MSGSEC_E_AUTH);
+    char *rogue = resign(env, pki("rogue.key"), pki("rogue.pem"));
+    assert_unwrap_class(rogue, MSGSEC_E_AUTH);
+    /* re-signing with the right key reproduces a valid message (the helper works) */
+    char *same = resign(env, pki("client-rsa.key"), NULL);
+    assert_unwrap_class(same, MSGSEC_OK);
+    /* the real certificate in the BST, signed by another key */
+    char *mixed = resign(env, pki("client3.key"), NULL);
+    assert_unwrap_class(mixed, MSGSEC_E_AUTH);
+    free(self);
+    free(rogue);
+    free(same);
+    free(mixed);
+    free(env);
+}
+
+static void test_other_service(void **state)
+{
+    (void)state;
+    recv_setup rs = {.service = "other-service"};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *cert = wrap_as("client-rsa", "x"), *none = wrap_as(NULL, "y");
+    assert_int_equal(unwrap_rc(r, cert, &e), MSGSEC_E_DECRYPT);
+    assert_non_null(strstr(e.detail, "not addressed"));
+    assert_int_equal(unwrap_rc(r, none, &e), MSGSEC_E_DECRYPT);
+    free(cert);
+    free(none);
+    msgsec_receiver_free(r);
+}
+
+static void test_replay_memory(void **state)
+{
+    (void)state;
+    msgsec_receiver *r = receiver_with(NULL);
+    msgsec_error e;
+    char *env = wrap_as("client-rsa", "x"), *other = wrap_as("client-rsa", "x");
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_REPLAY);
+    assert_int_equal(unwrap_rc(r, other, &e), MSGSEC_OK);
+    /* a message that failed a check is not recorded */
+    char *none = wrap_as(NULL, "y");
+    msgsec_receiver_set_time(r, time(NULL) + 3 * 86400);
+    assert_int_equal(unwrap_rc(r, none, &e), MSGSEC_E_EXPIRED);
+    msgsec_receiver_set_time(r, 0);
+    assert_int_equal(unwrap_rc(r, none, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(r, none, &e), MSGSEC_E_REPLAY);
+    free(none);
+    free(env);
+    free(other);
+    msgsec_receiver_free(r);
+}
+
+static void test_replay_lmdb_survives_reopen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/msgsec-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    recv_setup rs = {.replay_path = dir};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    char *env = wrap_as("client-ec", "x");
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_REPLAY);
+    msgsec_receiver_free(r);
+    r = receiver_with(&rs); /* as after a restart */
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_REPLAY);
+    /* two receivers on one store in one process (bridge workers) share it */
+    msgsec_receiver *r2 = receiver_with(&rs);
+    char *next = wrap_as("client-ec", "y");
+    assert_int_equal(unwrap_rc(r2, next, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(r, next, &e), MSGSEC_E_REPLAY);
+    msgsec_receiver_free(r2);
+    msgsec_receiver_free(r);
+    free(env);
+    free(next);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_inspect(void **state)
+{
+    (void)state;
+    char *env = wrap_as("client-ec", "x"), *json = NULL;
+    msgsec_error e;
+    assert_int_equal(msgsec_inspect((const uint8_t *)env, strlen(env), 0, &json, &e), MSGSEC_OK);
+    const char *fields[] = {"\"verified\":false", "\"credential_type\":\"certificate\"",
+                            "\"signer\":\"CN=shop2,O=Example\"", "\"to\":\"" TEST_TO "\"",
+                            "\"signature_algorithm\":\"" ALG_ECDSA_SHA256 "\"",
+                            "\"content_encryption\":\"" ALG_AES256_GCM "\"",
+                            "\"key_transport\":\"" ALG_RSA_OAEP_MGF1P "\"",
+                            "\"body_encrypted\":true", "\"ciphertext_bytes\":29"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (!strstr(json, fields[i]))
+            fail_msg("%s missing in %s", fields[i], json);
+    assert_null(strstr(json, "\"x\""));
+    msgsec_free(json);
+    assert_int_equal(msgsec_inspect((const uint8_t *)"<a/>", 4, 0, &json, &e), MSGSEC_E_MALFORMED);
+    assert_int_equal(msgsec_inspect((const uint8_t *)env, strlen(env), 100, &json, &e),
+                     MSGSEC_E_MALFORMED);
+    free(env);
+}
+
+static void test_receiver_configuration_errors(void **state)
+{
+    (void)state;
+    msgsec_receiver_opts o;
+    msgsec_receiver *r = NULL;
+    msgsec_error e;
+    memset(&o, 0, sizeof o);
+    o.cert_file = pki("service.pem");
+    o.key_file = pki("client-rsa.key");
+    assert_int_equal(msgsec_receiver_new(&o, &r, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "does not match"));
+    o.key_file = pki("service.key");
+    o.suite = "legacy-md5";
+    assert_int_equal(msgsec_receiver_new(&o, &r, &e), MSGSEC_E_USAGE);
+    o.suite = NULL;
+    const char *bad_ca[] = {pki("nonexistent.pem")};
+    o.ca_files = bad_ca;
+    o.n_ca_files = 1;
+    assert_int_equal(msgsec_receiver_new(&o, &r, &e), MSGSEC_E_USAGE);
+    assert_null(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_rsa),
+        cmocka_unit_test(test_round_trip_ecdsa),
+        cmocka_unit_test(test_round_trip_none),
+        cmocka_unit_test(test_round_trip_xml_payload),
+        cmocka_unit_test(test_context_json),
+        cmocka_unit_test(test_context_json_escaping),
+        cmocka_unit_test(test_verify_only_receiver),
+        cmocka_unit_test(test_accepted_credentials),
+        cmocka_unit_test(test_to_mismatch),
+        cmocka_unit_test(test_freshness),
+        cmocka_unit_test(test_expired_certificate),
+        cmocka_unit_test(test_revoked_certificate),
+        cmocka_unit_test(test_attacker_certificates),
+        cmocka_unit_test(test_other_service),
+        cmocka_unit_test(test_replay_memory),
+        cmocka_unit_test(test_replay_lmdb_survives_reopen),
+        cmocka_unit_test(test_inspect),
+        cmocka_unit_test(test_receiver_configuration_errors),
+    };
+    return cmocka_run_group_tests(tests, test_global_setup, NULL);
+}
