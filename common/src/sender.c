@@ -30,9 +30,11 @@
 #define CONTENT_KEY_LEN 32
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
+#define GCM_CHUNK 3072                /* plaintext encrypted per step; a multiple of 3 */
 #define ID_RAND_LEN 8                 /* per-message id suffix: 16 hex digits */
 #define MAX_PARAM_LEN 4096            /* wsa:To, wsa:Action, MessageID, content type */
 #define MAX_PAYLOAD ((size_t)INT_MAX / 2)
+#define BODY_KEEP_MAX ((size_t)1 << 20) /* work buffer kept between messages */
 #define MAX_TTL (10L * 366 * 86400)
 
 typedef enum sign_kind { SIGN_HMAC, SIGN_RSA, SIGN_ECDSA } sign_kind;
@@ -53,6 +55,9 @@ struct msgsec_sender {
     EVP_CIPHER_CTX *cipher_ctx;
     EVP_MAC *hmac;                /* none credential */
     EVP_MAC_CTX *mac_ctx;
+    /* per-message work buffers, reused (handles are single-threaded); they
+     * only ever hold ciphertext and public header text */
+    strbuf body, scratch, signed_info;
 };
 
 /* ------------------------------------------------------------ c14n writing */
@@ -247,21 +252,34 @@ cleanup:
 
 /* --------------------------------------------------------------- crypto */
 
-/* out: 12-byte IV || ciphertext || 16-byte tag, plain_len + 28 bytes. */
-static msgsec_err aes_gcm_encrypt(msgsec_sender *s, const uint8_t key[CONTENT_KEY_LEN],
-                                  const uint8_t *plain, size_t plain_len, uint8_t *out,
-                                  msgsec_error *err)
+/* Appends base64(IV || AES-256-GCM ciphertext || tag) of plain to sb, in
+ * chunks: the ciphertext is never held whole (no large per-message buffer). */
+static msgsec_err put_gcm_base64(msgsec_sender *s, strbuf *sb, const uint8_t key[CONTENT_KEY_LEN],
+                                 const uint8_t *plain, size_t plain_len, msgsec_error *err)
 {
-    int n = 0, fin = 0;
-    if (RAND_bytes(out, GCM_IV_LEN) != 1)
+    uint8_t buf[GCM_CHUNK + GCM_TAG_LEN];
+    size_t have = GCM_IV_LEN;
+    int n = 0;
+    if (RAND_bytes(buf, GCM_IV_LEN) != 1)
         return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
-    if (EVP_EncryptInit_ex2(s->cipher_ctx, s->aes256gcm, key, out, NULL) != 1 ||
-        EVP_EncryptUpdate(s->cipher_ctx, out + GCM_IV_LEN, &n, plain, (int)plain_len) != 1 ||
-        EVP_EncryptFinal_ex(s->cipher_ctx, out + GCM_IV_LEN + n, &fin) != 1 ||
-        (size_t)n + (size_t)fin != plain_len ||
-        EVP_CIPHER_CTX_ctrl(s->cipher_ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN,
-                            out + GCM_IV_LEN + plain_len) != 1)
+    if (EVP_EncryptInit_ex2(s->cipher_ctx, s->aes256gcm, key, buf, NULL) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM set-up failed");
+    for (size_t off = 0; off < plain_len;) {
+        size_t chunk = plain_len - off < GCM_CHUNK - have ? plain_len - off : GCM_CHUNK - have;
+        if (EVP_EncryptUpdate(s->cipher_ctx, buf + have, &n, plain + off, (int)chunk) != 1 ||
+            (size_t)n != chunk)
+            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM encryption failed");
+        off += chunk;
+        have += chunk;
+        size_t whole = have / 3 * 3; /* base64 only whole 3-byte groups until the end */
+        sb_put_base64(sb, buf, whole);
+        memmove(buf, buf + whole, have - whole);
+        have -= whole;
+    }
+    if (EVP_EncryptFinal_ex(s->cipher_ctx, buf + have, &n) != 1 || n != 0 ||
+        EVP_CIPHER_CTX_ctrl(s->cipher_ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, buf + have) != 1)
         return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM encryption failed");
+    sb_put_base64(sb, buf, have + GCM_TAG_LEN);
     return MSGSEC_OK;
 }
 
@@ -433,6 +451,9 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
                              opts->ttl_seconds, MAX_TTL);
     if (!(s = calloc(1, sizeof *s)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    sb_init(&s->body, 4096, 0);
+    sb_init(&s->scratch, 4096, 0);
+    sb_init(&s->signed_info, 2560, 0);
     s->credential = opts->credential;
     s->ttl = opts->ttl_seconds ? opts->ttl_seconds : MSGSEC_DEFAULT_TTL;
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -490,10 +511,23 @@ void msgsec_sender_free(msgsec_sender *s)
     EVP_CIPHER_free(s->aes256gcm);
     EVP_MAC_CTX_free(s->mac_ctx);
     EVP_MAC_free(s->hmac);
+    sb_free(&s->body, 0);
+    sb_free(&s->scratch, 0);
+    sb_free(&s->signed_info, 0);
     free(s);
 }
 
 /* ------------------------------------------------------------------ wrap */
+
+/* Empties a reused work buffer (keeps its allocation; clears a past failure). */
+static strbuf *sb_rewind(strbuf *sb)
+{
+    sb->len = 0;
+    sb->failed = 0;
+    if (sb->data)
+        sb->data[0] = '\0';
+    return sb;
+}
 
 /* Writes the Body (canonical form) holding the EncryptedData of plain. */
 static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
@@ -501,25 +535,17 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
                              const uint8_t key[CONTENT_KEY_LEN], const uint8_t *plain,
                              size_t plain_len, msgsec_error *err)
 {
-    size_t ct_len = GCM_IV_LEN + plain_len + GCM_TAG_LEN;
-    uint8_t *ct = malloc(ct_len);
-    if (!ct)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = aes_gcm_encrypt(s, key, plain, plain_len, ct, err);
-    if (rc == MSGSEC_OK) {
-        sb_puts(body, "<s:Body xmlns:s=\"" NS_SOAP12 "\" xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"body-");
-        sb_puts(body, n);
-        sb_puts(body, "\"><xenc:EncryptedData xmlns:xenc=\"" NS_XENC "\" Id=\"ed-");
-        sb_puts(body, n);
-        sb_puts(body, "\" MimeType=\"");
-        put_c14n_escaped(body, content_type, 1);
-        sb_puts(body, is_xml ? "\" Type=\"" XENC_TYPE_CONTENT "\">" : "\">");
-        sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM
-                      "\"></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>");
-        sb_put_base64(body, ct, ct_len);
-        sb_puts(body, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></s:Body>");
-    }
-    free(ct);
+    sb_puts(body, "<s:Body xmlns:s=\"" NS_SOAP12 "\" xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"body-");
+    sb_puts(body, n);
+    sb_puts(body, "\"><xenc:EncryptedData xmlns:xenc=\"" NS_XENC "\" Id=\"ed-");
+    sb_puts(body, n);
+    sb_puts(body, "\" MimeType=\"");
+    put_c14n_escaped(body, content_type, 1);
+    sb_puts(body, is_xml ? "\" Type=\"" XENC_TYPE_CONTENT "\">" : "\">");
+    sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM
+                  "\"></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>");
+    msgsec_err rc = put_gcm_base64(s, body, key, plain, plain_len, err);
+    sb_puts(body, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></s:Body>");
     return rc;
 }
 
@@ -599,7 +625,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
                        msgsec_error *err)
 {
     msgsec_err rc;
-    strbuf scratch = {0}, body = {0}, si = {0}, env = {0};
+    strbuf env = {0};
     xmlBufferPtr xml_owned = NULL;
     uint8_t content_key[CONTENT_KEY_LEN], id_rand[ID_RAND_LEN];
     char n[2 * ID_RAND_LEN + 1], uuid[64], body_digest[48];
@@ -646,50 +672,49 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     }
     n[sizeof n - 1] = '\0';
 
-    sb_init(&body, plain_len / 3 * 4 + 1024, 0);
-    sb_init(&scratch, 4096, 0);
-    sb_init(&si, 2560, 0);
-    if ((rc = write_body(s, &body, n, type, is_xml, content_key, plain, plain_len, err)) !=
+    strbuf *body = sb_rewind(&s->body), *scratch = sb_rewind(&s->scratch);
+    strbuf *si = sb_rewind(&s->signed_info);
+    if ((rc = write_body(s, body, n, type, is_xml, content_key, plain, plain_len, err)) !=
             MSGSEC_OK ||
-        (rc = digest_b64(s, body.data, body.len, body_digest, err)) != MSGSEC_OK)
+        (rc = digest_b64(s, body->data, body->len, body_digest, err)) != MSGSEC_OK)
         goto cleanup;
-    write_signed_parts(s, &scratch, parts, n, to, action, message_id, now);
+    write_signed_parts(s, scratch, parts, n, to, action, message_id, now);
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
         if (parts[i].len)
-            rc = digest_b64(s, scratch.data + parts[i].off, parts[i].len, parts[i].digest_b64,
+            rc = digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64,
                             err);
     if (rc != MSGSEC_OK)
         goto cleanup;
 
-    sb_puts(&si, "<ds:SignedInfo xmlns:ds=\"" NS_DS "\"><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N
+    sb_puts(si, "<ds:SignedInfo xmlns:ds=\"" NS_DS "\"><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N
                  "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"");
-    sb_puts(&si, s->sign_kind == SIGN_RSA     ? ALG_RSA_SHA256
+    sb_puts(si, s->sign_kind == SIGN_RSA     ? ALG_RSA_SHA256
                  : s->sign_kind == SIGN_ECDSA ? ALG_ECDSA_SHA256
                                               : ALG_HMAC_SHA256);
-    sb_puts(&si, "\"></ds:SignatureMethod>");
+    sb_puts(si, "\"></ds:SignatureMethod>");
     for (int i = PART_TO; i <= PART_TS; i++)
-        put_reference(&si, parts[i].id_prefix, n, parts[i].digest_b64);
-    put_reference(&si, "body", n, body_digest);
+        put_reference(si, parts[i].id_prefix, n, parts[i].digest_b64);
+    put_reference(si, "body", n, body_digest);
     if (parts[PART_BST].len)
-        put_reference(&si, parts[PART_BST].id_prefix, n, parts[PART_BST].digest_b64);
-    sb_puts(&si, "</ds:SignedInfo>");
-    if (scratch.failed || body.failed || si.failed) {
+        put_reference(si, parts[PART_BST].id_prefix, n, parts[PART_BST].digest_b64);
+    sb_puts(si, "</ds:SignedInfo>");
+    if (scratch->failed || body->failed || si->failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto cleanup;
     }
 
-    sb_init(&env, scratch.len + si.len + body.len + 2048, 0);
+    sb_init(&env, scratch->len + si->len + body->len + 2048, 0);
     sb_puts(&env, "<s:Envelope xmlns:s=\"" NS_SOAP12 "\" xmlns:wsa=\"" NS_WSA
                   "\" xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU "\"><s:Header>");
-    sb_append(&env, scratch.data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
+    sb_append(&env, scratch->data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
     sb_puts(&env, "<wsse:Security s:mustUnderstand=\"true\">");
-    sb_append(&env, scratch.data + parts[PART_BST].off, parts[PART_BST].len);
+    sb_append(&env, scratch->data + parts[PART_BST].off, parts[PART_BST].len);
     sb_puts(&env, "<ds:Signature xmlns:ds=\"" NS_DS "\" Id=\"sig-");
     sb_puts(&env, n);
     sb_puts(&env, "\">");
-    sb_append(&env, si.data, si.len);
+    sb_append(&env, si->data, si->len);
     sb_puts(&env, "<ds:SignatureValue>");
-    if ((rc = sign_signed_info(s, content_key, si.data, si.len, &env, err)) != MSGSEC_OK)
+    if ((rc = sign_signed_info(s, content_key, si->data, si->len, &env, err)) != MSGSEC_OK)
         goto cleanup;
     sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference>"
                   "<wsse:Reference URI=\"#");
@@ -700,9 +725,9 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     sb_puts(&env, "</wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>");
     if ((rc = write_encrypted_key(s, &env, n, content_key, err)) != MSGSEC_OK)
         goto cleanup;
-    sb_append(&env, scratch.data + parts[PART_TS].off, parts[PART_TS].len);
+    sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
     sb_puts(&env, "</wsse:Security></s:Header>");
-    sb_append(&env, body.data, body.len);
+    sb_append(&env, body->data, body->len);
     sb_puts(&env, "</s:Envelope>");
     if (env.failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -718,8 +743,9 @@ cleanup:
         xmlBufferFree(xml_owned);
     }
     sb_free(&env, 0);
-    sb_free(&si, 0);
-    sb_free(&scratch, 0);
-    sb_free(&body, 0);
+    if (s->body.cap > BODY_KEEP_MAX) { /* do not pin the memory of one huge message */
+        sb_free(&s->body, 0);
+        sb_init(&s->body, 4096, 0);
+    }
     return rc;
 }
