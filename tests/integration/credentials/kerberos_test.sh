@@ -7,24 +7,9 @@
 set -uo pipefail
 probe=${1:?usage: kerberos_test.sh KRB_PROBE TESTS_DIR}
 . "${2:?}/lib/kdc.sh"
+. "$2/lib/check.sh"
 work=$(mktemp -d)
 trap 'kdc_stop; rm -rf "$work"' EXIT
-failures=0
-
-check() { # NAME EXPECTED_RC EXPECTED_OUTPUT_REGEX CMD...
-  local name=$1 want=$2 pattern=$3 out rc
-  shift 3
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: exit $rc (want $want), output:"
-    sed 's/^/  | /' <<<"$out"
-    failures=$((failures + 1))
-  else
-    echo "ok   $name"
-  fi
-}
-
 kdc_start "$work/kdc" EXAMPLE.COM OTHER.COM || exit 1
 kdc_adduser alice@EXAMPLE.COM alice-pw
 kdc_adduser bob@OTHER.COM bob-pw
@@ -89,8 +74,4 @@ check "expired while queued, grace too short" 5 'expired before the message was 
 check "sender with an expired TGT" 2 'expired' env KRB5CCNAME="FILE:$work/short-cache" \
   "$probe" init msgsec/billing@EXAMPLE.COM "$work/x" "$work/y"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all Kerberos checks passed"
+check_done
