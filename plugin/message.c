@@ -15,13 +15,24 @@ static void log_denied(const struct mosquitto_evt_message *msg, const msgsec_con
                        const msgsec_rule *rule, const msgsec_error *err)
 {
     const char *client_id = mosquitto_client_id(msg->client);
+    char detail[sizeof(err->detail)];
+
+    /* The detail may quote bytes of a hostile payload (e.g. a parser error):
+     * keep the broker log printable ASCII. */
+    for (size_t i = 0; i < sizeof(detail); i++) {
+        unsigned char c = (unsigned char)err->detail[i];
+        detail[i] = (c == 0 || (c >= 0x20 && c < 0x7f)) ? (char)c : '?';
+        if (c == 0)
+            break;
+    }
+    detail[sizeof(detail) - 1] = '\0';
 
     mosquitto_log_printf(MOSQ_LOG_WARNING,
                          "msgsec: denied PUBLISH from '%s' on '%s' (%s rule at %s:%d): %s "
                          "[error %d: %s]",
                          client_id ? client_id : "?", msg->topic,
                          rule->action == MSGSEC_RULE_ENFORCE ? "enforce" : "protect", cfg->path,
-                         rule->line, err->detail, (int)err->code, msgsec_strerror(err->code));
+                         rule->line, detail, (int)err->code, msgsec_strerror(err->code));
 }
 
 int plugin_on_message(int event, void *event_data, void *userdata)

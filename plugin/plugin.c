@@ -47,9 +47,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     const char *path = find_option(options, option_count, "config");
 
     if (!path || !*path) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "msgsec: missing 'plugin_opt_config PATH' "
-                                           "(the msgsec YAML configuration)");
-        return MOSQ_ERR_INVAL;
+        msgsec_seterr(&err, MSGSEC_E_USAGE,
+                      "missing 'plugin_opt_config PATH' (the msgsec YAML configuration)");
+        goto fail;
     }
     if (msgsec_global_init(&err) != MSGSEC_OK)
         goto fail;

@@ -33,31 +33,16 @@ const msgsec_rule *ruleset_match(const ruleset *rules, const char *topic, size_t
     return NULL;
 }
 
-/* What only the plugin knows about rules: MQTT syntax, the node identity for
- * protect, and no protect loop (an envelope published to a topic that is
- * itself protected would be wrapped again). */
+/* What only the plugin knows about rules (msgsec_config_load checks their
+ * syntax): no protect loop, i.e. an envelope published to a topic that is
+ * itself protected would be wrapped again. */
 static msgsec_err validate_rules(const msgsec_config *cfg, msgsec_error *err)
 {
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const msgsec_rule *rule = &cfg->rules[i];
 
-        if (mosquitto_sub_topic_check(rule->topic) != MOSQ_ERR_SUCCESS)
-            return msgsec_seterr(err, MSGSEC_E_USAGE, "%s:%d: invalid MQTT topic filter '%s'",
-                                 cfg->path, rule->line, rule->topic);
         if (rule->action != MSGSEC_RULE_PROTECT)
             continue;
-        if (!cfg->identity.cert || !cfg->identity.key)
-            return msgsec_seterr(err, MSGSEC_E_USAGE,
-                                 "%s:%d: a protect rule needs identity.cert and identity.key",
-                                 cfg->path, rule->line);
-        if (!rule->publish_to || !rule->service_cert)
-            return msgsec_seterr(err, MSGSEC_E_USAGE,
-                                 "%s:%d: a protect rule needs publish_to and service_cert",
-                                 cfg->path, rule->line);
-        if (mosquitto_pub_topic_check(rule->publish_to) != MOSQ_ERR_SUCCESS)
-            return msgsec_seterr(err, MSGSEC_E_USAGE,
-                                 "%s:%d: publish_to '%s' is not a valid topic name", cfg->path,
-                                 rule->line, rule->publish_to);
         for (size_t j = 0; j < cfg->n_rules; j++) {
             if (!msgsec_topic_match(cfg->rules[j].topic, rule->publish_to))
                 continue;

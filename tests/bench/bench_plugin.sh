@@ -23,6 +23,7 @@ done
 bash "$root/tests/lib/pki.sh" "$pki"
 
 work=$(mktemp -d /tmp/msgsec-bench-plugin.XXXXXX)
+chmod 711 "$work"  # the broker user must traverse it
 trap 'mosq_stop || true; rm -rf "$work"' EXIT
 
 echo "generating $count envelopes (1 KiB payload, RSA-2048 sender)..." >&2

@@ -15,7 +15,8 @@
 # to the `mosquitto` user (override with MOSQ_RUN_USER) because mosquitto drops
 # to it before serving: every file the broker or a plugin reads or writes must
 # live under DIR (keys stay mode 0600, owned by that user).
-# MOSQ_WRAPPER (e.g. "valgrind --error-exitcode=99") prefixes the command.
+# MOSQ_WRAPPER (e.g. "valgrind --error-exitcode=99") prefixes the command;
+# MOSQ_LOG_TYPES (default "all") lists the log_type values (benchmarks: "error").
 
 MOSQ_BIN=${MOSQ_BIN:-/usr/sbin/mosquitto}
 
@@ -38,7 +39,8 @@ mosq_start() {
         echo "per_listener_settings false"
         echo "persistence false"
         echo "log_dest file $MOSQ_LOG"
-        echo "log_type all"
+        local t
+        for t in ${MOSQ_LOG_TYPES:-all}; do echo "log_type $t"; done
         echo "log_timestamp_format %Y-%m-%dT%H:%M:%S"
         if [ "$(id -u)" -eq 0 ]; then echo "user $run_user"; fi
         echo "listener $MOSQ_PORT 127.0.0.1"
@@ -51,7 +53,7 @@ mosq_start() {
         chmod 755 "$MOSQ_DIR"
     fi
     # shellcheck disable=SC2086
-    $MOSQ_WRAPPER "$MOSQ_BIN" -c "$MOSQ_DIR/mosquitto.conf" >"$MOSQ_DIR/mosquitto.stderr" 2>&1 &
+    ${MOSQ_WRAPPER:-} "$MOSQ_BIN" -c "$MOSQ_DIR/mosquitto.conf" >"$MOSQ_DIR/mosquitto.stderr" 2>&1 &
     MOSQ_PID=$!
     local i
     for i in $(seq 1 300); do

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# protect rules: plaintext from a local publisher is wrapped by the node
+# identity for the service and published to publish_to (same QoS/retain,
+# content type application/soap+xml); no subscriber ever sees the plaintext.
+# The publisher gets 0x87: the plaintext itself is dropped (documented).
+source "$(dirname "$0")/common.sh"
+
+cat > "$CONF/msgsec.yaml" <<YAML
+identity: {cert: $CONF/server.pem, key: $CONF/server.key}
+trust:
+  ca: [$CONF/ca.pem]
+rules:
+  - topic: "legacy/+/in"
+    action: protect
+    service_cert: $CONF/service.pem
+    publish_to: "orders/legacy"
+  - topic: "orders/#"
+    action: enforce
+    senders: ["CN=shop*"]
+YAML
+plugin_conf
+mosq_start "$CONF"
+start_collector "#"
+
+secret="SECRET-PLAINTEXT-$RANDOM$RANDOM"
+printf '%s' "$secret" > "$WORK/plain.txt"
+rc=$(publish "$WORK/plain.txt" legacy/a/in pub-legacy)
+[ "$rc" = 135 ] || fail "protected publish: expected 0x87 for the dropped plaintext, got '$rc'"
+mosq_wait_log "msgsec: protected PUBLISH from 'pub-legacy' on 'legacy/a/in' -> 'orders/legacy'"
+sync_collector
+
+envelopes=()
+for t in "$WORK"/msgs/*.topic; do
+    [ "$(cat "$t")" = orders/legacy ] && envelopes+=("${t%.topic}.msg")
+done
+[ ${#envelopes[@]} = 1 ] || fail "expected 1 envelope on orders/legacy, got ${#envelopes[@]}"
+if grep -rlF "$secret" "$WORK/msgs"; then fail "a subscriber saw the plaintext"; fi
+if grep -qF "$secret" "$MOSQ_LOG"; then fail "plaintext logged"; fi
+ok "one envelope on orders/legacy, plaintext seen by no subscriber of #"
+
+"$MSGSEC_CLI" unwrap --cert "$PKI/service.pem" --key "$PKI/service.key" --ca "$PKI/ca.pem" \
+    --to mqtt:orders/legacy --context "$WORK/ctx.json" < "${envelopes[0]}" > "$WORK/opened.txt"
+cmp -s "$WORK/opened.txt" "$WORK/plain.txt" || fail "unwrapped payload differs"
+grep -q '"identity": *"CN=localhost,O=Example"' "$WORK/ctx.json" || fail "not signed by the node identity"
+rc=0
+"$MSGSEC_CLI" unwrap --cert "$PKI/other-service.pem" --key "$PKI/other-service.key" \
+    --ca "$PKI/ca.pem" < "${envelopes[0]}" > /dev/null 2>&1 || rc=$?
+[ $rc = 7 ] || fail "another service opened the envelope (exit $rc, want 7)"
+ok "the service unwraps it (signer CN=localhost), another service cannot (7)"
+
+# retain and content type carried over to the envelope
+rc=$(publish "$WORK/plain.txt" legacy/b/in pub-retain -r)
+[ "$rc" = 135 ] || fail "retained protected publish: got '$rc'"
+meta=$(mosquitto_sub -V 5 -p "$MOSQ_PORT" -t orders/legacy -C 1 -W 5 -F '%r %C')
+[ "$meta" = "1 application/soap+xml" ] || fail "retained envelope: got '$meta'"
+ok "retain flag kept, content type application/soap+xml"
+kill -0 "$MOSQ_PID" || fail "broker died"
+echo PASS
