@@ -79,6 +79,15 @@ msgsec_unwrap() { # IN OUT CONTEXT [extra args]: as $SERVICE (default service), 
     --to "$TO" --in "$in" --out "$out" --context "$ctx" "$@"
 }
 
+# unwrap_ok IN IDENTITY SIGALG: unwrap must yield order.xml and this security context.
+unwrap_ok() {
+  msgsec_unwrap "$1" "$1.out" "$1.json" || die "msgsec unwrap refused $1 (exit $?)"
+  xmltool same-xml "$1.out" order.xml
+  xmltool context "$1.json" credential_type=certificate "identity=$2" to=$TO \
+    action=urn:example:orders:new "signature_algorithm=http://www.w3.org/2001/04/xmldsig-more#$3"
+  echo "  msgsec unwrapped $1: identity $2, $3, payload $(cat "$1.out")"
+}
+
 # expect_refused CODE IN [extra unwrap args]: unwrap must exit CODE and write no payload.
 expect_refused() {
   local code=$1 in=$2; shift 2
@@ -207,12 +216,19 @@ EOF
   done
   wss4j jobs
   for f in client-*.xml ok-*.xml; do
-    case $f in client-ec-*) who=CN=shop2,O=Example ;; *) who=CN=shop1,O=Example ;; esac
-    msgsec_unwrap "$f" "$f.out" "$f.json" || die "msgsec unwrap refused $f (exit $?)"
-    xmltool same-xml "$f.out" order.xml
-    xmltool context "$f.json" credential_type=certificate "identity=$who" to=$TO
-    echo "  msgsec unwrapped $f: identity $who, payload $(cat "$f.out")"
+    case $f in
+    client-ec-*) unwrap_ok "$f" CN=shop2,O=Example ecdsa-sha256 ;;
+    *) unwrap_ok "$f" CN=shop1,O=Example rsa-sha256 ;;
+    esac
   done
+  # a broker (msgsec verify, no service key) names the sender of encrypt-then-sign; it
+  # cannot check sign-then-encrypt, whose signature covers the plaintext (8)
+  "$MSGSEC" verify --cert "$pki/service.pem" --ca "$pki/ca.pem" --to "$TO" \
+    --in client-ec-encrypt-then-sign-1.1.xml --context verify.json
+  xmltool context verify.json identity=CN=shop2,O=Example
+  echo "  msgsec verify named CN=shop2,O=Example"
+  expect_exit 8 "$MSGSEC" verify --cert "$pki/service.pem" --ca "$pki/ca.pem" \
+    --in client-ec-sign-then-encrypt-1.1.xml
   # negative: tampered ciphertext and address (4), wrong service key (7), wrong To,
   # SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa headers and BST (8)
   for order in encrypt-then-sign sign-then-encrypt; do
@@ -241,14 +257,8 @@ consume in=client-rsa.xml body=order.xml identity=CN=shop1,O=Example
 consume in=client-ec.xml body=order.xml identity=CN=shop2,O=Example
 EOF
   wss4j jobs
-  for f in client-rsa.xml client-ec.xml; do
-    who=CN=shop1,O=Example
-    [ $f = client-rsa.xml ] || who=CN=shop2,O=Example
-    msgsec_unwrap "$f" "$f.out" "$f.json" || die "msgsec unwrap refused $f (exit $?)"
-    xmltool same-xml "$f.out" order.xml
-    xmltool context "$f.json" credential_type=certificate "identity=$who" to=$TO
-    echo "  msgsec unwrapped $f: identity $who, payload $(cat "$f.out")"
-  done
+  unwrap_ok client-rsa.xml CN=shop1,O=Example rsa-sha256
+  unwrap_ok client-ec.xml CN=shop2,O=Example ecdsa-sha256
   xmltool tamper body-cipher client-ec.xml bad-cipher.xml
   xmltool tamper to client-ec.xml bad-to.xml
   expect_refused 4 bad-cipher.xml
