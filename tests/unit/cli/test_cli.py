@@ -113,8 +113,8 @@ def test_usage(tmp):
     expect_fail(["unwrap", "--cert", pki("service.pem")], 2, "unwrap without --key")
     expect_fail(["unwrap", "--max-age", "0"] + UNWRAP[1:], 2, "--max-age 0")
     expect_fail(["verify", "--clock-skew", "-1"], 2, "--clock-skew -1")
-    expect_fail(["passwd"], 2, "passwd placeholder")
-    expect_fail(["sts", "issue"], 2, "sts placeholder")
+    expect_fail(["passwd"], 2, "passwd without arguments")
+    expect_fail(["sts", "issue"], 2, "sts issue without arguments")
 
 
 def test_key_mode(tmp):
