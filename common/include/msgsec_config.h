@@ -3,9 +3,25 @@
  *
  * The loaded configuration is plain data: read its fields directly. All
  * strings and arrays are owned by the msgsec_config and freed by
- * msgsec_config_free. Unknown keys, wrong types, missing required values and
+ * msgsec_config_free. Unknown keys, duplicate keys, wrong types, out-of-range
+ * numbers, unknown names, missing required values, YAML syntax errors, and
  * private keys readable by group/others are refused with "FILE:LINE: reason"
  * in the error detail (class MSGSEC_E_USAGE).
+ *
+ * Paths are absolute in the loaded configuration: relative ones are resolved
+ * against the directory of the configuration file. Files it names (certs, CAs,
+ * CRLs, users, keytab, password files, keys) must be readable regular files at
+ * load time; replay.path and spool.path may not exist yet. Beyond single keys
+ * the loader refuses: keys that do not belong to a rule's/route's action
+ * (publish_to on an enforce rule, senders on a forward route, ...); a protect
+ * rule without service_cert and publish_to; a protect route without
+ * service_cert; route endpoints without a mqtt:/amqp: scheme or joining the
+ * same protocol (MQTT destinations must be topic names without wildcards);
+ * protect and unprotect without identity.cert/key; an enforce rule or a
+ * verify/unprotect route accepting `certificate` without trust.ca (and an
+ * unprotect route accepting `username` without trust.users, `windows`
+ * without trust.keytab); clock_skew or ticket_grace above max_age; an empty
+ * credentials or senders list; a null value (`key:` or `~`) means "default".
  */
 #ifndef MSGSEC_CONFIG_H
 #define MSGSEC_CONFIG_H
@@ -79,7 +95,8 @@ typedef struct msgsec_config {
     struct { char *path; } replay;             /* NULL = in memory */
     msgsec_rule *rules; size_t n_rules;
     struct {
-        char *host; int port; char *client_id; int version;   /* defaults 127.0.0.1, 1883, "msgsec-bridge", 5 */
+        char *host; int port; char *client_id; int version;   /* defaults 127.0.0.1, 1883, "msgsec-bridge", 5;
+                                                                 version 4 = MQTT 3.1.1, 5 = MQTT 5 */
         msgsec_tls_config tls;
         char *username; char *password_file;
     } mqtt;

@@ -451,6 +451,9 @@ static msgsec_err apply_list(loader *ld, const field *f, const node *v, const ch
         return MSGSEC_OK;
     }
     /* F_PATHS, F_STRS */
+    if (f->type == F_STRS && v->n == 0) /* senders: [] reads as "nobody", yet means "anyone" */
+        return fail(ld, v->line, "%s: the list is empty; omit the key to allow any trusted sender",
+                    name);
     char **list = v->n ? calloc(v->n, sizeof *list) : NULL;
     if (v->n && !list)
         return oom(ld);
@@ -802,55 +805,43 @@ static msgsec_err check_config(loader *ld, const node *map, void *obj, const cha
 
 /* ------------------------------------------------------------ schema tables */
 
-#define FIELD(k, t, o)                                                                             \
-    {                                                                                              \
-        .key = (k), .type = (t), .off = (o)                                                        \
-    }
-#define NEEDED(k, t, o)                                                                            \
-    {                                                                                              \
-        .key = (k), .type = (t), .off = (o), .required = 1                                         \
-    }
-#define NUMBER(k, t, o, lo, hi)                                                                    \
-    {                                                                                              \
-        .key = (k), .type = (t), .off = (o), .min = (lo), .max = (hi)                              \
-    }
-#define LIST(k, t, o, c)                                                                           \
-    {                                                                                              \
-        .key = (k), .type = (t), .off = (o), .count_off = (c)                                      \
-    }
-#define ONE_OF(k, t, o, n, req)                                                                    \
-    {                                                                                              \
-        .key = (k), .type = (t), .off = (o), .names = (n), .required = (req)                       \
-    }
-#define SECTION(k, o, s)                                                                           \
-    {                                                                                              \
-        .key = (k), .type = F_MAP, .off = (o), .sub = (s)                                          \
-    }
-#define END                                                                                        \
-    {                                                                                              \
-        .key = NULL                                                                                \
-    }
+/* clang-format off */
+#define FIELD(k, t, o) {.key = (k), .type = (t), .off = (o)}
+#define NEEDED(k, t, o) {.key = (k), .type = (t), .off = (o), .required = 1}
+#define NUMBER(k, t, o, lo, hi) {.key = (k), .type = (t), .off = (o), .min = (lo), .max = (hi)}
+#define LIST(k, t, o, c) {.key = (k), .type = (t), .off = (o), .count_off = (c)}
+#define ONE_OF(k, t, o, n, req) {.key = (k), .type = (t), .off = (o), .names = (n), .required = (req)}
+#define SECTION(k, o, s) {.key = (k), .type = F_MAP, .off = (o), .sub = (s)}
+#define SEQUENCE(k, o, c, s) {.key = (k), .type = F_SEQMAP, .off = (o), .count_off = (c), .sub = (s)}
+#define END {.key = NULL}
 #define C(member) offsetof(msgsec_config, member)
+#define RULE(member) offsetof(msgsec_rule, member)
+#define ROUTE(member) offsetof(msgsec_route, member)
 
 static const char *const suites[] = {MSGSEC_DEFAULT_SUITE, NULL};
 static const char *const sasl_mechanisms[] = {"ANONYMOUS", "PLAIN", "EXTERNAL", NULL};
 static const char *const when_full_values[] = {"block", "reject", NULL};
 
-static const field tls_fields[] = {FIELD("ca", F_PATH, offsetof(msgsec_tls_config, ca)),
-                                   FIELD("cert", F_PATH, offsetof(msgsec_tls_config, cert)),
-                                   FIELD("key", F_KEY, offsetof(msgsec_tls_config, key)), END};
+static const field tls_fields[] = {
+    FIELD("ca", F_PATH, offsetof(msgsec_tls_config, ca)),
+    FIELD("cert", F_PATH, offsetof(msgsec_tls_config, cert)),
+    FIELD("key", F_KEY, offsetof(msgsec_tls_config, key)),
+    END};
 static const schema tls_schema = {tls_fields, 0, NULL, check_tls};
 
-static const field identity_fields[] = {FIELD("cert", F_PATH, C(identity.cert)),
-                                        FIELD("key", F_KEY, C(identity.key)), END};
+static const field identity_fields[] = {
+    FIELD("cert", F_PATH, C(identity.cert)),
+    FIELD("key", F_KEY, C(identity.key)),
+    END};
 static const schema identity_schema = {identity_fields, 0, NULL, check_identity};
 
-static const field trust_fields[] = {LIST("ca", F_PATHS, C(trust.ca), C(trust.n_ca)),
-                                     LIST("crl", F_PATHS, C(trust.crl), C(trust.n_crl)),
-                                     LIST("issuers", F_PATHS, C(trust.issuers), C(trust.n_issuers)),
-                                     FIELD("users", F_PATH, C(trust.users)),
-                                     FIELD("keytab", F_PATH, C(trust.keytab)),
-                                     END};
+static const field trust_fields[] = {
+    LIST("ca", F_PATHS, C(trust.ca), C(trust.n_ca)),
+    LIST("crl", F_PATHS, C(trust.crl), C(trust.n_crl)),
+    LIST("issuers", F_PATHS, C(trust.issuers), C(trust.n_issuers)),
+    FIELD("users", F_PATH, C(trust.users)),
+    FIELD("keytab", F_PATH, C(trust.keytab)),
+    END};
 static const schema trust_schema = {trust_fields, 0, NULL, NULL};
 
 static const field security_fields[] = {
@@ -867,80 +858,79 @@ static const field replay_fields[] = {FIELD("path", F_NEWPATH, C(replay.path)), 
 static const schema replay_schema = {replay_fields, 0, NULL, NULL};
 
 static const field rule_fields[] = {
-    NEEDED("topic", F_STR, offsetof(msgsec_rule, topic)),
-    ONE_OF("action", F_ENUM, offsetof(msgsec_rule, action), rule_actions, 1),
-    LIST("senders", F_STRS, offsetof(msgsec_rule, senders), offsetof(msgsec_rule, n_senders)),
-    FIELD("bind_transport", F_BOOL, offsetof(msgsec_rule, bind_transport)),
-    FIELD("service_cert", F_PATH, offsetof(msgsec_rule, service_cert)),
-    FIELD("publish_to", F_STR, offsetof(msgsec_rule, publish_to)),
-    FIELD("to", F_STR, offsetof(msgsec_rule, to)),
+    NEEDED("topic", F_STR, RULE(topic)),
+    ONE_OF("action", F_ENUM, RULE(action), rule_actions, 1),
+    LIST("senders", F_STRS, RULE(senders), RULE(n_senders)),
+    FIELD("bind_transport", F_BOOL, RULE(bind_transport)),
+    FIELD("service_cert", F_PATH, RULE(service_cert)),
+    FIELD("publish_to", F_STR, RULE(publish_to)),
+    FIELD("to", F_STR, RULE(to)),
     END};
 static const schema rule_schema = {rule_fields, sizeof(msgsec_rule), NULL, check_rule};
 
 static const field route_fields[] = {
-    NEEDED("from", F_STR, offsetof(msgsec_route, from)),
-    NEEDED("to", F_STR, offsetof(msgsec_route, to)),
-    ONE_OF("action", F_ENUM, offsetof(msgsec_route, action), route_actions, 1),
-    NUMBER("qos", F_INT, offsetof(msgsec_route, qos), 0, 2),
-    LIST("senders", F_STRS, offsetof(msgsec_route, senders), offsetof(msgsec_route, n_senders)),
-    FIELD("service_cert", F_PATH, offsetof(msgsec_route, service_cert)),
-    FIELD("wsa_to", F_STR, offsetof(msgsec_route, wsa_to)),
-    FIELD("dead_letter", F_STR, offsetof(msgsec_route, dead_letter)),
+    NEEDED("from", F_STR, ROUTE(from)),
+    NEEDED("to", F_STR, ROUTE(to)),
+    ONE_OF("action", F_ENUM, ROUTE(action), route_actions, 1),
+    NUMBER("qos", F_INT, ROUTE(qos), 0, 2),
+    LIST("senders", F_STRS, ROUTE(senders), ROUTE(n_senders)),
+    FIELD("service_cert", F_PATH, ROUTE(service_cert)),
+    FIELD("wsa_to", F_STR, ROUTE(wsa_to)),
+    FIELD("dead_letter", F_STR, ROUTE(dead_letter)),
     END};
 static const schema route_schema = {route_fields, sizeof(msgsec_route), init_route, check_route};
 
-static const field mqtt_fields[] = {FIELD("host", F_STR, C(mqtt.host)),
-                                    NUMBER("port", F_INT, C(mqtt.port), 1, 65535),
-                                    FIELD("client_id", F_STR, C(mqtt.client_id)),
-                                    NUMBER("version", F_INT, C(mqtt.version), 3, 5),
-                                    SECTION("tls", C(mqtt.tls), &tls_schema),
-                                    FIELD("username", F_STR, C(mqtt.username)),
-                                    FIELD("password_file", F_PATH, C(mqtt.password_file)),
-                                    END};
+static const field mqtt_fields[] = {
+    FIELD("host", F_STR, C(mqtt.host)),
+    NUMBER("port", F_INT, C(mqtt.port), 1, 65535),
+    FIELD("client_id", F_STR, C(mqtt.client_id)),
+    NUMBER("version", F_INT, C(mqtt.version), 4, 5), /* 4 = MQTT 3.1.1 */
+    SECTION("tls", C(mqtt.tls), &tls_schema),
+    FIELD("username", F_STR, C(mqtt.username)),
+    FIELD("password_file", F_PATH, C(mqtt.password_file)),
+    END};
 static const schema mqtt_schema = {mqtt_fields, 0, NULL, check_mqtt};
 
 static const field sasl_fields[] = {
     ONE_OF("mechanism", F_CHOICE, C(amqp.sasl.mechanism), sasl_mechanisms, 0),
     FIELD("username", F_STR, C(amqp.sasl.username)),
-    FIELD("password_file", F_PATH, C(amqp.sasl.password_file)), END};
+    FIELD("password_file", F_PATH, C(amqp.sasl.password_file)),
+    END};
 static const schema sasl_schema = {sasl_fields, 0, NULL, NULL};
 
-static const field amqp_fields[] = {FIELD("url", F_STR, C(amqp.url)),
-                                    SECTION("sasl", 0, &sasl_schema),
-                                    SECTION("tls", C(amqp.tls), &tls_schema), END};
+static const field amqp_fields[] = {
+    FIELD("url", F_STR, C(amqp.url)),
+    SECTION("sasl", 0, &sasl_schema),
+    SECTION("tls", C(amqp.tls), &tls_schema),
+    END};
 static const schema amqp_schema = {amqp_fields, 0, NULL, check_amqp};
 
 static const field spool_fields[] = {
     FIELD("path", F_NEWPATH, C(spool.path)),
     NUMBER("max_messages", F_SIZE, C(spool.max_messages), 1, 1000000000LL),
     NUMBER("max_bytes", F_SIZE, C(spool.max_bytes), 1024, 1LL << 50),
-    ONE_OF("when_full", F_CHOICE, C(spool.when_full), when_full_values, 0), END};
+    ONE_OF("when_full", F_CHOICE, C(spool.when_full), when_full_values, 0),
+    END};
 static const schema spool_schema = {spool_fields, 0, NULL, NULL};
 
 static const field metrics_fields[] = {FIELD("listen", F_STR, C(metrics.listen)), END};
 static const schema metrics_schema = {metrics_fields, 0, NULL, check_metrics};
 
 /* Top-level sections share the msgsec_config base (offset 0). */
-static const field config_fields[] = {SECTION("identity", 0, &identity_schema),
-                                      SECTION("trust", 0, &trust_schema),
-                                      SECTION("security", 0, &security_schema),
-                                      SECTION("replay", 0, &replay_schema),
-                                      {.key = "rules",
-                                       .type = F_SEQMAP,
-                                       .off = C(rules),
-                                       .count_off = C(n_rules),
-                                       .sub = &rule_schema},
-                                      SECTION("mqtt", 0, &mqtt_schema),
-                                      SECTION("amqp", 0, &amqp_schema),
-                                      {.key = "routes",
-                                       .type = F_SEQMAP,
-                                       .off = C(routes),
-                                       .count_off = C(n_routes),
-                                       .sub = &route_schema},
-                                      SECTION("spool", 0, &spool_schema),
-                                      SECTION("metrics", 0, &metrics_schema),
-                                      END};
+static const field config_fields[] = {
+    SECTION("identity", 0, &identity_schema),
+    SECTION("trust", 0, &trust_schema),
+    SECTION("security", 0, &security_schema),
+    SECTION("replay", 0, &replay_schema),
+    SEQUENCE("rules", C(rules), C(n_rules), &rule_schema),
+    SECTION("mqtt", 0, &mqtt_schema),
+    SECTION("amqp", 0, &amqp_schema),
+    SEQUENCE("routes", C(routes), C(n_routes), &route_schema),
+    SECTION("spool", 0, &spool_schema),
+    SECTION("metrics", 0, &metrics_schema),
+    END};
 static const schema config_schema = {config_fields, 0, NULL, check_config};
+/* clang-format on */
 
 /* ------------------------------------------------------------ load and free */
 
