@@ -22,7 +22,7 @@ umask 077
 
 PKI=${PKI_DIR:-/pki}
 DAYS=${PKI_DAYS:-825}
-KEYBITS=${PKI_KEYBITS:-3072}
+KEYBITS=${PKI_KEYBITS:-2048}
 GID=10000
 declare -A UID_OF=( [mosquitto]=10001 [bridge]=10002 [shop1]=10003 [orders-service]=10004 )
 RABBITMQ_UID=10005
