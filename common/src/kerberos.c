@@ -178,6 +178,16 @@ static msgsec_err gss_unframe(const uint8_t *token, size_t len, krb5_data *ap_re
     return MSGSEC_OK;
 }
 
+msgsec_err krb_token_check(const uint8_t *token, size_t token_len, msgsec_error *err)
+{
+    krb5_data ap_req;
+    msgsec_err rc = gss_unframe(token, token_len, &ap_req, err);
+    /* an AP-REQ is [APPLICATION 14] */
+    if (rc == MSGSEC_OK && (ap_req.length < 2 || (uint8_t)ap_req.data[0] != 0x6e))
+        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "Kerberos token does not hold an AP-REQ");
+    return rc;
+}
+
 /* Error class of a krb5_rd_req failure (see krb_accept in kerberos.h). */
 static msgsec_err rd_req_class(krb5_error_code code)
 {

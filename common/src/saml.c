@@ -497,6 +497,20 @@ static msgsec_err sig_shape(xmlNodePtr sig, const char *id, saml_sig *s, msgsec_
     return MSGSEC_OK;
 }
 
+/* 1 when value is an RSA-SHA256 signature of data by cert's key. */
+static int rsa_sha256_ok(X509 *cert, const uint8_t *value, size_t value_len, const strbuf *data)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA &&
+             EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
+             EVP_DigestVerify(md, value, value_len, (const unsigned char *)data->data,
+                              data->len) == 1;
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    return ok;
+}
+
 /* The trusted issuer certificate that signed: the KeyInfo certificate must
  * be one of them (exact DER); without KeyInfo, each one is tried. */
 static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t, time_t now,
@@ -507,6 +521,7 @@ static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t,
     uint8_t *value = NULL;
     size_t value_len = 0;
     strbuf si = {0};
+    int n_issuers = t->issuers ? sk_X509_num(t->issuers) : 0;
 
     *signer = NULL;
     if ((rc = decode_b64_text(s->signature_value, "SignatureValue", &value, &value_len, err)))
@@ -520,47 +535,27 @@ static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t,
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }
-    rc = MSGSEC_E_AUTH;
-    for (int i = 0; t->issuers && i < sk_X509_num(t->issuers); i++) {
+    for (int i = 0; i < n_issuers && !*signer; i++) {
         X509 *cand = sk_X509_value(t->issuers, i);
-        if (presented && X509_cmp(presented, cand) != 0)
-            continue;
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL,
-                                            X509_get0_pubkey(cand)) == 1 &&
-                 EVP_DigestVerify(md, value, value_len, (const unsigned char *)si.data, si.len) == 1;
-        EVP_MD_CTX_free(md);
-        ERR_clear_error();
-        if (ok) {
+        if (presented ? X509_cmp(presented, cand) == 0 : rsa_sha256_ok(cand, value, value_len, &si))
             *signer = cand;
-            rc = MSGSEC_OK;
-            break;
-        }
-        if (presented)
-            break;
     }
-    if (rc != MSGSEC_OK) {
-        if (presented && !*signer) {
-            char *dn = cert_subject_dn(presented);
-            int trusted = 0;
-            for (int i = 0; t->issuers && i < sk_X509_num(t->issuers); i++)
-                trusted |= X509_cmp(presented, sk_X509_value(t->issuers, i)) == 0;
-            if (trusted)
-                msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion signature value does not verify");
-            else
-                msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion issuer %.120s is not trusted",
-                              dn ? dn : "(unreadable)");
-            free(dn);
-        } else {
-            msgsec_seterr(err, MSGSEC_E_AUTH,
-                          "SAML assertion is not signed by a trusted issuer");
-        }
-        goto cleanup;
-    }
-    if (X509_cmp_time(X509_get0_notAfter(*signer), &now) < 0 ||
-        X509_cmp_time(X509_get0_notBefore(*signer), &now) > 0)
+    if (!*signer && presented) {
+        char *dn = cert_subject_dn(presented);
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion issuer %.120s is not trusted",
+                           dn ? dn : "(unreadable)");
+        free(dn);
+    } else if (!*signer) {
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion is not signed by a trusted issuer");
+    } else if (presented && !rsa_sha256_ok(*signer, value, value_len, &si)) {
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion signature value does not verify");
+    } else if (X509_cmp_time(X509_get0_notAfter(*signer), &now) < 0 ||
+               X509_cmp_time(X509_get0_notBefore(*signer), &now) > 0) {
         rc = msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML issuer certificate is not valid now");
+    }
 cleanup:
+    if (rc != MSGSEC_OK)
+        *signer = NULL;
     X509_free(presented);
     free(value);
     sb_free(&si, 0);
@@ -602,43 +597,54 @@ static int add_claim(saml_assertion *a, const char *name, const char *value)
     return 0;
 }
 
-/* Subject: NameID and the holder-of-key confirmation. */
-static msgsec_err read_subject(xmlNodePtr subject, const saml_trust *t, time_t now,
-                               saml_assertion *a, msgsec_error *err)
+/* The SubjectConfirmationData of the one holder-of-key confirmation of
+ * subject, and the certificate its ds:KeyInfo names. Bearer or other
+ * confirmations are skipped; none at all is MSGSEC_E_POLICY. */
+static msgsec_err holder_confirmation(xmlNodePtr subject, xmlNodePtr *data_out, X509 **cert,
+                                      msgsec_error *err)
 {
-    msgsec_err rc;
-    xmlNodePtr n = xml_first_elem(subject);
-    const char *name;
-    if (!xml_is(n, NS_SAML2, "NameID"))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML Subject needs a plain NameID");
-    if (!(name = required_text(n, "NameID", err)))
-        return err ? err->code : MSGSEC_E_MALFORMED;
-    if (!(a->subject = strdup(name)))
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    for (n = xml_next_elem(n); n; n = xml_next_elem(n)) {
+    xmlNodePtr found = NULL;
+    *cert = NULL;
+    for (xmlNodePtr n = xml_next_elem(xml_first_elem(subject)); n; n = xml_next_elem(n)) {
         const char *method = xml_attr(n, NULL, "Method");
         if (!xml_is(n, NS_SAML2, "SubjectConfirmation"))
             return msgsec_seterr(err, MSGSEC_E_MALFORMED, "unexpected element in SAML Subject");
         if (!method || strcmp(method, SAML_CM_HOLDER_OF_KEY) != 0)
             continue;
-        if (a->holder_cert)
+        if (found)
             return msgsec_seterr(err, MSGSEC_E_MALFORMED,
                                  "SAML Subject has more than one holder-of-key confirmation");
-        int dup = 0;
-        xmlNodePtr data = xml_child(n, NS_SAML2, "SubjectConfirmationData", &dup);
-        xmlNodePtr key_info = data && !dup ? xml_child(data, NS_DS, "KeyInfo", &dup) : NULL;
-        time_t nb, noa;
-        if (!key_info || dup)
-            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                                 "SAML holder-of-key confirmation needs one ds:KeyInfo");
-        if ((rc = check_window(data, t, now, 0, &nb, &noa, err)) != MSGSEC_OK ||
-            (rc = key_info_cert(key_info, "SAML holder-of-key KeyInfo", &a->holder_cert, err)) !=
-                MSGSEC_OK)
-            return rc;
+        found = n;
     }
-    if (!a->holder_cert)
+    if (!found)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML assertion is not holder-of-key");
-    return MSGSEC_OK;
+    int dup = 0;
+    xmlNodePtr data = xml_child(found, NS_SAML2, "SubjectConfirmationData", &dup);
+    xmlNodePtr key_info = data && !dup ? xml_child(data, NS_DS, "KeyInfo", &dup) : NULL;
+    if (!key_info || dup)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                             "SAML holder-of-key confirmation needs one ds:KeyInfo");
+    *data_out = data;
+    return key_info_cert(key_info, "SAML holder-of-key KeyInfo", cert, err);
+}
+
+/* Subject: NameID and the holder-of-key confirmation. */
+static msgsec_err read_subject(xmlNodePtr subject, const saml_trust *t, time_t now,
+                               saml_assertion *a, msgsec_error *err)
+{
+    msgsec_err rc;
+    xmlNodePtr name_id = xml_first_elem(subject), data = NULL;
+    const char *name;
+    time_t nb, noa;
+    if (!xml_is(name_id, NS_SAML2, "NameID"))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML Subject needs a plain NameID");
+    if (!(name = required_text(name_id, "NameID", err)))
+        return err ? err->code : MSGSEC_E_MALFORMED;
+    if (!(a->subject = strdup(name)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    if ((rc = holder_confirmation(subject, &data, &a->holder_cert, err)) != MSGSEC_OK)
+        return rc;
+    return check_window(data, t, now, 0, &nb, &noa, err);
 }
 
 /* Conditions: the validity window and the audience. */
@@ -810,4 +816,68 @@ cleanup:
     xml_ids_free(&ids);
     free(expected);
     return rc;
+}
+
+/* ------------------------------------------------------------ sender side */
+
+msgsec_err saml_token_load(const char *path, X509 *own_cert, saml_token *out, msgsec_error *err)
+{
+    msgsec_err rc;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    xmlDocPtr doc = NULL;
+    xmlBufferPtr buf = NULL;
+    xmlNodePtr root, subject;
+    const char *id;
+    msgsec_error inner = {0}; /* detail of a nested failure, reported with the path */
+
+    memset(out, 0, sizeof *out);
+    if ((rc = read_file_bounded(path, MSGSEC_DEFAULT_MAX_BYTES, &text, &len, err)) != MSGSEC_OK)
+        return rc;
+    if (xml_parse(text, len, MSGSEC_DEFAULT_MAX_BYTES, &doc, &inner) != MSGSEC_OK) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "token %s: %s", path, inner.detail);
+        goto cleanup;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (!xml_is(root, NS_SAML2, "Assertion") || !(id = xml_attr(root, NULL, "ID")) || !*id) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "token %s is not a SAML 2.0 Assertion with an ID",
+                           path);
+        goto cleanup;
+    }
+    subject = xml_child(root, NS_SAML2, "Subject", NULL);
+    xmlNodePtr data;
+    if (!subject)
+        msgsec_seterr(&inner, MSGSEC_E_USAGE, "SAML assertion has no Subject");
+    if (!subject || holder_confirmation(subject, &data, &out->holder_cert, &inner) != MSGSEC_OK) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "token %s: %s", path, inner.detail);
+        goto cleanup;
+    }
+    if (own_cert && X509_cmp(own_cert, out->holder_cert) != 0) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE,
+                           "token %s is bound to another key than the signing certificate", path);
+        goto cleanup;
+    }
+    /* the root element alone (no XML declaration); namespaces it uses are
+     * declared on it or below, as in any document whose root it is */
+    if (!(buf = xmlBufferCreate()) || xmlNodeDump(buf, doc, root, 0, 0) < 0 ||
+        !(out->xml = strdup((const char *)xmlBufferContent(buf))) || !(out->id = strdup(id))) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    out->len = strlen(out->xml);
+cleanup:
+    if (rc != MSGSEC_OK)
+        saml_token_clear(out);
+    xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    free(text);
+    return rc;
+}
+
+void saml_token_clear(saml_token *token)
+{
+    free(token->xml);
+    free(token->id);
+    X509_free(token->holder_cert);
+    memset(token, 0, sizeof *token);
 }

@@ -78,4 +78,20 @@ msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *trust, saml_asser
                        msgsec_error *err);
 void saml_assertion_free(saml_assertion *a);
 
+/* Sender side of the issued credential (msgsec wrap --token FILE): reads the
+ * Assertion the STS issued, checks that it is holder-of-key and, when
+ * own_cert is given, bound to that certificate (the one that will sign the
+ * message). The issuer signature is not checked here (the sender does not
+ * need to trust the STS; the service does). Any problem: MSGSEC_E_USAGE.
+ * *out: release with saml_token_clear. */
+typedef struct saml_token {
+    char *xml;         /* the Assertion element, serialized without XML declaration */
+    size_t len;
+    char *id;          /* its ID, for the STR KeyIdentifier (ValueType WSS_SAML2_ID) */
+    X509 *holder_cert; /* the holder-of-key certificate */
+} saml_token;
+
+msgsec_err saml_token_load(const char *path, X509 *own_cert, saml_token *out, msgsec_error *err);
+void saml_token_clear(saml_token *token);
+
 #endif

@@ -90,6 +90,26 @@ static void accept_rejects_bad_framing(void **state)
                      MSGSEC_E_MALFORMED);
     assert_string_equal(e.detail, "GSS-API token is not for the krb5 mechanism");
     assert_null(acc.client);
+    assert_int_equal(krb_token_check(spnego, sizeof spnego, &e), MSGSEC_E_MALFORMED);
+}
+
+static void token_check(void **state)
+{
+    (void)state;
+    msgsec_error e = {0};
+    /* krb5 mech header, TOK_ID 01 00, then the start of an AP-REQ (0x6e) */
+    uint8_t token[] = {0x60, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                       0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e, 0x00};
+    assert_int_equal(krb_token_check(token, sizeof token, &e), MSGSEC_OK);
+    token[15] = 0x30; /* not an AP-REQ */
+    assert_int_equal(krb_token_check(token, sizeof token, &e), MSGSEC_E_MALFORMED);
+    assert_string_equal(e.detail, "Kerberos token does not hold an AP-REQ");
+    token[15] = 0x6e;
+    token[13] = 0x02; /* TOK_ID of an AP-REP */
+    assert_int_equal(krb_token_check(token, sizeof token, &e), MSGSEC_E_MALFORMED);
+    assert_int_equal(krb_token_check(token, sizeof token - 1, &e), MSGSEC_E_MALFORMED);
+    assert_int_equal(krb_token_check(token, 1, &e), MSGSEC_E_MALFORMED);
+    assert_int_equal(krb_token_check(token, KRB_MAX_TOKEN + 1, &e), MSGSEC_E_MALFORMED);
 }
 
 int main(void)
@@ -101,6 +121,7 @@ int main(void)
         cmocka_unit_test(rule_sent_after_expiry),
         cmocka_unit_test(derive_keys),
         cmocka_unit_test(accept_rejects_bad_framing),
+        cmocka_unit_test(token_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

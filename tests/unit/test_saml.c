@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -388,6 +389,67 @@ static void issue_refuses_bad_input(void **state)
     assert_null(xml);
 }
 
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/test_saml_XXXXXX");
+    assert_non_null(path);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void token_load(void **state)
+{
+    (void)state;
+    msgsec_error e = {0};
+    saml_token tok;
+    char *xml = issue_default();
+    char *with_decl = malloc(strlen(xml) + 64);
+    assert_non_null(with_decl);
+    sprintf(with_decl, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n%s", xml);
+    char *path = write_temp(with_decl);
+    assert_int_equal(saml_token_load(path, client_cert, &tok, &e), MSGSEC_OK);
+    assert_int_equal(X509_cmp(tok.holder_cert, client_cert), 0);
+    assert_non_null(strstr(xml, tok.id));
+    assert_int_equal(strncmp(tok.xml, "<saml2:Assertion ", 17), 0);
+    assert_int_equal(strlen(tok.xml), tok.len);
+    expect(tok.xml, NULL, MSGSEC_OK, NULL); /* still verifies once embedded */
+    saml_token_clear(&tok);
+    assert_int_equal(saml_token_load(path, NULL, &tok, &e), MSGSEC_OK);
+    saml_token_clear(&tok);
+    assert_int_equal(saml_token_load(path, rogue_cert, &tok, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "bound to another key"));
+    assert_null(tok.xml);
+    unlink(path);
+    free(path);
+
+    char *bearer = issue_with(sts_key, sts_cert, NULL);
+    path = write_temp(bearer);
+    assert_int_equal(saml_token_load(path, NULL, &tok, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "not holder-of-key"));
+    unlink(path);
+    free(path);
+
+    path = write_temp("<a/>");
+    assert_int_equal(saml_token_load(path, NULL, &tok, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "is not a SAML 2.0 Assertion"));
+    unlink(path);
+    free(path);
+    path = write_temp("<a>");
+    assert_int_equal(saml_token_load(path, NULL, &tok, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "not well-formed"));
+    unlink(path);
+    free(path);
+    assert_int_equal(saml_token_load("/nonexistent/token.xml", NULL, &tok, &e), MSGSEC_E_USAGE);
+    free(bearer);
+    free(with_decl);
+    free(xml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +464,7 @@ int main(void)
         cmocka_unit_test(bearer_refused),
         cmocka_unit_test(algorithms_refused),
         cmocka_unit_test(issue_refuses_bad_input),
+        cmocka_unit_test(token_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

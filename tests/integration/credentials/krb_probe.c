@@ -2,7 +2,8 @@
  *
  *   krb_probe init SPN TOKEN_FILE KEY_FILE
  *       krb_init with $KRB5CCNAME; writes the token and the session key;
- *       prints "ticket_end=EPOCH".
+ *       prints "structure=ok" when krb_token_check accepts the token and
+ *       "ticket_end=EPOCH".
  *   krb_probe accept KEYTAB TOKEN_FILE CREATED GRACE [KEY_FILE]
  *       what a receiver does: krb_accept as of CREATED (the message's
  *       wsu:Created, epoch; 0 = now), prints client=, service=, ticket_start=,
@@ -42,7 +43,9 @@ static int cmd_init(char **argv)
         return fail(&e);
     int rc = write_file(argv[1], in.token, in.token_len) || write_file(argv[2], in.key, in.key_len);
     if (rc == 0)
-        printf("ticket_end=%lld\n", (long long)in.ticket_end);
+        printf("structure=%s\nticket_end=%lld\n",
+               krb_token_check(in.token, in.token_len, &e) == MSGSEC_OK ? "ok" : e.detail,
+               (long long)in.ticket_end);
     krb_initiated_clear(&in);
     return rc ? MSGSEC_E_INTERNAL : 0;
 }
