@@ -10,6 +10,7 @@ msgsec_err enforce_message(const ruleset *rules, const msgsec_rule *rule,
                            const struct mosquitto_evt_message *msg, msgsec_error *err)
 {
     msgsec_context *ctx = NULL;
+    X509 *peer = NULL;
     const char *identity;
     msgsec_err rc;
 
@@ -18,6 +19,11 @@ msgsec_err enforce_message(const ruleset *rules, const msgsec_rule *rule,
                              "no receiver (the replay store could not be reopened on reload)");
     if (msg->payloadlen == 0)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty payload is not an envelope");
+    /* Before verifying: a connection without a certificate costs no
+     * signature check and cannot use up the replay entry of a message it
+     * captured. */
+    if (rule->bind_transport && (rc = transport_peer_cert(msg->client, &peer, err)) != MSGSEC_OK)
+        return rc;
     rc = msgsec_verify(rules->receiver, msg->payload, msg->payloadlen, &ctx, err);
     if (rc != MSGSEC_OK)
         goto cleanup;
@@ -28,10 +34,11 @@ msgsec_err enforce_message(const ruleset *rules, const msgsec_rule *rule,
                            identity ? identity : "(no verifiable identity)");
         goto cleanup;
     }
-    if (rule->bind_transport)
-        rc = transport_check_binding(msg->client, ctx, err);
+    if (peer)
+        rc = transport_check_binding(peer, ctx, err);
 
 cleanup:
+    X509_free(peer);
     msgsec_context_free(ctx);
     return rc;
 }

@@ -69,7 +69,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         msgsec_seterr(&err, MSGSEC_E_INTERNAL, "cannot register the broker callbacks");
         goto fail;
     }
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "msgsec: loaded %s (%zu rules)", path,
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "msgsec: loaded %s: %zu rule(s)", path,
                          plugin->rules->cfg->n_rules);
     *userdata = plugin;
     return MOSQ_ERR_SUCCESS;

@@ -14,6 +14,7 @@
 #include <mqtt_protocol.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <openssl/x509.h>
 
 #include "msgsec.h"
 #include "msgsec_config.h"
@@ -54,10 +55,12 @@ msgsec_err enforce_message(const ruleset *rules, const msgsec_rule *rule,
                            const struct mosquitto_evt_message *msg, msgsec_error *err);
 
 /* ---- transport.c ---- */
-/* bind_transport: the client's TLS certificate must be the DER-identical
- * signer certificate of the message (class MSGSEC_E_POLICY otherwise). */
-msgsec_err transport_check_binding(const struct mosquitto *client, const msgsec_context *ctx,
-                                   msgsec_error *err);
+/* The client's TLS certificate; MSGSEC_E_POLICY when it presented none.
+ * *peer: caller frees with X509_free. */
+msgsec_err transport_peer_cert(const struct mosquitto *client, X509 **peer, msgsec_error *err);
+/* bind_transport: peer (borrowed) must be the DER-identical signer
+ * certificate of the message (class MSGSEC_E_POLICY otherwise). */
+msgsec_err transport_check_binding(X509 *peer, const msgsec_context *ctx, msgsec_error *err);
 
 /* ---- protect.c ---- */
 /* Wraps the plaintext for the rule's service and publishes the envelope to

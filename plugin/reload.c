@@ -17,7 +17,7 @@ int plugin_on_reload(int event, void *event_data, void *userdata)
                                            "configuration: %s", err.detail);
         return MOSQ_ERR_SUCCESS;
     }
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "msgsec: reloaded %s (%zu rules)", plugin->config_path,
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "msgsec: reloaded %s: %zu rule(s)", plugin->config_path,
                          plugin->rules->cfg->n_rules);
     return MOSQ_ERR_SUCCESS;
 }

@@ -5,29 +5,31 @@
  * the publish is refused. */
 #include <string.h>
 
-#include <openssl/x509.h>
-
 #include "internal.h"
 #include "plugin.h"
 
-msgsec_err transport_check_binding(const struct mosquitto *client, const msgsec_context *ctx,
-                                   msgsec_error *err)
+msgsec_err transport_peer_cert(const struct mosquitto *client, X509 **peer, msgsec_error *err)
 {
-    X509 *peer = mosquitto_client_certificate(client); /* a reference we must free */
+    *peer = mosquitto_client_certificate(client); /* a new reference */
+    if (!*peer)
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "bind_transport: the client presented no TLS certificate");
+    return MSGSEC_OK;
+}
+
+msgsec_err transport_check_binding(X509 *peer, const msgsec_context *ctx, msgsec_error *err)
+{
     unsigned char *der = NULL;
     size_t signer_len = 0;
     const uint8_t *signer = msgsec_context_signer_cert_der(ctx, &signer_len);
     int der_len;
     msgsec_err rc;
 
-    if (!peer)
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "bind_transport: the client presented no TLS certificate");
-    der_len = i2d_X509(peer, &der);
     if (!signer)
-        rc = msgsec_seterr(err, MSGSEC_E_POLICY,
-                           "bind_transport: the message is not signed with a certificate");
-    else if (der_len < 0)
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "bind_transport: the message is not signed with a certificate");
+    der_len = i2d_X509(peer, &der);
+    if (der_len < 0)
         rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot encode the TLS client certificate");
     else if ((size_t)der_len != signer_len || memcmp(der, signer, signer_len) != 0)
         rc = msgsec_seterr(err, MSGSEC_E_POLICY,
@@ -35,6 +37,5 @@ msgsec_err transport_check_binding(const struct mosquitto *client, const msgsec_
     else
         rc = MSGSEC_OK;
     OPENSSL_free(der);
-    X509_free(peer);
     return rc;
 }

@@ -7,6 +7,8 @@
 #   QoS 1, COUNT distinct envelopes (default 5000) of 1 KiB random payloads
 #   signed by an RSA-2048 sender, one MQTT 5 publisher (100 in flight) and one
 #   subscriber counting deliveries; RUNS alternating runs (default 3), medians.
+#   Also prints the broker's CPU time per message (utime+stime), which other
+#   load on the machine disturbs less than the rates.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -31,6 +33,8 @@ echo "generating $count envelopes (1 KiB payload, RSA-2048 sender)..." >&2
     "$work/envelopes.bin"
 
 export MOSQ_LOG_TYPES="error warning"
+# utime + stime of the broker (robust to other load on the machine)
+broker_cpu_ticks() { awk '{print $14 + $15}' "/proc/$MOSQ_PID/stat"; }
 run_once() { # MODE RUN -> prints the rate
     local mode=$1 dir=$work/$1-$2 result
     mkdir -p "$dir"
@@ -46,11 +50,15 @@ run_once() { # MODE RUN -> prints the rate
     printf 'trust: {ca: [%s]}\nrules:\n  - {topic: "orders/#", action: enforce, senders: ["CN=shop*"]}\n' \
         "$dir/ca.pem" > "$dir/msgsec.yaml"
     mosq_start "$dir"
+    local cpu_before cpu_after
+    cpu_before=$(broker_cpu_ticks)
     result=$("$load" run "$MOSQ_PORT" orders/bench "$work/envelopes.bin" 100)
+    cpu_after=$(broker_cpu_ticks)
     mosq_stop
     read -r sent acked denied received seconds rate <<<"$result"
+    local cpu_us=$(( (cpu_after - cpu_before) * 1000000 / $(getconf CLK_TCK) / sent ))
     echo "  $mode run $2: sent=$sent acked=$acked denied=$denied received=$received" \
-         "seconds=$seconds rate=$rate msg/s" >&2
+         "seconds=$seconds rate=$rate msg/s broker_cpu=${cpu_us} us/msg" >&2
     if [ "$denied" != 0 ] || [ "$received" != "$sent" ]; then
         echo "bench_plugin: $mode run $2 lost or denied messages" >&2
         exit 1

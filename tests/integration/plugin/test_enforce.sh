@@ -18,7 +18,7 @@ rules:
 YAML
 plugin_conf
 mosq_start "$CONF"
-mosq_wait_log "msgsec: loaded $CONF/msgsec.yaml \(2 rules\)"
+mosq_wait_log "msgsec: loaded $CONF/msgsec.yaml: 2 rule\\(s\\)"
 start_collector "#"
 
 wrap shop1.xml client-rsa

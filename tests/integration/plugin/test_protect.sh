@@ -36,6 +36,10 @@ done
 [ ${#envelopes[@]} = 1 ] || fail "expected 1 envelope on orders/legacy, got ${#envelopes[@]}"
 if grep -rlF "$secret" "$WORK/msgs"; then fail "a subscriber saw the plaintext"; fi
 if grep -qF "$secret" "$MOSQ_LOG"; then fail "plaintext logged"; fi
+# orders/# is enforced for CN=shop* only: the envelope signed by the node
+# (CN=localhost) arrives because the plugin's own publish does not come back
+# through MOSQ_EVT_MESSAGE (no loop, no self-denial).
+if grep -q "denied PUBLISH .* on 'orders/legacy'" "$MOSQ_LOG"; then fail "own publish re-entered"; fi
 ok "one envelope on orders/legacy, plaintext seen by no subscriber of #"
 
 "$MSGSEC_CLI" unwrap --cert "$PKI/service.pem" --key "$PKI/service.key" --ca "$PKI/ca.pem" \
