@@ -15,14 +15,17 @@
  *   produce out=FILE signer=client-rsa|client-ec order=encrypt-then-sign|sign-then-encrypt
  *           soap=1.1|1.2 body=FILE [to=URI] [oaep=sha1|sha256]
  *           [sig=sha256|sha1] [data=aes256-gcm|aes128-gcm|aes256-cbc] [transport=oaep|rsa15]
- *           [cover=full|minimal]
+ *           [cover=full|minimal] [age=SECONDS] [ekref=thumbprint|issuer-serial]
+ *           [sigref=bst|issuer-serial] [encpart=content|element]
  *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
  *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
  *       BST DirectReference); Body content encrypted with AES-256-GCM, key transported
  *       with rsa-oaep-mgf1p to the service certificate (thumbprint reference).
  *       The optional keys select legacy algorithms (SHA-1 signature and digests, other
- *       content ciphers, RSA 1.5) or a signature over Timestamp and Body only, for
- *       negative tests of the receiver's policy.
+ *       content ciphers, RSA 1.5), a signature over Timestamp and Body only, a Timestamp
+ *       created SECONDS ago, the service certificate named by issuer and serial, the
+ *       signer's certificate named by issuer and serial instead of sent as a BST, or the
+ *       payload element encrypted as a whole (Type Element) instead of the Body content.
  *   consume in=FILE body=FILE identity=DN
  *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
  *       the signature principal is DN, the signature covers Body and Timestamp, the Body
@@ -44,6 +47,7 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.security.Principal;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -216,7 +220,10 @@ public final class WssInterop {
         secHeader.setMustUnderstand(true);
         secHeader.insertSecurityHeader(doc);
 
-        WSSecTimestamp timestamp = new WSSecTimestamp();
+        WSSConfig clock = WSSConfig.getNewInstance();
+        long ageMillis = Long.parseLong(a.getOrDefault("age", "0")) * 1000L;
+        clock.setCurrentTime(() -> new Date(System.currentTimeMillis() - ageMillis));
+        WSSecTimestamp timestamp = new WSSecTimestamp(clock);
         timestamp.setTimeToLive(3600);
         timestamp.build(doc, secHeader);
 
@@ -249,7 +256,8 @@ public final class WssInterop {
                                 Map<String, String> a) throws Exception {
         WSSecEncrypt enc = new WSSecEncrypt();
         enc.setUserInfo("service");
-        enc.setKeyIdentifierType(WSConstants.THUMBPRINT_IDENTIFIER);
+        enc.setKeyIdentifierType("issuer-serial".equals(choice(a, "ekref", "thumbprint", "issuer-serial"))
+                                 ? WSConstants.ISSUER_SERIAL : WSConstants.THUMBPRINT_IDENTIFIER);
         switch (choice(a, "data", "aes256-gcm", "aes128-gcm", "aes256-cbc")) {
         case "aes128-gcm":
             enc.setSymmetricEncAlgorithm(WSConstants.AES_128_GCM);
@@ -264,7 +272,12 @@ public final class WssInterop {
                           ? WSConstants.KEYTRANSPORT_RSA15 : WSConstants.KEYTRANSPORT_RSAOEP);
         enc.setDigestAlgorithm("sha256".equals(choice(a, "oaep", "sha1", "sha256")) ? SHA256 : SHA1);
         List<WSEncryptionPart> parts = new ArrayList<>();
-        parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
+        if ("element".equals(choice(a, "encpart", "content", "element"))) {
+            Element payload = bodyElement(doc);
+            parts.add(new WSEncryptionPart(payload.getLocalName(), payload.getNamespaceURI(), "Element"));
+        } else {
+            parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
+        }
         enc.setParts(parts);
         enc.build(doc, crypto, secHeader);
     }
@@ -279,7 +292,8 @@ public final class WssInterop {
         boolean sha1 = "sha1".equals(choice(a, "sig", "sha256", "sha1"));
         WSSecSignature sig = new WSSecSignature();
         sig.setUserInfo(signer, PASSWORD);
-        sig.setKeyIdentifierType(WSConstants.BST_DIRECT_REFERENCE);
+        boolean bst = "bst".equals(choice(a, "sigref", "bst", "issuer-serial"));
+        sig.setKeyIdentifierType(bst ? WSConstants.BST_DIRECT_REFERENCE : WSConstants.ISSUER_SERIAL);
         CryptoType alias = new CryptoType(CryptoType.TYPE.ALIAS);
         alias.setAlias(signer);
         String keyAlg = crypto.getX509Certificates(alias)[0].getPublicKey().getAlgorithm();
@@ -293,7 +307,7 @@ public final class WssInterop {
         sig.prepare(doc, crypto, secHeader);
 
         String bstId = sig.getBSTTokenId();
-        Element bst = sig.getBinarySecurityTokenElement();
+        Element bstElement = sig.getBinarySecurityTokenElement();
         sig.prependBSTElementToHeader(secHeader);
 
         List<WSEncryptionPart> parts = new ArrayList<>();
@@ -303,9 +317,13 @@ public final class WssInterop {
             for (String name : new String[] {"To", "Action", "MessageID"}) {
                 parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
             }
-            parts.add(new WSEncryptionPart(bstId));
+            if (bst) {
+                parts.add(new WSEncryptionPart(bstId));
+            }
         }
-        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, (Element) bst.getNextSibling());
+        // the Signature goes right after the BST (or first without one)
+        Element sibling = bst ? (Element) bstElement.getNextSibling() : null;
+        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, sibling);
     }
 
     // ---------------------------------------------------------------- consume

@@ -204,16 +204,24 @@ wss4j-to-msgsec)
   cat >> jobs <<EOF
 produce out=ok-oaep256.xml $common oaep=sha256
 produce out=ok-aes128gcm.xml $common data=aes128-gcm
+produce out=ok-issuer-serial.xml $common ekref=issuer-serial
+produce out=ok-element.xml $common encpart=element
+produce out=ok-element-ste.xml $common encpart=element order=sign-then-encrypt soap=1.1
+produce out=ok-queued.xml $common age=600
 produce out=wrong-to.xml $common to=urn:example:elsewhere
 produce out=sha1.xml $common sig=sha1
 produce out=cbc.xml $common data=aes256-cbc
 produce out=rsa15.xml $common transport=rsa15
 produce out=minimal.xml $common cover=minimal
+produce out=old.xml $common age=172800
+produce out=no-bst.xml $common sigref=issuer-serial
 EOF
-  # WSS4J itself accepts the envelopes msgsec must refuse: the refusals below are policy
+  # WSS4J itself accepts the envelopes msgsec must refuse on policy; a default WSS4J
+  # receiver refuses a message queued for 10 minutes (Timestamp TTL 300 s), msgsec does not
   for f in sha1 cbc rsa15 minimal; do
     echo "consume in=$f.xml body=order.xml identity=CN=shop1,O=Example" >> jobs
   done
+  echo "reject in=ok-queued.xml" >> jobs
   wss4j jobs
   for f in client-*.xml ok-*.xml; do
     case $f in
@@ -229,8 +237,12 @@ EOF
   echo "  msgsec verify named CN=shop2,O=Example"
   expect_exit 8 "$MSGSEC" verify --cert "$pki/service.pem" --ca "$pki/ca.pem" \
     --in client-ec-sign-then-encrypt-1.1.xml
-  # negative: tampered ciphertext and address (4), wrong service key (7), wrong To,
-  # SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa headers and BST (8)
+  # replay: the second acceptance of a WSS4J message (its MessageID) is refused (6)
+  msgsec_unwrap ok-issuer-serial.xml replay.out replay.json --replay-db replay.db
+  expect_refused 6 ok-issuer-serial.xml --replay-db replay.db
+  # negative: tampered ciphertext and address (4), Created two days ago (5), wrong service
+  # key (7), wrong To, SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa
+  # headers and BST, signer certificate not in the message (8)
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
@@ -238,8 +250,9 @@ EOF
   expect_refused 4 bad-cipher-encrypt-then-sign.xml
   expect_refused 4 bad-to-encrypt-then-sign.xml
   expect_refused 4 bad-to-sign-then-encrypt.xml
+  expect_refused 5 old.xml
   SERVICE=other-service expect_refused 7 client-rsa-encrypt-then-sign-1.2.xml
-  for f in wrong-to sha1 cbc rsa15 minimal; do
+  for f in wrong-to sha1 cbc rsa15 minimal no-bst; do
     expect_refused 8 $f.xml
   done
   ;;
