@@ -1,7 +1,9 @@
 """Issues a SAML 2.0 holder-of-key Assertion with pysaml2 (an independent
 implementation; it signs through the xmlsec1 CLI), for saml_interop_test.sh.
 
-usage: pysaml2_issue.py STS_CERT STS_KEY HOLDER_CERT AUDIENCE SUBJECT LIFETIME OUT
+usage: pysaml2_issue.py STS_CERT STS_KEY HOLDER_CERT AUDIENCE SUBJECT LIFETIME OUT [DELAY]
+
+DELAY: NotBefore is DELAY seconds after IssueInstant (default 0).
 """
 import datetime
 import sys
@@ -22,9 +24,10 @@ def xsd(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def main(sts_cert, sts_key, holder_cert, audience, subject, lifetime, out):
+def main(sts_cert, sts_key, holder_cert, audience, subject, lifetime, out, delay="0"):
     now = datetime.datetime.utcnow().replace(microsecond=0)
-    end = now + datetime.timedelta(seconds=int(lifetime))
+    start = now + datetime.timedelta(seconds=int(delay))
+    end = start + datetime.timedelta(seconds=int(lifetime))
     ident = sid()
     holder_key_info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(
         text=pem_body(holder_cert)))])
@@ -40,7 +43,7 @@ def main(sts_cert, sts_key, holder_cert, audience, subject, lifetime, out):
                 method=saml.SCM_HOLDER_OF_KEY,
                 subject_confirmation_data=confirmation_data)]),
         conditions=saml.Conditions(
-            not_before=xsd(now), not_on_or_after=xsd(end),
+            not_before=xsd(start), not_on_or_after=xsd(end),
             audience_restriction=[saml.AudienceRestriction(
                 audience=[saml.Audience(text=audience)])]),
         attribute_statement=[saml.AttributeStatement(attribute=[
@@ -59,6 +62,6 @@ def main(sts_cert, sts_key, holder_cert, audience, subject, lifetime, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 8:
+    if len(sys.argv) not in (8, 9):
         sys.exit(__doc__)
     main(*sys.argv[1:])

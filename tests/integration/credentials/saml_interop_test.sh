@@ -33,6 +33,12 @@ check "pysaml2 assertion, NameID changed" 4 'digest does not match' \
   "$probe" "$work/pysaml2-eve.xml" "$pki/sts.pem" "$aud"
 check "pysaml2 assertion, after NotOnOrAfter" 5 'expired' \
   "$probe" "$work/pysaml2.xml" "$pki/sts.pem" "$aud" $(( $(date +%s) + 600 + 400 ))
+(cd "$work" && "$python" "$tests/integration/credentials/pysaml2_issue.py" "$pki/sts.pem" \
+  "$pki/sts.key" "$pki/client-rsa.pem" "$aud" bob 600 "$work/pysaml2-later.xml" 3600)
+check "pysaml2 assertion, before NotBefore" 5 'not yet valid' \
+  "$probe" "$work/pysaml2-later.xml" "$pki/sts.pem" "$aud"
+check "pysaml2 assertion, once NotBefore is reached" 0 'subject=bob' \
+  "$probe" "$work/pysaml2-later.xml" "$pki/sts.pem" "$aud" $(( $(date +%s) + 3600 ))
 
 # ---- msgsec sts issue -> xmlsec1 CLI and back
 check "sts issue" 0 '^$' "$msgsec" sts issue --cert "$pki/sts.pem" --key "$pki/sts.key" \
