@@ -10,6 +10,7 @@ Output, one line per message, for people and for tests:
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,6 +119,9 @@ class Service(MessagingHandler):
 
 
 def main():
+    # PID 1 in a container ignores SIGTERM unless it handles it. Unaccepted deliveries go back
+    # to the queue when the connection drops, so exiting at once loses nothing.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with open(PASSWORD_FILE) as f:
         password = f.read().strip()
     Container(Service(password)).run()

@@ -152,6 +152,7 @@ podman run --rm --network "${project}_msgsec" --user 10003:10000 \
              --cert /pki/certs/shop1.crt --key /pki/private/shop1.key -i probe -t orders/new -s; echo "mosquitto_pub exit $?"' \
     sh "$plain_marker" >"$work/probe.log" 2>&1 || true
 sed 's/^/    /' "$work/probe.log"
+grep -q "Not authorized" "$work/probe.log" || fail "the plaintext publish was not refused with 'Not authorized' (0x87)"
 
 log "demo sender: $COUNT secured messages"
 pc up -d sender || fail "podman-compose up sender"
