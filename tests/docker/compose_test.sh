@@ -107,6 +107,8 @@ done
 podman build --layers -f "$work/ctx/docker/Dockerfile.rabbitmq" -t "localhost/msgsec-rabbitmq:$MSGSEC_TAG" \
     "$work/ctx/docker" >"$work/build-rabbitmq.log" 2>&1 \
     || { tail -60 "$work/build-rabbitmq.log"; fail "podman build rabbitmq"; }
+# Earlier builds' images that lost their tags: drop them (ours only), keep the layer cache.
+podman image prune -f --filter label=org.msgsec.stack=1 >/dev/null 2>&1 || true
 log "images built"
 fi
 
