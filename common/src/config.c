@@ -30,6 +30,7 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_DEPTH 16
+#define CONFIG_MAX_KEYS 256 /* per mapping: more than any section has; keeps duplicate checks cheap */
 #define NAME_LEN 128 /* dotted key names in messages ("mqtt.tls.key") */
 #define TEN_YEARS 315360000LL
 
@@ -117,6 +118,8 @@ static msgsec_err check_new_key(loader *ld, const node *map, const node *key)
 {
     if (key->kind != N_SCALAR)
         return fail(ld, key->line, "mapping keys must be plain strings");
+    if (map->n / 2 >= CONFIG_MAX_KEYS)
+        return fail(ld, key->line, "more than %d keys in one mapping", CONFIG_MAX_KEYS);
     for (size_t i = 0; i + 1 < map->n; i += 2)
         if (strcmp(map->items[i]->value, key->value) == 0)
             return fail(ld, key->line, "duplicate key '%s' (first at line %d)", key->value,

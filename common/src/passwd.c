@@ -172,8 +172,15 @@ static void store_clear(passwd_store *store)
     OPENSSL_cleanse(store, sizeof *store);
 }
 
-static msgsec_err parse_store(const char *path, const char *text, size_t len,
-                              passwd_store *store, msgsec_error *err)
+static int by_name_then_line(const void *a, const void *b)
+{
+    const passwd_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static msgsec_err parse_store(const char *path, const char *text, size_t len, passwd_store *store,
+                              msgsec_error *err)
 {
     int lineno = 0;
     memset(store, 0, sizeof *store);
@@ -208,13 +215,18 @@ static msgsec_err parse_store(const char *path, const char *text, size_t len,
             e->line = lineno + 1;
             e->line_off = off;
             e->line_len = line_len;
-            for (size_t i = 0; i + 1 < store->n; i++)
-                if (strcmp(store->entries[i].name, e->name) == 0)
-                    return msgsec_seterr(err, MSGSEC_E_USAGE,
-                                         "%s:%d: duplicate user '%s' (first at line %d)", path,
-                                         e->line, e->name, store->entries[i].line);
         }
         off = end + 1;
+    }
+    /* duplicates: sorted, they are neighbours (n log n for a large store) */
+    if (store->n > 1)
+        qsort(store->entries, store->n, sizeof *store->entries, by_name_then_line);
+    for (size_t i = 1; i < store->n; i++) {
+        const passwd_entry *first = &store->entries[i - 1], *dup = &store->entries[i];
+        if (strcmp(first->name, dup->name) == 0)
+            return msgsec_seterr(err, MSGSEC_E_USAGE,
+                                 "%s:%d: duplicate user '%s' (first at line %d)", path, dup->line,
+                                 dup->name, first->line);
     }
     return MSGSEC_OK;
 }
@@ -242,8 +254,8 @@ msgsec_err passwd_store_load(const char *path, passwd_store **out, msgsec_error 
         return rc;
     }
     rc = parse_store(path, (const char *)text, len, store, err);
-    if (rc == MSGSEC_OK && (new_entry_params(&store->dummy) != 0 ||
-                            RAND_bytes(store->dummy.hash, HASH_LEN) != 1))
+    if (rc == MSGSEC_OK &&
+        (new_entry_params(&store->dummy) != 0 || RAND_bytes(store->dummy.hash, HASH_LEN) != 1))
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "no random numbers");
     free(text);
     if (rc != MSGSEC_OK) {
@@ -393,8 +405,7 @@ msgsec_err passwd_set(const char *path, const char *user, const char *password, 
     sb_puts(&out, ":");
     sb_put_base64(&out, fresh.hash, fresh.hash_len);
     if (old)
-        sb_append(&out, text + old->line_off + old->line_len,
-                  len - old->line_off - old->line_len);
+        sb_append(&out, text + old->line_off + old->line_len, len - old->line_off - old->line_len);
     else
         sb_puts(&out, "\n");
     if (out.failed) {

@@ -470,6 +470,20 @@ static void test_refusals(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* A mapping with very many keys is refused early, not checked in quadratic time. */
+static void test_many_keys(void **state)
+{
+    msgsec_config *cfg;
+    msgsec_error err;
+    char *yaml = malloc(300 * 16 + 1), *p = yaml;
+    assert_non_null(yaml);
+    for (int i = 0; i < 300; i++)
+        p += sprintf(p, "k%d: %d\n", i, i);
+    assert_int_equal(load(yaml, &cfg, &err), MSGSEC_E_USAGE);
+    assert_non_null(strstr(err.detail, ":257: more than 256 keys in one mapping"));
+    free(yaml);
+}
+
 static void test_missing_file(void **state)
 {
     msgsec_config *cfg;
@@ -582,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_topic_match),
         cmocka_unit_test(test_glob_match),

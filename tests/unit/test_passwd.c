@@ -332,9 +332,8 @@ static void test_cli_round_trip(void **state)
     struct stat st;
 
     snprintf(args, sizeof args, "'%s' carol", path);
-    assert_int_equal(run_passwd(args, "Tr0ub4dor&3\nignored second line\n", err_line,
-                                sizeof err_line),
-                     0);
+    assert_int_equal(
+        run_passwd(args, "Tr0ub4dor&3\nignored second line\n", err_line, sizeof err_line), 0);
     assert_non_null(strstr(err_line, "added user 'carol'"));
     assert_null(strstr(err_line, "Tr0ub4dor"));
     assert_int_equal(stat(path, &st), 0);
