@@ -55,29 +55,20 @@ static int sink_strbuf(void *ctx, const char *buf, int len)
     return sb->failed ? -1 : len;
 }
 
-/* Streams the exclusive c14n (without comments) of scope into sink. */
-static int c14n_stream(const c14n_scope *scope, xmlChar **prefixes,
-                       xmlOutputWriteCallback sink, void *sink_ctx)
-{
-    xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(sink, NULL, sink_ctx, NULL);
-    if (!buf)
-        return -1;
-    int rc = xmlC14NExecute(scope->root->doc, in_scope, (void *)scope, XML_C14N_EXCLUSIVE_1_0,
-                            prefixes, 0, buf);
-    if (xmlOutputBufferClose(buf) < 0)
-        rc = -1;
-    return rc < 0 ? -1 : 0;
-}
-
-/* SHA-256 of the exclusive c14n of scope. */
+/* SHA-256 of the exclusive c14n (without comments) of scope: the
+ * enveloped-signature transform followed by exc-c14n. */
 static msgsec_err digest_scope(const c14n_scope *scope, xmlChar **prefixes, uint8_t digest[32],
                                msgsec_error *err)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    xmlOutputBufferPtr buf = md ? xmlOutputBufferCreateIO(sink_digest, NULL, md, NULL) : NULL;
     unsigned int len = 0;
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-             c14n_stream(scope, prefixes, sink_digest, md) == 0 &&
-             EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
+    int ok = buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             xmlC14NExecute(scope->root->doc, in_scope, (void *)scope, XML_C14N_EXCLUSIVE_1_0,
+                            prefixes, 0, buf) >= 0;
+    if (buf && xmlOutputBufferClose(buf) < 0)
+        ok = 0;
+    ok = ok && EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
     EVP_MD_CTX_free(md);
     return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the assertion");
 }
@@ -242,8 +233,11 @@ msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgse
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    if ((rc = xml_parse((const uint8_t *)out.data, out.len, out.len, &doc, err)) != MSGSEC_OK)
+    if (xml_parse((const uint8_t *)out.data, out.len, out.len, &doc, NULL) != MSGSEC_OK) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE,
+                           "subject, audience or an attribute holds characters XML cannot carry");
         goto cleanup;
+    }
     c14n_scope scope = {xmlDocGetRootElement(doc), NULL};
     if ((rc = digest_scope(&scope, NULL, digest, err)) != MSGSEC_OK)
         goto cleanup;
@@ -529,9 +523,8 @@ static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t,
     if (s->key_info && (rc = key_info_cert(s->key_info, "SAML signature KeyInfo", &presented,
                                            err)) != MSGSEC_OK)
         goto cleanup;
-    c14n_scope scope = {s->signed_info, NULL};
     sb_init(&si, 2048, 1u << 20);
-    if (c14n_stream(&scope, s->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
+    if (xml_c14n_subtree(s->signed_info, s->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }

@@ -387,6 +387,11 @@ static void issue_refuses_bad_input(void **state)
     p.audience = "";
     assert_int_equal(saml_issue(&p, &xml, &len, &e), MSGSEC_E_USAGE);
     assert_null(xml);
+    p.audience = AUDIENCE;
+    p.subject = "ali\001ce"; /* U+0001 is not an XML character */
+    assert_int_equal(saml_issue(&p, &xml, &len, &e), MSGSEC_E_USAGE);
+    assert_non_null(strstr(e.detail, "characters XML cannot carry"));
+    assert_null(xml);
 }
 
 static char *write_temp(const char *text)
