@@ -8,7 +8,11 @@
  *       unacknowledged) on 127.0.0.1:PORT; publishes every record of FILE and
  *       prints "sent acked denied received seconds rate", where rate counts
  *       messages received by the subscriber per second from the first publish
- *       to the last delivery.
+ *       to the last delivery;
+ *   bench_plugin_load verify CONFIG FILE
+ *       what the plugin does per message, without a broker: msgsec_verify of
+ *       every record with the verify-only receiver of CONFIG (the plugin's
+ *       YAML); prints "count accepted cpu_seconds cpu_us_per_verify".
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "msgsec.h"
+#include "msgsec_config.h"
 
 typedef struct records {
     uint8_t **data;
@@ -35,12 +40,14 @@ typedef struct progress {
     int subscribed;
 } progress;
 
-static double now_seconds(void)
+static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 static int generate(char **argv)
 {
@@ -115,6 +122,14 @@ static int load_records(const char *path, records *recs)
     }
     fclose(in);
     return recs->n ? 0 : -1;
+}
+
+static void free_records(records *recs)
+{
+    for (size_t i = 0; i < recs->n; i++)
+        free(recs->data[i]);
+    free(recs->data);
+    free(recs->len);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
@@ -229,11 +244,48 @@ static int run(char **argv)
     mosquitto_destroy(pub);
     mosquitto_destroy(sub);
     mosquitto_lib_cleanup();
-    for (size_t i = 0; i < recs.n; i++)
-        free(recs.data[i]);
-    free(recs.data);
-    free(recs.len);
+    free_records(&recs);
     return 0;
+}
+
+static int verify_only(char **argv)
+{
+    msgsec_error err = {0};
+    msgsec_config *cfg = NULL;
+    msgsec_receiver *receiver = NULL;
+    msgsec_receiver_opts opts;
+    records recs;
+    size_t accepted = 0;
+    double start, seconds;
+
+    if (load_records(argv[1], &recs) != 0) {
+        fprintf(stderr, "bench_plugin_load: cannot read records from %s\n", argv[1]);
+        return 2;
+    }
+    if (msgsec_global_init(&err) != MSGSEC_OK || msgsec_config_load(argv[0], &cfg, &err) != MSGSEC_OK)
+        goto fail;
+    msgsec_config_receiver_opts(cfg, 0, &opts);
+    if (msgsec_receiver_new(&opts, &receiver, &err) != MSGSEC_OK)
+        goto fail;
+    start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID); /* other load on the machine */
+    for (size_t i = 0; i < recs.n; i++) {
+        msgsec_context *ctx = NULL;
+        if (msgsec_verify(receiver, recs.data[i], recs.len[i], &ctx, &err) == MSGSEC_OK)
+            accepted++;
+        msgsec_context_free(ctx);
+    }
+    seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start;
+    printf("%zu %zu %.3f %.1f\n", recs.n, accepted, seconds, seconds * 1e6 / (double)recs.n);
+    int rc = accepted == recs.n ? 0 : 1;
+    msgsec_receiver_free(receiver);
+    msgsec_config_free(cfg);
+    free_records(&recs);
+    return rc;
+fail:
+    fprintf(stderr, "bench_plugin_load: %s\n", err.detail);
+    msgsec_config_free(cfg);
+    free_records(&recs);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -242,7 +294,10 @@ int main(int argc, char **argv)
         return generate(argv + 2);
     if (argc == 6 && strcmp(argv[1], "run") == 0)
         return run(argv + 2);
+    if (argc == 4 && strcmp(argv[1], "verify") == 0)
+        return verify_only(argv + 2);
     fprintf(stderr, "usage: bench_plugin_load gen CERT KEY SERVICE_CERT COUNT PAYLOAD_BYTES OUT\n"
-                    "       bench_plugin_load run PORT TOPIC FILE WINDOW\n");
+                    "       bench_plugin_load run PORT TOPIC FILE WINDOW\n"
+                    "       bench_plugin_load verify CONFIG FILE\n");
     return 2;
 }

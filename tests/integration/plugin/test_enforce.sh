@@ -73,5 +73,9 @@ for f in tampered rogue old intruder anonymous; do
 done
 ok "accepted envelopes delivered byte-identical, rejected ones never"
 if grep -q "plain order" "$MOSQ_LOG"; then fail "payload logged"; fi
+# without replay.path a reload starts an empty cache: said in the log
+mosq_reload
+mosq_wait_log "msgsec: the in-memory replay cache restarted empty"
+ok "reload with an in-memory replay cache warns"
 kill -0 "$MOSQ_PID" || fail "broker died"
 echo "PASS"
