@@ -26,10 +26,11 @@
  *       created SECONDS ago, the service certificate named by issuer and serial, the
  *       signer's certificate named by issuer and serial instead of sent as a BST, or the
  *       payload element encrypted as a whole (Type Element) instead of the Body content.
- *   consume in=FILE body=FILE identity=DN
+ *   consume in=FILE body=FILE identity=DN|-
  *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
- *       the signature principal is DN, the signature covers Body and Timestamp, the Body
- *       was encrypted, and the decrypted Body element equals body= (exclusive c14n).
+ *       the signature principal is DN (identity=-: an anonymous sender, the signature is
+ *       HMAC-SHA256 under the EncryptedKey's key), the signature covers Body and Timestamp,
+ *       the Body was encrypted, and the decrypted Body element equals body= (exclusive c14n).
  *   reject in=FILE
  *       the job passes when WSS4J refuses the envelope (prints WSS4J's reason).
  *
@@ -336,18 +337,16 @@ public final class WssInterop {
         return engine.processSecurityHeader(doc, null, PASSWORDS, crypto("service"), crypto("service"));
     }
 
-    private static WSSecurityEngineResult result(List<WSSecurityEngineResult> results, int action)
+    /** The results of one action (WSConstants.SIGN, ...); at least one. */
+    private static List<WSSecurityEngineResult> results(List<WSSecurityEngineResult> all, int action)
         throws Exception {
-        WSSecurityEngineResult found = null;
-        for (WSSecurityEngineResult r : results) {
+        List<WSSecurityEngineResult> found = new ArrayList<>();
+        for (WSSecurityEngineResult r : all) {
             if (((Integer) r.get(WSSecurityEngineResult.TAG_ACTION)) == action) {
-                if (found != null) {
-                    throw new Exception("more than one result for action " + action);
-                }
-                found = r;
+                found.add(r);
             }
         }
-        if (found == null) {
+        if (found.isEmpty()) {
             throw new Exception("no result for action " + action);
         }
         return found;
@@ -358,26 +357,39 @@ public final class WssInterop {
         String soapNs = doc.getDocumentElement().getNamespaceURI();
         List<WSSecurityEngineResult> results = process(doc);
 
-        WSSecurityEngineResult sig = result(results, WSConstants.SIGN);
-        Principal principal = (Principal) sig.get(WSSecurityEngineResult.TAG_PRINCIPAL);
-        String identity = principal == null ? "(none)" : principal.getName();
-        if (!identity.equals(a.get("identity"))) {
-            throw new Exception("principal " + identity + ", expected " + a.get("identity"));
+        List<WSSecurityEngineResult> sigs = results(results, WSConstants.SIGN);
+        if (sigs.size() != 1) {
+            throw new Exception(sigs.size() + " signatures");
+        }
+        WSSecurityEngineResult sig = sigs.get(0);
+        String method = (String) sig.get(WSSecurityEngineResult.TAG_SIGNATURE_METHOD);
+        String identity;
+        if ("-".equals(a.get("identity"))) {
+            if (!WSConstants.HMAC_SHA256.equals(method)
+                || sig.get(WSSecurityEngineResult.TAG_X509_CERTIFICATE) != null) {
+                throw new Exception("expected an HMAC-SHA256 signature without certificate, got " + method);
+            }
+            identity = "-";
+        } else {
+            Principal principal = (Principal) sig.get(WSSecurityEngineResult.TAG_PRINCIPAL);
+            identity = principal == null ? "(none)" : principal.getName();
+            if (!identity.equals(a.get("identity"))) {
+                throw new Exception("principal " + identity + ", expected " + a.get("identity"));
+            }
         }
         @SuppressWarnings("unchecked")
         List<WSDataRef> signed = (List<WSDataRef>) sig.get(WSSecurityEngineResult.TAG_DATA_REF_URIS);
         requireSigned(signed, new QName(soapNs, "Body"));
         requireSigned(signed, new QName(WSConstants.WSU_NS, "Timestamp"));
-        result(results, WSConstants.ENCR);
-        result(results, WSConstants.TS);
+        results(results, WSConstants.ENCR);
+        results(results, WSConstants.TS);
 
         String got = c14n(bodyElement(doc));
         String want = c14n(parseFile(a.get("body")).getDocumentElement());
         if (!got.equals(want)) {
             throw new Exception("decrypted Body differs: got " + got + " expected " + want);
         }
-        System.out.println("  principal=" + identity + " signature-method="
-                           + sig.get(WSSecurityEngineResult.TAG_SIGNATURE_METHOD) + " body=" + got);
+        System.out.println("  principal=" + identity + " signature-method=" + method + " body=" + got);
     }
 
     private static void requireSigned(List<WSDataRef> signed, QName name) throws Exception {
