@@ -128,6 +128,7 @@ void msgsec_receiver_free(msgsec_receiver *r)
     X509_free(r->cert);
     EVP_PKEY_free(r->key); /* OpenSSL cleanses private key material on free */
     X509_STORE_free(r->store);
+    trust_cache_free(r);
     sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
     free(r->expected_to);

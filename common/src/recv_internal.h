@@ -40,11 +40,16 @@ msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY
                                    time_t until, time_t now, msgsec_error *err);
 
 /* ---- certificate trust (recv_trust.c) ---- */
-typedef struct trust_cache_entry {
-    uint8_t der_hash[32];
-    time_t valid_from, valid_until; /* window in which the verified chain stays valid */
-} trust_cache_entry;
-#define TRUST_CACHE_SIZE 16
+/* A recently seen signer certificate: parsing one costs more than an RSA
+ * verification in OpenSSL 3, and chain verification more still. */
+typedef struct signer_cache_entry {
+    uint8_t *der;                   /* exact DER of the BinarySecurityToken */
+    size_t der_len;
+    X509 *cert;                     /* parsed once; callers take a reference */
+    time_t valid_from, valid_until; /* window where the verified chain stays valid;
+                                       valid_until 0 = chain not verified */
+} signer_cache_entry;
+#define SIGNER_CACHE_SIZE 16
 
 struct msgsec_receiver {
     X509 *cert;                  /* service certificate (NULL: verify-only without one) */
@@ -58,9 +63,15 @@ struct msgsec_receiver {
     unsigned accepted;           /* MSGSEC_CRED_BIT mask */
     time_t fixed_now;            /* 0 = real time */
     replay_store *replay;
-    trust_cache_entry trust_cache[TRUST_CACHE_SIZE];
-    size_t trust_cache_next;
+    signer_cache_entry signers[SIGNER_CACHE_SIZE];
+    size_t signers_next;
 };
+
+/* The certificate of DER bytes der[0..len), parsed or from the cache.
+ * *out: a new reference, caller frees with X509_free. */
+msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
+                               msgsec_error *err);
+void trust_cache_free(msgsec_receiver *r);
 
 /* Chain of cert to the configured CAs (and CRLs) at now, key usage.
  * Untrusted/revoked -> MSGSEC_E_AUTH, expired/not yet valid -> MSGSEC_E_EXPIRED. */

@@ -210,12 +210,10 @@ static msgsec_err load_bst_cert(recv_msg *m, xmlNodePtr bst, msgsec_error *err)
     msgsec_err rc = recv_b64_child(bst, "BinarySecurityToken", &der, &len, err);
     if (rc)
         return rc;
-    const unsigned char *p = der;
-    m->signer = d2i_X509(NULL, &p, (long)len);
-    int trailing = m->signer && p != der + len;
+    rc = trust_cert_from_der(m->r, der, len, &m->signer, err);
     free(der);
-    if (!m->signer || trailing)
-        return msgsec_seterr_ssl(err, MSGSEC_E_MALFORMED, "BinarySecurityToken is not a certificate");
+    if (rc)
+        return rc;
     m->credential = MSGSEC_CRED_CERTIFICATE;
     return MSGSEC_OK;
 }

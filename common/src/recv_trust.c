@@ -1,6 +1,7 @@
 /* recv_trust.c - chain verification of a signer certificate against the
- * receiver's X509_STORE (built once), with a small cache of recently
- * verified certificates keyed by the SHA-256 of their DER. A cached result
+ * receiver's X509_STORE (built once), with a small cache of recently seen
+ * signer certificates keyed by their exact DER (parsed once; chain result
+ * kept). A cached chain result
  * holds only inside the window where every certificate of the verified
  * chain (and every configured CRL) is valid, so time-based failures are
  * never masked; CAs and CRLs never change during a receiver's life.
@@ -53,21 +54,58 @@ static int validity_window(msgsec_receiver *r, STACK_OF(X509) *chain, time_t *fr
     return 0;
 }
 
+void trust_cache_free(msgsec_receiver *r)
+{
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++) {
+        X509_free(r->signers[i].cert);
+        free(r->signers[i].der);
+        memset(&r->signers[i], 0, sizeof r->signers[i]);
+    }
+}
+
+msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
+                               msgsec_error *err)
+{
+    *out = NULL;
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++) {
+        signer_cache_entry *e = &r->signers[i];
+        if (e->cert && e->der_len == len && memcmp(e->der, der, len) == 0) {
+            X509_up_ref(e->cert);
+            *out = e->cert;
+            return MSGSEC_OK;
+        }
+    }
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509(NULL, &p, (long)len);
+    if (!cert || p != der + len) {
+        X509_free(cert);
+        return msgsec_seterr_ssl(err, MSGSEC_E_MALFORMED, "BinarySecurityToken is not a certificate");
+    }
+    signer_cache_entry *slot = &r->signers[r->signers_next];
+    uint8_t *copy = malloc(len);
+    if (copy) { /* without memory the certificate is just not cached */
+        X509_free(slot->cert);
+        free(slot->der);
+        memcpy(copy, der, len);
+        X509_up_ref(cert);
+        *slot = (signer_cache_entry){.der = copy, .der_len = len, .cert = cert};
+        r->signers_next = (r->signers_next + 1) % SIGNER_CACHE_SIZE;
+    }
+    *out = cert;
+    return MSGSEC_OK;
+}
+
 msgsec_err trust_verify_cert(msgsec_receiver *r, X509 *cert, time_t now, msgsec_error *err)
 {
-    uint8_t hash[32];
-    unsigned int hlen = sizeof hash;
     msgsec_err rc = MSGSEC_OK;
+    signer_cache_entry *entry = NULL;
     if (!(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE))
         return msgsec_seterr(err, MSGSEC_E_AUTH, "signer certificate is not for digital signatures");
-    if (X509_digest(cert, EVP_sha256(), hash, &hlen) != 1)
-        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot hash certificate");
-    for (size_t i = 0; i < TRUST_CACHE_SIZE; i++) {
-        const trust_cache_entry *e = &r->trust_cache[i];
-        if (e->valid_until && memcmp(e->der_hash, hash, sizeof hash) == 0 &&
-            e->valid_from <= now && now < e->valid_until)
-            return MSGSEC_OK;
-    }
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE && !entry; i++)
+        if (r->signers[i].cert == cert)
+            entry = &r->signers[i];
+    if (entry && entry->valid_until && entry->valid_from <= now && now < entry->valid_until)
+        return MSGSEC_OK;
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     if (!ctx || X509_STORE_CTX_init(ctx, r->store, cert, NULL) != 1) {
         X509_STORE_CTX_free(ctx);
@@ -86,15 +124,9 @@ msgsec_err trust_verify_cert(msgsec_receiver *r, X509 *cert, time_t now, msgsec_
         else
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signer certificate not trusted: %s",
                                X509_verify_cert_error_string(e));
-    } else {
-        trust_cache_entry *slot = &r->trust_cache[r->trust_cache_next];
-        if (validity_window(r, X509_STORE_CTX_get0_chain(ctx), &slot->valid_from,
-                            &slot->valid_until) == 0) {
-            memcpy(slot->der_hash, hash, sizeof hash);
-            r->trust_cache_next = (r->trust_cache_next + 1) % TRUST_CACHE_SIZE;
-        } else {
-            memset(slot, 0, sizeof *slot);
-        }
+    } else if (entry && validity_window(r, X509_STORE_CTX_get0_chain(ctx), &entry->valid_from,
+                                        &entry->valid_until) != 0) {
+        entry->valid_until = 0;
     }
     X509_STORE_CTX_free(ctx);
     return rc;

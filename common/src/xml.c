@@ -390,22 +390,23 @@ msgsec_err xml_ids_resolve(const xml_ids *ids, const char *uri, xmlNodePtr *out,
 
 /* ------------------------------------------------------------------- c14n */
 
-static int in_subtree(void *root, xmlNodePtr node, xmlNodePtr parent)
-{
-    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
-    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
-    for (; n; n = n->parent)
-        if (n == (xmlNodePtr)root)
-            return 1;
-    return 0;
-}
-
 int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
 {
+    /* xmlC14NExecute walks from doc->children and asks a visibility callback
+     * for every node of the document. Presenting the subtree as the
+     * document's only child while it runs gives the same output (ancestors
+     * are invisible in both; in-scope namespaces are still found through
+     * the untouched parent pointers) at the cost of the subtree alone. */
+    xmlDocPtr doc = node->doc;
+    xmlNodePtr saved_children = doc->children, saved_next = node->next;
     xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(sink, NULL, sink_ctx, NULL);
     if (!buf)
         return -1;
-    int rc = xmlC14NExecute(node->doc, in_subtree, node, XML_C14N_EXCLUSIVE_1_0, prefixes, 0, buf);
+    doc->children = node;
+    node->next = NULL;
+    int rc = xmlC14NExecute(doc, NULL, NULL, XML_C14N_EXCLUSIVE_1_0, prefixes, 0, buf);
+    doc->children = saved_children;
+    node->next = saved_next;
     if (xmlOutputBufferClose(buf) < 0)
         rc = -1;
     return rc < 0 ? -1 : 0;

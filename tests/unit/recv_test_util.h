@@ -27,14 +27,14 @@
 
 #define TEST_TO "urn:example:orders"
 
-static const char *test_pki_dir(void)
+static inline const char *test_pki_dir(void)
 {
     const char *dir = getenv("MSGSEC_PKI");
     return dir ? dir : "build/test-pki";
 }
 
 /* PKI file path; up to 8 results stay valid at once. */
-static const char *pki(const char *name)
+static inline const char *pki(const char *name)
 {
     static char paths[8][512];
     static int next;
@@ -44,7 +44,7 @@ static const char *pki(const char *name)
 }
 
 /* Sender with PKI client NAME (NULL for the none credential). */
-static msgsec_sender *sender_for(const char *name)
+static inline msgsec_sender *sender_for(const char *name)
 {
     char cert[64], key[64];
     msgsec_sender_opts o;
@@ -72,7 +72,7 @@ static msgsec_sender *sender_for(const char *name)
 }
 
 /* NUL-terminated envelope; caller frees with free(). */
-static char *wrap_with(msgsec_sender *s, const char *payload, const char *content_type,
+static inline char *wrap_with(msgsec_sender *s, const char *payload, const char *content_type,
                        time_t now)
 {
     msgsec_wrap_params p;
@@ -93,7 +93,7 @@ static char *wrap_with(msgsec_sender *s, const char *payload, const char *conten
     return env;
 }
 
-static char *wrap_as(const char *client, const char *payload)
+static inline char *wrap_as(const char *client, const char *payload)
 {
     msgsec_sender *s = sender_for(client);
     char *env = wrap_with(s, payload, NULL, 0);
@@ -111,7 +111,7 @@ typedef struct recv_setup {
     const char *service;      /* PKI name of the service identity; NULL = "service" */
 } recv_setup;
 
-static msgsec_receiver *receiver_with(const recv_setup *rs)
+static inline msgsec_receiver *receiver_with(const recv_setup *rs)
 {
     static const char *cas[1], *crls[1];
     char cert[512], key[512];
@@ -140,7 +140,7 @@ static msgsec_receiver *receiver_with(const recv_setup *rs)
 }
 
 /* Unwraps (or verifies) env and returns the class; the detail lands in *e. */
-static msgsec_err unwrap_rc(msgsec_receiver *r, const char *env, msgsec_error *e)
+static inline msgsec_err unwrap_rc(msgsec_receiver *r, const char *env, msgsec_error *e)
 {
     uint8_t *payload = NULL;
     size_t len = 0;
@@ -152,7 +152,7 @@ static msgsec_err unwrap_rc(msgsec_receiver *r, const char *env, msgsec_error *e
     return rc;
 }
 
-static msgsec_err verify_rc(msgsec_receiver *r, const char *env, msgsec_error *e)
+static inline msgsec_err verify_rc(msgsec_receiver *r, const char *env, msgsec_error *e)
 {
     memset(e, 0, sizeof *e);
     return msgsec_verify(r, (const uint8_t *)env, strlen(env), NULL, e);
@@ -172,7 +172,7 @@ static msgsec_err verify_rc(msgsec_receiver *r, const char *env, msgsec_error *e
 
 /* Copy of s with the first occurrence of old replaced; fails the test when
  * old is absent (so that a test cannot pass by not changing anything). */
-static char *replace_first(const char *s, const char *old, const char *new_text)
+static inline char *replace_first(const char *s, const char *old, const char *new_text)
 {
     const char *at = strstr(s, old);
     if (!at)
@@ -187,7 +187,7 @@ static char *replace_first(const char *s, const char *old, const char *new_text)
 }
 
 /* The per-message id suffix N of "body-N" (static buffer). */
-static const char *id_suffix(const char *env)
+static inline const char *id_suffix(const char *env)
 {
     static char suffix[64];
     const char *p = strstr(env, "wsu:Id=\"body-");
@@ -201,7 +201,7 @@ static const char *id_suffix(const char *env)
 }
 
 /* Flips one base64 character inside the first <tag>...</tag> after `after`. */
-static char *tamper_b64(const char *env, const char *after, const char *tag)
+static inline char *tamper_b64(const char *env, const char *after, const char *tag)
 {
     char *out = strdup(env);
     char open[64];
@@ -219,14 +219,14 @@ static char *tamper_b64(const char *env, const char *after, const char *tag)
 
 /* ------------------------------------------------------------ DOM editing */
 
-static xmlDocPtr dom(const char *env)
+static inline xmlDocPtr dom(const char *env)
 {
     xmlDocPtr doc = NULL;
     assert_int_equal(xml_parse((const uint8_t *)env, strlen(env), 1u << 24, &doc, NULL), 0);
     return doc;
 }
 
-static char *dom_string(xmlDocPtr doc)
+static inline char *dom_string(xmlDocPtr doc)
 {
     xmlChar *mem = NULL;
     int len = 0;
@@ -238,7 +238,7 @@ static char *dom_string(xmlDocPtr doc)
     return s;
 }
 
-static xmlNodePtr dom_find(xmlNodePtr node, const char *ns, const char *name)
+static inline xmlNodePtr dom_find(xmlNodePtr node, const char *ns, const char *name)
 {
     for (; node; node = node->next) {
         if (xml_is(node, ns, name))
@@ -250,7 +250,7 @@ static xmlNodePtr dom_find(xmlNodePtr node, const char *ns, const char *name)
     return NULL;
 }
 
-static xmlNodePtr dom_get(xmlDocPtr doc, const char *ns, const char *name)
+static inline xmlNodePtr dom_get(xmlDocPtr doc, const char *ns, const char *name)
 {
     xmlNodePtr n = dom_find(doc->children, ns, name);
     if (!n)
@@ -258,13 +258,13 @@ static xmlNodePtr dom_get(xmlDocPtr doc, const char *ns, const char *name)
     return n;
 }
 
-static int sink_sb(void *ctx, const char *buf, int len)
+static inline int sink_sb(void *ctx, const char *buf, int len)
 {
     sb_append(ctx, buf, (size_t)len);
     return len;
 }
 
-static void set_b64_text(xmlNodePtr node, const uint8_t *data, size_t len)
+static inline void set_b64_text(xmlNodePtr node, const uint8_t *data, size_t len)
 {
     strbuf sb;
     sb_init(&sb, 0, 0);
@@ -276,7 +276,7 @@ static void set_b64_text(xmlNodePtr node, const uint8_t *data, size_t len)
 /* What an attacker holding KEY can do: recompute every digest and the
  * signature (RSA/ECDSA) of the envelope's Signature; with cert_pem, the BST
  * first gets that certificate. */
-static char *resign(const char *env, const char *key_pem, const char *cert_pem)
+static inline char *resign(const char *env, const char *key_pem, const char *cert_pem)
 {
     xmlDocPtr doc = dom(env);
     xml_ids ids = {0};
@@ -332,7 +332,7 @@ static char *resign(const char *env, const char *key_pem, const char *cert_pem)
     return dom_string(doc);
 }
 
-static int test_global_setup(void **state)
+static inline int test_global_setup(void **state)
 {
     (void)state;
     return msgsec_global_init(NULL) == MSGSEC_OK ? 0 : -1;

@@ -159,7 +159,7 @@ static void test_wrapping_body_moved_to_header(void **state)
     char *env = dom_string(doc);
     assert_unwrap_class(env, MSGSEC_E_POLICY);
     /* same with the forged Body reusing the signed Body's Id: duplicate */
-    char id[80];
+    char id[128];
     snprintf(id, sizeof id, "<s:Body wsu:Id=\"body-%s\">", id_suffix(cert_env));
     char *dup = replace_first(env, "<s:Body>", id);
     assert_unwrap_class(dup, MSGSEC_E_MALFORMED);
@@ -205,9 +205,9 @@ static void test_reference_uris(void **state)
 {
     (void)state;
     edit_both("URI=\"#to-", "URI=\"http://127.0.0.1:9/#to-", MSGSEC_E_POLICY);
-    char xp[96];
+    char xp[160];
     snprintf(xp, sizeof xp, "URI=\"#xpointer(id('to-%s'))\"", id_suffix(cert_env));
-    char to[64];
+    char to[128];
     snprintf(to, sizeof to, "URI=\"#to-%s\"", id_suffix(cert_env));
     char *env = replace_first(cert_env, to, xp);
     assert_unwrap_class(env, MSGSEC_E_POLICY);
@@ -302,7 +302,7 @@ static void test_unsigned_parts(void **state)
     /* a Reference dropped: the Timestamp is no longer covered */
     doc = dom(cert_env);
     xmlNodePtr si = dom_get(doc, NS_DS, "SignedInfo");
-    char ts[64];
+    char ts[128];
     snprintf(ts, sizeof ts, "#ts-%s", id_suffix(cert_env));
     for (xmlNodePtr r = si->children; r; r = r->next) {
         const char *uri = xml_is(r, NS_DS, "Reference") ? xml_attr(r, NULL, "URI") : NULL;
