@@ -2,7 +2,8 @@
 # The issued credential against independent SAML 2.0 / XML-DSig code:
 #  - an assertion issued by pysaml2 (signed through the xmlsec1 CLI) is
 #    accepted by saml_verify, with its claims and holder-of-key certificate;
-#  - an assertion from `msgsec sts issue` verifies with the xmlsec1 CLI;
+#  - an assertion from `msgsec sts issue` verifies with the xmlsec1 CLI and
+#    reads back in pysaml2 with the same subject, audience, confirmation, claims;
 #  - refusals (audience, issuer, tampering, expiry) and `msgsec sts` usage errors.
 #   saml_interop_test.sh SAML_PROBE MSGSEC TESTS_DIR PYTHON
 set -uo pipefail
@@ -50,6 +51,16 @@ check "sts assertion verifies with xmlsec1" 0 '^OK' xmlsec1 --verify \
 check "sts assertion does not verify with another key (xmlsec1)" 1 'FAIL' xmlsec1 --verify \
   --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion \
   --pubkey-cert-pem "$pki/service.pem" --enabled-key-data rsa "$work/sts.xml"
+check "sts assertion read by pysaml2" 0 \
+  '^CN=msgsec-sts,O=Example alice urn:example:orders urn:oasis:names:tc:SAML:2.0:cm:holder-of-key KeyInfo role=buyer note=a=b & <c>$' \
+  "$python" -c 'import sys
+from saml2 import saml
+a = saml.assertion_from_string(open(sys.argv[1]).read())
+sc = a.subject.subject_confirmation[0]
+print(a.issuer.text, a.subject.name_id.text, a.conditions.audience_restriction[0].audience[0].text,
+      sc.method, sc.subject_confirmation_data.extension_elements[0].tag,
+      " ".join(x.name + "=" + x.attribute_value[0].text for x in a.attribute_statement[0].attribute))' \
+  "$work/sts.xml"
 check "sts assertion accepted" 0 \
   'issuer=CN=msgsec-sts,O=Example subject=alice holder=CN=shop2,O=Example .*claim=role=buyer claim=note=a=b & <c>' \
   bash -c "'$probe' '$work/sts.xml' '$pki/sts.pem' '$aud' | tr '\n' ' '"
