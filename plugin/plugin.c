@@ -89,6 +89,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         mosquitto_callback_unregister(plugin->id, MOSQ_EVT_MESSAGE, plugin_on_message, NULL);
         mosquitto_callback_unregister(plugin->id, MOSQ_EVT_RELOAD, plugin_on_reload, NULL);
         plugin_free(plugin);
+        msgsec_global_cleanup(); /* the broker itself does not use libxml2 */
     }
     return MOSQ_ERR_SUCCESS;
 }

@@ -60,6 +60,15 @@ ok "unauthorized sender denied (8)"
 expect_denied "$WORK/anonymous.xml" orders/new pub-anon 8
 ok "credential type none denied (8)"
 
+# QoS 2: refused at PUBREC; MQTT 3.1.1 has no reason codes: plain PUBACK
+out=$(mosquitto_pub -V 5 -q 2 -d -p "$MOSQ_PORT" -i pub-qos2 -t orders/new -f "$WORK/plain.txt" 2>&1) || true
+grep -q "Publish 1 failed: Not authorized" <<<"$out" || fail "QoS 2: publisher not told: $out"
+mosq_wait_log "Sending PUBREC to pub-qos2 \(m1, rc135\)" 5
+mosquitto_pub -V 311 -q 1 -p "$MOSQ_PORT" -i pub-v311 -t orders/new -f "$WORK/plain.txt" ||
+    fail "MQTT 3.1.1 publisher saw an error"
+mosq_wait_log "msgsec: denied PUBLISH from 'pub-v311' on 'orders/new' .*\[error 3: " 5
+ok "QoS 2 refused with PUBREC 0x87, MQTT 3.1.1 dropped with a plain PUBACK"
+
 # pass rule (first match wins) and topics without a rule are untouched
 expect_accepted "$WORK/plain.txt" orders/public pub-pass
 expect_accepted "$WORK/plain.txt" elsewhere/x pub-norule
