@@ -25,6 +25,13 @@ check "init; the token passes the broker structure check" 0 'structure=ok ticket
 check "round trip: identity, equal session and derived keys" 0 \
   'client=alice@EXAMPLE.COM.*service=msgsec/orders@EXAMPLE.COM.*key=equal.*derived=equal' \
   bash -c "'$probe' accept '$work/orders.kt' '$work/tok' 0 0 '$work/key' | tr '\n' ' '"
+kdc_keytab "$work/both.kt" msgsec/billing@EXAMPLE.COM msgsec/orders@EXAMPLE.COM
+check "keytab with several services: the ticket's one is used" 0 \
+  'client=alice@EXAMPLE.COM service=msgsec/orders@EXAMPLE.COM' \
+  bash -c "'$probe' accept '$work/both.kt' '$work/tok' 0 0 | tr '\n' ' '"
+check "service principal without realm: default realm" 0 'client=alice@EXAMPLE.COM' bash -c \
+  "'$probe' init msgsec/billing '$work/tok.billing' '$work/key.billing' >/dev/null &&
+   '$probe' accept '$work/billing.kt' '$work/tok.billing' 0 0"
 check "ticket for another service: cannot decrypt" 7 'not found in keytab' \
   "$probe" accept "$work/billing.kt" "$work/tok" 0 0
 check "Created an hour after the authenticator: skew" 4 'Clock skew too great' \
