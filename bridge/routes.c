@@ -273,23 +273,39 @@ static int append(bmsg ***out, size_t *n, bmsg *m)
     return 0;
 }
 
-/* Points res at the route's destination: `to: "mqtt:"` (empty topic) restores
- * the original MQTT topic carried as the AMQP subject. */
+/* Points res at the route's destination. On an MQTT destination the token
+ * {subject} is replaced by the AMQP subject, i.e. the original MQTT topic a
+ * forward route stored there: `to: "mqtt:{subject}"` restores it. */
+#define SUBJECT_TOKEN "{subject}"
 static int set_destination(bmsg *res, const char *spec, const bmsg *in)
 {
-    const char *name;
+    const char *name, *tok;
     if (route_endpoint(spec, &res->dest_side, &name))
         return -1;
-    if (!*name && res->dest_side == SIDE_MQTT)
-        name = in->subject;
-    if (!name || !*name)
-        return -1;
     free(res->dest);
-    res->dest = strdup(name);
-    return res->dest ? 0 : -1;
+    res->dest = NULL;
+    if (res->dest_side == SIDE_MQTT && (tok = strstr(name, SUBJECT_TOKEN))) {
+        if (!in->subject || !*in->subject)
+            return -1;
+        strbuf sb;
+        sb_init(&sb, strlen(name) + strlen(in->subject), 65535);
+        sb_append(&sb, name, (size_t)(tok - name));
+        sb_puts(&sb, in->subject);
+        sb_puts(&sb, tok + strlen(SUBJECT_TOKEN));
+        if (sb.failed || strpbrk(sb.data, "+#")) {
+            sb_free(&sb, 0);
+            return -1;
+        }
+        res->dest = sb_steal(&sb, NULL);
+    } else {
+        res->dest = strdup(name);
+    }
+    return res->dest && *res->dest ? 0 : -1;
 }
 
-/* The original message (never a decrypted one) with the reason attached. */
+/* The original message (never a decrypted one) with the reason attached:
+ * msgsec-reject-reason = "<reason>: <detail>", msgsec-reject-class = the
+ * msgsec error class (exit code of the msgsec command). */
 static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_reason why,
                        const msgsec_error *e, bmsg ***out, size_t *n)
 {
@@ -300,10 +316,12 @@ static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_
     if (!r->dead_letter)
         return 0;
     bmsg *d = bmsg_clone_meta(in);
-    char reason[MSGSEC_DETAIL_MAX + 64];
+    char reason[MSGSEC_DETAIL_MAX + 64], klass[8];
     snprintf(reason, sizeof reason, "%s: %s", reject_reason_names[why], e->detail);
+    snprintf(klass, sizeof klass, "%d", (int)e->code);
     if (!d || bmsg_set_payload(d, in->payload, in->payload_len) ||
         bmsg_add_prop(d, "msgsec-reject-reason", reason) ||
+        bmsg_add_prop(d, "msgsec-reject-class", klass) ||
         set_destination(d, r->dead_letter, in) || append(out, n, d)) {
         bmsg_free(d);
         return -1;
@@ -335,7 +353,7 @@ int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source
         }
         msgsec_err rc = MSGSEC_OK;
         if (set_destination(res, r->to, in))
-            rc = msgsec_seterr(&e, MSGSEC_E_USAGE, "no destination topic (message has no subject)");
+            rc = msgsec_seterr(&e, MSGSEC_E_MALFORMED, "no destination topic: message has no usable subject");
         else if (r->action == MSGSEC_ROUTE_FORWARD) {
             if (bmsg_set_payload(res, in->payload, in->payload_len))
                 rc = msgsec_seterr(&e, MSGSEC_E_INTERNAL, "out of memory");

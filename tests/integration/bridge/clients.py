@@ -4,7 +4,7 @@
   mqtt-pub  --port P --topic T [--count N] [--qos Q] [--prefix ID] [--size B]
             [--file F] [--content-type CT] [--correlation HEX] [--response-topic T]
             [--expiry S] [--user K=V]...
-  mqtt-sub  --port P --topic FILTER --expect N [--timeout S] [--dump]
+  mqtt-sub  --port P --topic FILTER[,FILTER...] --expect N [--timeout S] [--dump]
   amqp-send --url U --address A [--count N] [--prefix ID] [--file F] [--subject S]
             [--content-type CT] [--correlation HEX] [--reply-to R] [--ttl MS] [--prop K=V]...
   amqp-recv --url U --address A --expect N [--timeout S] [--idle S] [--dump]
@@ -125,7 +125,7 @@ def mqtt_sub(args):
     ready = threading.Event()
 
     def on_connect(client, userdata, flags, rc, properties=None):
-        client.subscribe(args.topic, options=SubscribeOptions(qos=1))
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in args.topic.split(",")])
 
     def on_subscribe(client, userdata, mid, granted, properties=None):
         ready.set()

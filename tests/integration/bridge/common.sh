@@ -142,3 +142,11 @@ bt_wait_file() {
     done
     fail "timeout waiting for $1"
 }
+
+# bt_check FILE PY-EXPR WHAT: asserts PY-EXPR over msgs (the dumped messages
+# of a clients.py result) is true.
+bt_check() {
+    "$PY" -c 'import json,sys
+msgs = json.load(open(sys.argv[1])).get("messages", [])
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" || fail "$3 ($(head -c 600 "$1"))"
+}
