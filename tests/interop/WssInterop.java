@@ -15,7 +15,7 @@
  *   produce out=FILE signer=client-rsa|client-ec order=encrypt-then-sign|sign-then-encrypt
  *           soap=1.1|1.2 body=FILE [to=URI] [oaep=sha1|sha256]
  *           [sig=sha256|sha1] [data=aes256-gcm|aes128-gcm|aes256-cbc] [transport=oaep|rsa15]
- *           [cover=full|minimal] [age=SECONDS] [ekref=thumbprint|issuer-serial]
+ *           [cover=full|minimal] [age=SECONDS] [ekref=thumbprint|issuer-serial|ski]
  *           [sigref=bst|issuer-serial] [encpart=content|element]
  *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
  *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
@@ -23,9 +23,10 @@
  *       with rsa-oaep-mgf1p to the service certificate (thumbprint reference).
  *       The optional keys select legacy algorithms (SHA-1 signature and digests, other
  *       content ciphers, RSA 1.5), a signature over Timestamp and Body only, a Timestamp
- *       created SECONDS ago, the service certificate named by issuer and serial, the
- *       signer's certificate named by issuer and serial instead of sent as a BST, or the
- *       payload element encrypted as a whole (Type Element) instead of the Body content.
+ *       created SECONDS ago, the service certificate named by issuer and serial or by
+ *       subject key identifier, the signer's certificate named by issuer and serial instead
+ *       of sent as a BST, or the payload element encrypted as a whole (Type Element) instead
+ *       of the Body content.
  *   consume in=FILE body=FILE identity=DN|-
  *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
  *       the signature principal is DN (identity=-: an anonymous sender, the signature is
@@ -257,8 +258,16 @@ public final class WssInterop {
                                 Map<String, String> a) throws Exception {
         WSSecEncrypt enc = new WSSecEncrypt();
         enc.setUserInfo("service");
-        enc.setKeyIdentifierType("issuer-serial".equals(choice(a, "ekref", "thumbprint", "issuer-serial"))
-                                 ? WSConstants.ISSUER_SERIAL : WSConstants.THUMBPRINT_IDENTIFIER);
+        switch (choice(a, "ekref", "thumbprint", "issuer-serial", "ski")) {
+        case "issuer-serial":
+            enc.setKeyIdentifierType(WSConstants.ISSUER_SERIAL);
+            break;
+        case "ski":
+            enc.setKeyIdentifierType(WSConstants.SKI_KEY_IDENTIFIER);
+            break;
+        default:
+            enc.setKeyIdentifierType(WSConstants.THUMBPRINT_IDENTIFIER);
+        }
         switch (choice(a, "data", "aes256-gcm", "aes128-gcm", "aes256-cbc")) {
         case "aes128-gcm":
             enc.setSymmetricEncAlgorithm(WSConstants.AES_128_GCM);

@@ -212,6 +212,7 @@ wss4j-to-msgsec)
 produce out=ok-oaep256.xml $common oaep=sha256
 produce out=ok-aes128gcm.xml $common data=aes128-gcm
 produce out=ok-issuer-serial.xml $common ekref=issuer-serial
+produce out=ok-ski.xml $common ekref=ski
 produce out=ok-element.xml $common encpart=element
 produce out=ok-element-ste.xml $common encpart=element order=sign-then-encrypt soap=1.1
 produce out=ok-queued.xml $common age=600
