@@ -14,6 +14,11 @@ rules:
     action: protect
     service_cert: $CONF/service.pem
     publish_to: "orders/legacy"
+  - topic: "legacy/urn"
+    action: protect
+    service_cert: $CONF/service.pem
+    publish_to: "orders/by-urn"
+    to: "urn:example:orders"
   - topic: "orders/#"
     action: enforce
     senders: ["CN=shop*"]
@@ -58,5 +63,21 @@ rc=$(publish "$WORK/plain.txt" legacy/b/in pub-retain -r)
 meta=$(mosquitto_sub -V 5 -p "$MOSQ_PORT" -t orders/legacy -C 1 -W 5 -F '%r %C')
 [ "$meta" = "1 application/soap+xml" ] || fail "retained envelope: got '$meta'"
 ok "retain flag kept, content type application/soap+xml"
+# the rule's `to` is the envelope's wsa:To
+mosquitto_sub -V 5 -p "$MOSQ_PORT" -t orders/by-urn -C 1 -W 5 > "$WORK/by-urn.xml" &
+sub=$!
+sleep 0.5
+rc=$(publish "$WORK/plain.txt" legacy/urn pub-urn)
+[ "$rc" = 135 ] || fail "protected publish (to): got '$rc'"
+wait $sub || fail "no envelope on orders/by-urn"
+head -c -1 "$WORK/by-urn.xml" > "$WORK/by-urn.env"   # mosquitto_sub adds a newline
+"$MSGSEC_CLI" unwrap --cert "$PKI/service.pem" --key "$PKI/service.key" --ca "$PKI/ca.pem" \
+    --to urn:example:orders < "$WORK/by-urn.env" | cmp -s - "$WORK/plain.txt" ||
+    fail "envelope with wsa:To urn:example:orders did not unwrap to the plaintext"
+rc=0
+"$MSGSEC_CLI" unwrap --cert "$PKI/service.pem" --key "$PKI/service.key" --ca "$PKI/ca.pem" \
+    --to mqtt:orders/by-urn < "$WORK/by-urn.env" > /dev/null 2>&1 || rc=$?
+[ $rc = 8 ] || fail "unwrap expecting another wsa:To: exit $rc, want 8"
+ok "rule 'to' sets wsa:To (another expected address is refused with 8)"
 kill -0 "$MOSQ_PID" || fail "broker died"
 echo PASS
