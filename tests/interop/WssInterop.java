@@ -196,13 +196,9 @@ public final class WssInterop {
     // ---------------------------------------------------------------- produce
 
     private void produce(Map<String, String> a) throws Exception {
-        String soapNs = "1.1".equals(a.get("soap")) ? WSConstants.URI_SOAP11_ENV
+        String soapNs = "1.1".equals(choice(a, "soap", "1.2", "1.1")) ? WSConstants.URI_SOAP11_ENV
                       : WSConstants.URI_SOAP12_ENV;
-        if (!"1.1".equals(a.get("soap")) && !"1.2".equals(a.get("soap"))) {
-            throw new IllegalArgumentException("soap must be 1.1 or 1.2");
-        }
-        String signer = a.get("signer");
-        Crypto senderCrypto = crypto(signer);
+        Crypto senderCrypto = crypto(choice(a, "signer", "client-rsa", "client-ec"));
 
         Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
         Element env = doc.createElementNS(soapNs, "soap:Envelope");
@@ -229,15 +225,12 @@ public final class WssInterop {
         timestamp.setTimeToLive(3600);
         timestamp.build(doc, secHeader);
 
-        String order = a.get("order");
-        if ("encrypt-then-sign".equals(order)) {
+        if ("encrypt-then-sign".equals(choice(a, "order", "encrypt-then-sign", "sign-then-encrypt"))) {
             encrypt(doc, senderCrypto, secHeader, soapNs, a);
             sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
-        } else if ("sign-then-encrypt".equals(order)) {
-            sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
-            encrypt(doc, senderCrypto, secHeader, soapNs, a);
         } else {
-            throw new IllegalArgumentException("order must be encrypt-then-sign or sign-then-encrypt");
+            sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
+            encrypt(doc, senderCrypto, secHeader, soapNs, a);
         }
         write(doc, a.get("out"));
     }
@@ -338,6 +331,7 @@ public final class WssInterop {
 
     // ---------------------------------------------------------------- consume
 
+    /** WSS4J as the service: its keystore decrypts, its trust store (the CA) checks signers. */
     private List<WSSecurityEngineResult> process(Document doc) throws Exception {
         WSSecurityEngine engine = new WSSecurityEngine();
         WSSConfig config = WSSConfig.getNewInstance();
