@@ -529,9 +529,30 @@ static strbuf *sb_rewind(strbuf *sb)
     return sb;
 }
 
-/* Writes the Body (canonical form) holding the EncryptedData of plain. */
+/* The SecurityTokenReference naming the EncryptedKey as the key of the HMAC
+ * signature and of the EncryptedData (canonical form: it declares the
+ * namespaces it uses). WS-Security 1.1 wants wsse11:TokenType on it; WSS4J
+ * refuses the reference without. */
+static void put_encrypted_key_str(strbuf *sb, const char *n)
+{
+    sb_puts(sb, "<wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE "\" xmlns:wsse11=\"" NS_WSSE11
+                "\" wsse11:TokenType=\"" WSS_ENCRYPTEDKEY "\"><wsse:Reference URI=\"#ek-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\" ValueType=\"" WSS_ENCRYPTEDKEY "\"></wsse:Reference></wsse:SecurityTokenReference>");
+}
+
+static void put_reference_list(strbuf *sb, const char *n)
+{
+    sb_puts(sb, "<xenc:ReferenceList xmlns:xenc=\"" NS_XENC "\"><xenc:DataReference URI=\"#ed-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\"></xenc:DataReference></xenc:ReferenceList>");
+}
+
+/* Writes the Body (canonical form) holding the EncryptedData of plain.
+ * key_info = 1: the EncryptedData names the EncryptedKey (HMAC-signed
+ * envelopes, whose EncryptedKey carries no ReferenceList). */
 static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
-                             const char *content_type, int is_xml,
+                             const char *content_type, int is_xml, int key_info,
                              const uint8_t key[CONTENT_KEY_LEN], const uint8_t *plain,
                              size_t plain_len, msgsec_error *err)
 {
@@ -542,16 +563,23 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
     sb_puts(body, "\" MimeType=\"");
     put_c14n_escaped(body, content_type, 1);
     sb_puts(body, is_xml ? "\" Type=\"" XENC_TYPE_CONTENT "\">" : "\">");
-    sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM
-                  "\"></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>");
+    sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM "\"></xenc:EncryptionMethod>");
+    if (key_info) {
+        sb_puts(body, "<ds:KeyInfo xmlns:ds=\"" NS_DS "\">");
+        put_encrypted_key_str(body, n);
+        sb_puts(body, "</ds:KeyInfo>");
+    }
+    sb_puts(body, "<xenc:CipherData><xenc:CipherValue>");
     msgsec_err rc = put_gcm_base64(s, body, key, plain, plain_len, err);
     sb_puts(body, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></s:Body>");
     return rc;
 }
 
-/* Writes the EncryptedKey: key wrapped with RSA-OAEP for the service. */
+/* Writes the EncryptedKey: key wrapped with RSA-OAEP for the service; with
+ * its ReferenceList to the Body's EncryptedData when reference_list = 1. */
 static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *n,
-                                      const uint8_t key[CONTENT_KEY_LEN], msgsec_error *err)
+                                      int reference_list, const uint8_t key[CONTENT_KEY_LEN],
+                                      msgsec_error *err)
 {
     uint8_t wrapped[1024];
     size_t wrapped_len = sizeof wrapped;
@@ -568,10 +596,10 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
     sb_puts(sb, "</wsse:KeyIdentifier></wsse:SecurityTokenReference></ds:KeyInfo>"
                 "<xenc:CipherData><xenc:CipherValue>");
     sb_put_base64(sb, wrapped, wrapped_len);
-    sb_puts(sb, "</xenc:CipherValue></xenc:CipherData><xenc:ReferenceList>"
-                "<xenc:DataReference URI=\"#ed-");
-    sb_puts(sb, n);
-    sb_puts(sb, "\"></xenc:DataReference></xenc:ReferenceList></xenc:EncryptedKey>");
+    sb_puts(sb, "</xenc:CipherValue></xenc:CipherData>");
+    if (reference_list)
+        put_reference_list(sb, n);
+    sb_puts(sb, "</xenc:EncryptedKey>");
     return MSGSEC_OK;
 }
 
@@ -674,7 +702,12 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
 
     strbuf *body = sb_rewind(&s->body), *scratch = sb_rewind(&s->scratch);
     strbuf *si = sb_rewind(&s->signed_info);
-    if ((rc = write_body(s, body, n, type, is_xml, content_key, plain, plain_len, err)) !=
+    /* An HMAC-signed envelope (key = the content key) follows the layout WSS4J
+     * writes and needs: it resolves the signing key by processing the
+     * EncryptedKey, so that must not decrypt the Body before the signature
+     * is checked: a standalone ReferenceList, and the EncryptedData names its key. */
+    int hmac = s->sign_kind == SIGN_HMAC;
+    if ((rc = write_body(s, body, n, type, is_xml, hmac, content_key, plain, plain_len, err)) !=
             MSGSEC_OK ||
         (rc = digest_b64(s, body->data, body->len, body_digest, err)) != MSGSEC_OK)
         goto cleanup;
@@ -716,15 +749,19 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     sb_puts(&env, "<ds:SignatureValue>");
     if ((rc = sign_signed_info(s, content_key, si->data, si->len, &env, err)) != MSGSEC_OK)
         goto cleanup;
-    sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference>"
-                  "<wsse:Reference URI=\"#");
-    sb_puts(&env, parts[PART_BST].len ? "x509-" : "ek-");
-    sb_puts(&env, n);
-    sb_puts(&env, parts[PART_BST].len ? "\" ValueType=\"" WSS_X509V3 "\">"
-                                      : "\" ValueType=\"" WSS_ENCRYPTEDKEY "\">");
-    sb_puts(&env, "</wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>");
-    if ((rc = write_encrypted_key(s, &env, n, content_key, err)) != MSGSEC_OK)
+    sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo>");
+    if (hmac) {
+        put_encrypted_key_str(&env, n);
+    } else {
+        sb_puts(&env, "<wsse:SecurityTokenReference><wsse:Reference URI=\"#x509-");
+        sb_puts(&env, n);
+        sb_puts(&env, "\" ValueType=\"" WSS_X509V3 "\"></wsse:Reference></wsse:SecurityTokenReference>");
+    }
+    sb_puts(&env, "</ds:KeyInfo></ds:Signature>");
+    if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
         goto cleanup;
+    if (hmac)
+        put_reference_list(&env, n);
     sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
     sb_puts(&env, "</wsse:Security></s:Header>");
     sb_append(&env, body->data, body->len);

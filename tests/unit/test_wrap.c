@@ -228,18 +228,21 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     if (!sec)
         goto done;
 
-    /* header order: [BST], Signature, EncryptedKey, Timestamp */
-    const char *order[4];
+    /* header order: certificate: BST, Signature, EncryptedKey (with ReferenceList),
+     * Timestamp; HMAC (none): Signature, EncryptedKey, ReferenceList, Timestamp */
+    const char *order[5];
     int count = 0;
-    for (xmlNodePtr c = sec->children; c && count < 4; c = c->next)
+    for (xmlNodePtr c = sec->children; c && count < 5; c = c->next)
         if (c->type == XML_ELEMENT_NODE)
             order[count++] = (const char *)c->name;
-    const char *want_order[] = {"BinarySecurityToken", "Signature", "EncryptedKey", "Timestamp"};
-    int first = cred_bst ? 0 : 1;
-    CHECK(count == 4 - first, "%s: %d security children", label, count);
-    for (int i = 0; i < count && i + first < 4; i++)
-        CHECK(strcmp(order[i], want_order[i + first]) == 0, "%s: child %d is %s", label, i,
-              order[i]);
+    static const char *const cert_order[] = {"BinarySecurityToken", "Signature", "EncryptedKey",
+                                             "Timestamp"};
+    static const char *const hmac_order[] = {"Signature", "EncryptedKey", "ReferenceList",
+                                             "Timestamp"};
+    const char *const *want_order = cred_bst ? cert_order : hmac_order;
+    CHECK(count == 4, "%s: %d security children", label, count);
+    for (int i = 0; i < count && i < 4; i++)
+        CHECK(strcmp(order[i], want_order[i]) == 0, "%s: child %d is %s", label, i, order[i]);
 
     xmlNodePtr sig = child(sec, NS_DS, "Signature"), ek = child(sec, NS_XENC, "EncryptedKey");
     xmlNodePtr si = child(sig, NS_DS, "SignedInfo");
@@ -283,6 +286,30 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     uint8_t key[32] = {0};
     CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key", label);
     xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
+    /* who names the EncryptedData: the EncryptedKey's ReferenceList (certificate) or,
+     * for HMAC, a standalone ReferenceList plus a KeyInfo in the EncryptedData */
+    CHECK((child(ek, NS_XENC, "ReferenceList") != NULL) == cred_bst,
+          "%s: EncryptedKey ReferenceList presence", label);
+    xmlNodePtr ed_str = child(child(ed, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
+    xmlNodePtr sig_str = child(child(sig, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
+    if (cred_bst) {
+        CHECK(!ed_str, "%s: EncryptedData has a KeyInfo", label);
+    } else {
+        for (int i = 0; i < 2; i++) {
+            xmlNodePtr str = i ? sig_str : ed_str;
+            xmlChar *token_type = str ? xmlGetNsProp(str, BAD_CAST "TokenType", BAD_CAST NS_WSSE11)
+                                      : NULL;
+            char *uri = attr(child(str, NS_WSSE, "Reference"), "URI");
+            xmlChar *ek_id = xmlGetNoNsProp(ek, BAD_CAST "Id");
+            CHECK(token_type && strcmp((char *)token_type, WSS_ENCRYPTEDKEY) == 0 && uri &&
+                      ek_id && uri[0] == '#' && strcmp(uri + 1, (char *)ek_id) == 0,
+                  "%s: %s KeyInfo does not name the EncryptedKey", label,
+                  i ? "Signature" : "EncryptedData");
+            xmlFree(token_type);
+            xmlFree(uri);
+            xmlFree(ek_id);
+        }
+    }
     char *type = attr(ed, "Type"), *mime = attr(ed, "MimeType");
     CHECK(want->xml ? type && strcmp(type, XENC_TYPE_CONTENT) == 0 : type == NULL,
           "%s: EncryptedData Type %s", label, type ? type : "(none)");
