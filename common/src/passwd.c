@@ -129,15 +129,16 @@ static const char *parse_entry(char *line, passwd_entry *e)
     char *field[7];
     size_t nf = 0;
     uint64_t n, r, p;
-    for (char *s = line; s && nf < 7; nf++) {
+    for (char *s = line;; nf++) { /* exactly six ':' between seven fields */
         field[nf] = s;
-        if ((s = strchr(s, ':')) != NULL)
-            *s++ = '\0';
-        else if (nf < 6)
+        if (!(s = strchr(s, ':')))
+            break;
+        if (nf == 6)
             return "expected NAME:scrypt:N:r:p:SALT:HASH";
-        if (nf == 6 && s)
-            return "expected NAME:scrypt:N:r:p:SALT:HASH";
+        *s++ = '\0';
     }
+    if (nf != 6)
+        return "expected NAME:scrypt:N:r:p:SALT:HASH";
     if (!valid_name(field[0], strlen(field[0])))
         return "invalid user name";
     if (strcmp(field[1], "scrypt") != 0)
@@ -329,30 +330,25 @@ static msgsec_err replace_file(const char *path, int dir_fd, const char *data, s
     return rc;
 }
 
-/* Opens and exclusively locks the directory of path; -1 with err set. */
-static int lock_directory(const char *path, msgsec_error *err)
+/* Opens and exclusively locks the directory of path (*fd; closing it unlocks). */
+static msgsec_err lock_directory(const char *path, int *fd, msgsec_error *err)
 {
     char *copy = strdup(path);
     char *slash = copy ? strrchr(copy, '/') : NULL;
-    int fd = -1;
-    if (!copy) {
-        msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-        return -1;
-    }
+    msgsec_err rc = MSGSEC_OK;
+    if (!copy)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     if (slash)
         slash[slash == copy] = '\0'; /* "/file" keeps "/" */
-    fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open the directory of %s: %s", path,
-                      strerror(errno));
-    else if (flock(fd, LOCK_EX) != 0) {
-        msgsec_seterr(err, MSGSEC_E_USAGE, "cannot lock the directory of %s: %s", path,
-                      strerror(errno));
-        close(fd);
-        fd = -1;
-    }
+    *fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open the directory of %s: %s", path,
+                           strerror(errno));
+    else if (flock(*fd, LOCK_EX) != 0)
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot lock the directory of %s: %s", path,
+                           strerror(errno));
     free(copy);
-    return fd;
+    return rc;
 }
 
 msgsec_err passwd_set(const char *path, const char *user, const char *password, int *updated,
@@ -376,8 +372,8 @@ msgsec_err passwd_set(const char *path, const char *user, const char *password, 
     if (plen == 0 || plen > PASSWD_MAX_PASSWORD)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "the password must be 1..%d bytes",
                              PASSWD_MAX_PASSWORD);
-    if ((dir_fd = lock_directory(path, err)) < 0)
-        return err ? err->code : MSGSEC_E_USAGE;
+    if ((rc = lock_directory(path, &dir_fd, err)) != MSGSEC_OK)
+        goto cleanup;
     if (stat(path, &st) == 0 || errno != ENOENT) {
         if ((rc = read_store(path, &text, &len, err)) != MSGSEC_OK ||
             (rc = parse_store(path, (const char *)text, len, &store, err)) != MSGSEC_OK)
@@ -420,6 +416,7 @@ cleanup:
     sb_free(&out, 1);
     store_clear(&store);
     free(text);
-    close(dir_fd); /* releases the lock */
+    if (dir_fd >= 0)
+        close(dir_fd); /* releases the lock */
     return rc;
 }

@@ -18,8 +18,8 @@
 #include "internal.h"
 #include "passwd.h"
 
-static char dir[PATH_MAX];
-static char store_path[PATH_MAX + 16];
+static char dir[256]; /* a short mkdtemp path keeps every derived path in bounds */
+static char store_path[sizeof dir + 64];
 
 /* RFC 7914 section 12, third vector: scrypt("pleaseletmein", "SodiumChloride",
  * N=16384, r=8, p=1), first 64 bytes. Proves the hash is standard scrypt. */
@@ -46,9 +46,10 @@ static char *read_text(const char *path)
 
 static int setup(void **state)
 {
-    char tmpl[] = "/tmp/msgsec-passwd-XXXXXX";
-    if (!mkdtemp(tmpl) || !realpath(tmpl, dir))
+    char tmpl[] = "/tmp/msgsec-passwd-XXXXXX", real[PATH_MAX];
+    if (!mkdtemp(tmpl) || !realpath(tmpl, real) || strlen(real) >= sizeof dir)
         return -1;
+    memcpy(dir, real, strlen(real) + 1);
     return 0;
 }
 
@@ -377,6 +378,25 @@ static void test_cli_round_trip(void **state)
     assert_non_null(strstr(err_line, where));
 }
 
+/* Concurrent runs are serialized: every user lands in the store. Without the
+ * lock each run would rewrite the file it read before its ~0.3 s of scrypt. */
+static void test_cli_concurrent_updates(void **state)
+{
+    const char *path = fresh_store("users-concurrent");
+    char bin[PATH_MAX], cmd[2 * PATH_MAX + 512];
+    msgsec_error err;
+    msgsec_bin(bin, sizeof bin);
+    snprintf(cmd, sizeof cmd,
+             "for u in u1 u2 u3 u4; do echo \"pw-$u\" | '%s' passwd '%s' $u 2>/dev/null & done; "
+             "wait",
+             bin, path);
+    assert_int_equal(system(cmd), 0);
+    passwd_store *store = load(path);
+    assert_int_equal(passwd_store_count(store), 4);
+    assert_int_equal(passwd_check(store, "u3", "pw-u3", &err), MSGSEC_OK);
+    passwd_store_free(store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_set_refusals),
         cmocka_unit_test(test_timing_unknown_vs_wrong),
         cmocka_unit_test(test_cli_round_trip),
+        cmocka_unit_test(test_cli_concurrent_updates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
