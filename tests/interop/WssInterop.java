@@ -58,7 +58,6 @@ import java.util.UUID;
 
 import javax.security.auth.callback.Callback;
 import javax.security.auth.callback.CallbackHandler;
-import javax.xml.namespace.QName;
 import javax.xml.parsers.DocumentBuilder;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.transform.OutputKeys;
@@ -382,8 +381,12 @@ public final class WssInterop {
         }
         @SuppressWarnings("unchecked")
         List<WSDataRef> signed = (List<WSDataRef>) sig.get(WSSecurityEngineResult.TAG_DATA_REF_URIS);
-        requireSigned(signed, new QName(soapNs, "Body"));
-        requireSigned(signed, new QName(WSConstants.WSU_NS, "Timestamp"));
+        // the very Body and Timestamp of this envelope, not copies elsewhere (XML signature
+        // wrapping: processSecurityHeader alone accepts a signed Body moved into a header)
+        Element env = doc.getDocumentElement();
+        requireSigned(signed, child(env, soapNs, "Body"));
+        Element security = child(child(env, soapNs, "Header"), WSConstants.WSSE_NS, "Security");
+        requireSigned(signed, child(security, WSConstants.WSU_NS, "Timestamp"));
         results(results, WSConstants.ENCR);
         results(results, WSConstants.TS);
 
@@ -395,13 +398,13 @@ public final class WssInterop {
         System.out.println("  principal=" + identity + " signature-method=" + method + " body=" + got);
     }
 
-    private static void requireSigned(List<WSDataRef> signed, QName name) throws Exception {
+    private static void requireSigned(List<WSDataRef> signed, Element element) throws Exception {
         for (WSDataRef ref : signed) {
-            if (name.equals(ref.getName())) {
+            if (ref.getProtectedElement() == element) {
                 return;
             }
         }
-        throw new Exception("signature does not cover " + name);
+        throw new Exception("signature does not cover the envelope's " + element.getLocalName());
     }
 
     private void reject(Map<String, String> a) throws Exception {

@@ -127,15 +127,21 @@ wss4j-selftest)
     echo "reject in=bad-cipher-$order.xml" >> jobs2
     echo "reject in=bad-to-$order.xml" >> jobs2
   done
-  # the harness itself must notice a wrong principal
-  echo "consume in=client-ec-encrypt-then-sign-1.2.xml body=order.xml identity=CN=shop1,O=Example" > jobs3
   wss4j jobs2
+  # the harness's own checks must fail on a wrong principal and on signature wrapping
+  # (which WSS4J's processSecurityHeader alone accepts)
+  xmltool tamper xsw-move client-rsa-encrypt-then-sign-1.2.xml xsw-move.xml
+  printf '%s\n' \
+    "consume in=client-ec-encrypt-then-sign-1.2.xml body=order.xml identity=CN=shop1,O=Example" \
+    "consume in=xsw-move.xml body=order.xml identity=CN=shop1,O=Example" > jobs3
   if wss4j jobs3 > out3.txt; then
-    die "WSS4J harness accepted a wrong expected principal"
+    die "WSS4J harness accepted a wrong principal or a wrapped signature: $(cat out3.txt)"
   fi
-  grep -q "principal CN=shop2,O=Example, expected CN=shop1,O=Example" out3.txt \
-    || die "unexpected harness output: $(cat out3.txt)"
-  echo "wrong expected principal detected"
+  for why in "principal CN=shop2,O=Example, expected CN=shop1,O=Example" \
+             "signature does not cover the envelope's Body"; do
+    grep -q "$why" out3.txt || die "harness did not report '$why': $(cat out3.txt)"
+    echo "  harness failed as expected: $why"
+  done
   ;;
 
 msgsec-to-wss4j)
@@ -250,7 +256,7 @@ EOF
   expect_refused 6 ok-issuer-serial.xml --replay-db replay.db
   # negative: tampered ciphertext and address (4), Created two days ago (5), wrong service
   # key (7), wrong To, SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa
-  # headers and BST, signer certificate not in the message (8)
+  # headers and BST, signer certificate not in the message (8); signature wrapping (3, 8)
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
@@ -258,6 +264,11 @@ EOF
   expect_refused 4 bad-cipher-encrypt-then-sign.xml
   expect_refused 4 bad-to-encrypt-then-sign.xml
   expect_refused 4 bad-to-sign-then-encrypt.xml
+  # signature wrapping: duplicate Id (3), signed Body moved out of place (8)
+  xmltool tamper xsw-dup client-rsa-encrypt-then-sign-1.2.xml xsw-dup.xml
+  xmltool tamper xsw-move client-rsa-encrypt-then-sign-1.2.xml xsw-move.xml
+  expect_refused 3 xsw-dup.xml
+  expect_refused 8 xsw-move.xml
   expect_refused 5 old.xml
   SERVICE=other-service expect_refused 7 client-rsa-encrypt-then-sign-1.2.xml
   for f in wrong-to sha1 cbc rsa15 minimal no-bst; do

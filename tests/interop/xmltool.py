@@ -4,17 +4,22 @@
   xmltool.py tamper MODE IN OUT    write IN with one targeted change:
       body-cipher  flip one bit of the Body's EncryptedData ciphertext
       to           replace the wsa:To address
+      xsw-move     signature wrapping: the signed Body moves into a new header, a Body
+                   without Id carries other content
+      xsw-dup      as xsw-move, but the new Body keeps the signed Body's wsu:Id
   xmltool.py context FILE K=V...   exit 0 when the JSON object in FILE has every K equal to V
   xmltool.py decrypt ENV KEY OUT   decrypt ENV's Body with python3-xmlsec (libxmlsec1) and the
                                    service's PEM private key KEY; write the Body's element to OUT
 """
 import base64
+import copy
 import json
 import sys
 
 from lxml import etree
 
 WSA = "http://www.w3.org/2005/08/addressing"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 SOAP = ("http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/")
@@ -63,6 +68,15 @@ def tamper(mode, src, dst):
         node.text = base64.b64encode(bytes(raw)).decode()
     elif mode == "to":
         only(root.xpath("s:Header/wsa:To", namespaces=ns), "wsa:To").text = "urn:example:attacker"
+    elif mode in ("xsw-move", "xsw-dup"):
+        body = only(root.xpath("s:Body", namespaces=ns), "Body")
+        header = only(root.xpath("s:Header", namespaces=ns), "Header")
+        etree.SubElement(header, "{urn:example:attacker}Wrapper").append(copy.deepcopy(body))
+        for child in list(body):
+            body.remove(child)
+        if mode == "xsw-move":
+            del body.attrib["{%s}Id" % WSU]
+        etree.SubElement(body, "{urn:example:orders}order").text = "forged"
     else:
         fail("unknown tamper mode " + mode)
     tree.write(dst, xml_declaration=False)
