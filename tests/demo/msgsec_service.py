@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 
-from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
@@ -43,13 +42,14 @@ class Service(MessagingHandler):
         super().__init__(auto_accept=False)
         self.args = args
         self.accepted = 0
+        self.timer = None
 
     def on_start(self, event):
         conn = event.container.connect(self.args.url, sasl_enabled=True,
                                        allowed_mechs="ANONYMOUS")
         event.container.create_receiver(conn, self.args.address)
         if self.args.timeout:
-            event.container.schedule(self.args.timeout, self)
+            self.timer = event.container.schedule(self.args.timeout, self)
 
     def on_timer_task(self, event):
         print(f"service: timeout after {self.accepted} messages", file=sys.stderr, flush=True)
@@ -71,6 +71,8 @@ class Service(MessagingHandler):
             self.accept(event.delivery)
             self.accepted += 1
         if self.args.count and self.accepted >= self.args.count:
+            if self.timer:
+                self.timer.cancel()
             event.receiver.close()
             event.connection.close()
 
