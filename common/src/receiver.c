@@ -186,10 +186,11 @@ static msgsec_err scan_security(recv_msg *m, xmlNodePtr *early, size_t *n_early,
                 return msgsec_seterr(err, MSGSEC_E_MALFORMED, "more than one %s in Security",
                                      (const char *)c->name);
             *slot = c;
-        } else if (!m->signature && *n_early < RECV_MAX_KEYS &&
-                   (xml_is(c, NS_XENC, "ReferenceList") ||
-                    (xml_is(c, NS_XENC, "EncryptedKey") &&
-                     xml_child(c, NS_XENC, "ReferenceList", NULL)))) {
+        } else if (!m->signature && (xml_is(c, NS_XENC, "ReferenceList") ||
+                                     (xml_is(c, NS_XENC, "EncryptedKey") &&
+                                      xml_child(c, NS_XENC, "ReferenceList", NULL)))) {
+            if (*n_early == RECV_MAX_KEYS)
+                return msgsec_seterr(err, MSGSEC_E_MALFORMED, "too many encryption lists");
             early[(*n_early)++] = c;
         }
     }

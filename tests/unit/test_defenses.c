@@ -312,8 +312,10 @@ static void test_unsigned_parts(void **state)
             break;
         }
     }
-    env = resign(dom_string(doc), pki("client-rsa.key"), NULL);
+    char *unsigned_ts = dom_string(doc);
+    env = resign(unsigned_ts, pki("client-rsa.key"), NULL);
     assert_unwrap_class(env, MSGSEC_E_POLICY);
+    free(unsigned_ts);
     free(env);
 }
 
