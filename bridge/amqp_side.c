@@ -35,7 +35,7 @@
 #define SEND_BATCH 64
 #define TICK_MS 1000
 #define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS 10000
 
 typedef struct link_entry {
     char *address;

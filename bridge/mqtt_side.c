@@ -34,7 +34,7 @@
 #define MAX_INFLIGHT 20 /* Mosquitto's default max_inflight_messages */
 #define SEND_BATCH 20
 #define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS 10000
 #define SESSION_EXPIRY 86400
 
 struct mqtt_side {

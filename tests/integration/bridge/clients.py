@@ -57,9 +57,11 @@ def mqtt_client(args, cid):
 
 
 def mqtt_pub(args):
+    import paho.mqtt.client as mqtt
     from paho.mqtt.properties import Properties
     from paho.mqtt.packettypes import PacketTypes
     c = mqtt_client(args, "pub-%d" % time.time_ns())
+    c.reconnect_delay_set(0.2, 2)
     done = threading.Event()
     acked = [0]
     lock = threading.Lock()
@@ -99,7 +101,8 @@ def mqtt_pub(args):
         while True:
             info = c.publish(args.topic, payload(args.prefix, i, args.size, fixed), qos=args.qos,
                              properties=props if has_props else None)
-            if info.rc == 0:
+            # not connected: paho keeps a QoS>0 message and sends it after reconnecting
+            if info.rc == 0 or (info.rc == mqtt.MQTT_ERR_NO_CONN and args.qos > 0):
                 break
             time.sleep(0.01)  # not connected / queue full: retry
     if args.qos == 0:
@@ -121,7 +124,9 @@ def mqtt_sub(args):
     bodies, dumps = [], []
     lock = threading.Lock()
     last = [time.time()]
-    c = mqtt.Client(client_id="sub-%d" % time.time_ns(), protocol=mqtt.MQTTv5)
+    # --session ID: persistent session (messages wait in the broker while we are away)
+    c = mqtt.Client(client_id=args.session or "sub-%d" % time.time_ns(), protocol=mqtt.MQTTv5)
+    c.reconnect_delay_set(0.2, 2)
     ready = threading.Event()
 
     def on_connect(client, userdata, flags, rc, properties=None):
@@ -146,7 +151,14 @@ def mqtt_sub(args):
                     d["UserProperty"] = dict(p.UserProperty)
                 dumps.append(d)
     c.on_connect, c.on_subscribe, c.on_message = on_connect, on_subscribe, on_message
-    c.connect("127.0.0.1", args.port, keepalive=30)
+    if args.session:
+        from paho.mqtt.properties import Properties
+        from paho.mqtt.packettypes import PacketTypes
+        cp = Properties(PacketTypes.CONNECT)
+        cp.SessionExpiryInterval = 3600
+        c.connect("127.0.0.1", args.port, keepalive=30, clean_start=False, properties=cp)
+    else:
+        c.connect("127.0.0.1", args.port, keepalive=30)
     c.loop_start()
     ready.wait(10)
     if args.ready_file:
@@ -315,6 +327,7 @@ def main():
             p.add_argument("--response-topic")
             p.add_argument("--expiry", type=int)
             p.add_argument("--user", action="append")
+            p.add_argument("--session")
         else:
             p.add_argument("--url", required=True)
             p.add_argument("--address", required=True)
