@@ -232,10 +232,18 @@ static msgsec_err parse_store(const char *path, const char *text, size_t len, pa
     return MSGSEC_OK;
 }
 
-/* Reads the store file; every failure is a configuration error. */
+/* Reads the store file; every failure is a configuration error. A store that
+ * group or others can write would let them add users: refused (as sshd's
+ * StrictModes refuses such authorized_keys). */
 static msgsec_err read_store(const char *path, uint8_t **text, size_t *len, msgsec_error *err)
 {
     msgsec_error read_err;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "password store %s is writable by group or others (mode %03o); "
+                             "chmod 600 it",
+                             path, (unsigned)(st.st_mode & 0777));
     if (read_file_bounded(path, PASSWD_MAX_BYTES, text, len, &read_err) != MSGSEC_OK)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "password store: %s", read_err.detail);
     return MSGSEC_OK;

@@ -28,7 +28,8 @@
 typedef struct passwd_store passwd_store;
 
 /* Loads and validates a store. A malformed line is MSGSEC_E_USAGE with
- * "FILE:LINE: reason". path: borrowed. *out: caller frees with passwd_store_free. */
+ * "FILE:LINE: reason"; so is a store group or others can write.
+ * path: borrowed. *out: caller frees with passwd_store_free. */
 msgsec_err passwd_store_load(const char *path, passwd_store **out, msgsec_error *err);
 /* Wipes the hashes and frees. NULL is a no-op. */
 void passwd_store_free(passwd_store *store);

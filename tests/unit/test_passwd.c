@@ -218,6 +218,16 @@ static void test_store_refusals(void **state)
     assert_null(store);
     assert_non_null(strstr(err.detail, "No such file or directory"));
 
+    /* a store others could add users to */
+    path = fresh_store("writable");
+    write_text(path, kat_line, strlen(kat_line), 0620);
+    assert_int_equal(passwd_store_load(path, &store, &err), MSGSEC_E_USAGE);
+    assert_non_null(strstr(err.detail, "is writable by group or others (mode 620)"));
+    assert_int_equal(passwd_set(path, "bob", "pw", NULL, &err), MSGSEC_E_USAGE);
+    assert_int_equal(chmod(path, 0644), 0); /* readable is fine: hashes, like /etc/shadow */
+    store = load(path);
+    passwd_store_free(store);
+
     /* passwd_set refuses to rewrite a malformed store and leaves it alone */
     path = fresh_store("bad2");
     write_text(path, bad_stores[4].text, strlen(bad_stores[4].text), 0644);
