@@ -30,7 +30,8 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_DEPTH 16
-#define CONFIG_MAX_KEYS 256 /* per mapping: more than any section has; keeps duplicate checks cheap */
+#define CONFIG_MAX_KEYS                                                                            \
+    256              /* per mapping: more than any section has; keeps duplicate checks cheap */
 #define NAME_LEN 128 /* dotted key names in messages ("mqtt.tls.key") */
 #define TEN_YEARS 315360000LL
 
@@ -338,6 +339,9 @@ static msgsec_err check_file(loader *ld, int line, const char *name, const char 
             rc = fail(ld, line, "%s: %s", name, detail.detail);
     } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = fail(ld, line, "%s: %s is not a regular file", name, path);
+    } else if (st.st_mode & S_IWOTH) { /* anyone could swap the trust anchor or user store */
+        rc = fail(ld, line, "%s: %s is writable by others (mode %03o); chmod o-w it", name, path,
+                  (unsigned)(st.st_mode & 0777));
     }
     close(fd);
     return rc;
@@ -1020,6 +1024,13 @@ msgsec_err msgsec_config_load(const char *path, msgsec_config **out, msgsec_erro
         return msgsec_seterr(err, MSGSEC_E_USAGE, "no configuration file given");
     if (read_file_bounded(path, CONFIG_MAX_BYTES, &text, &len, &read_err) != MSGSEC_OK)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "%s", read_err.detail);
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+        free(text);
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "%s is writable by others (mode %03o); chmod o-w it", path,
+                             (unsigned)(st.st_mode & 0777));
+    }
     if (!(cfg = calloc(1, sizeof *cfg)) || set_defaults(cfg) != 0 ||
         !yaml_parser_initialize(&ld.parser)) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");

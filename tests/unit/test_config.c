@@ -42,6 +42,7 @@ static int setup(void **state)
     write_file("node.key", "test\n", 0600);
     write_file("client.key", "test\n", 0400);
     write_file("open.key", "test\n", 0640);
+    write_file("world-writable.pem", "test\n", 0666);
     return 0;
 }
 
@@ -435,6 +436,8 @@ static const refusal refusals[] = {
     {"identity:\n  cert: node.pem\n  key: open.key\n", 3, "identity.key: key " /* ...open.key */},
     {"mqtt:\n  tls:\n    cert: client.pem\n    key: open.key\n", 4, "(mode 640); chmod 600 it"},
     {"amqp:\n  tls: {cert: client.pem, key: open.key}\n", 2, "amqp.tls.key: key"},
+    {"trust:\n  ca: [world-writable.pem]\n", 2,
+     "world-writable.pem is writable by others (mode 666)"},
     /* pairs and formats */
     {"identity:\n  cert: node.pem\n", 1, "identity.cert and identity.key must be given together"},
     {"mqtt:\n  tls:\n    cert: client.pem\n", 2,
@@ -496,6 +499,10 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(err.detail, "No such file or directory"));
     assert_int_equal(msgsec_config_load(dir, &cfg, &err), MSGSEC_E_USAGE); /* a directory */
     assert_int_equal(msgsec_config_load(NULL, &cfg, &err), MSGSEC_E_USAGE);
+    /* a configuration anyone can rewrite */
+    write_file("msgsec.yaml", "metrics: {listen: \"127.0.0.1:9464\"}\n", 0646);
+    assert_int_equal(msgsec_config_load(cfg_path, &cfg, &err), MSGSEC_E_USAGE);
+    assert_non_null(strstr(err.detail, "msgsec.yaml is writable by others (mode 646)"));
 }
 
 static void test_topic_match(void **state)
