@@ -55,7 +55,7 @@ static void start_element_bounded(void *ctx, const xmlChar *localname, const xml
                           nb_defaulted, attributes);
 }
 
-static msgsec_err parse_error(msgsec_error *err, const xmlError *e)
+static msgsec_err parse_error(msgsec_error *err, const char *what, const xmlError *e)
 {
     if (e && e->message) {
         char msg[160];
@@ -66,10 +66,10 @@ static msgsec_err parse_error(msgsec_error *err, const xmlError *e)
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             n--;
         msg[n] = '\0';
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not well-formed XML (line %d): %s",
-                             e->line, msg);
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not well-formed XML (line %d): %s",
+                             what, e->line, msg);
     }
-    return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not well-formed XML");
+    return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not well-formed XML", what);
 }
 
 msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
@@ -98,7 +98,7 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
     if (guard.refused)
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", guard.refused);
     else if (!ctxt->wellFormed || !doc)
-        rc = parse_error(err, &ctxt->lastError);
+        rc = parse_error(err, "message", &ctxt->lastError);
     else if (doc->intSubset || doc->extSubset)
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "DOCTYPE declarations are not allowed");
     else if (!xmlDocGetRootElement(doc))
@@ -136,13 +136,13 @@ msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, si
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "decrypted content too large");
     for (xmlNodePtr p = replaced->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent)
         depth++;
+    xmlResetLastError();
     xmlParserErrors perr = len == 0 ? XML_ERR_OK
                                     : xmlParseInNodeContext(replaced->parent, (const char *)data,
                                                             (int)len, XML_SAFE_OPTIONS, &list);
     if (perr != XML_ERR_OK) {
         xmlFreeNodeList(list);
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                             "decrypted content is not well-formed XML (error %d)", (int)perr);
+        return parse_error(err, "decrypted content", xmlGetLastError());
     }
     for (xmlNodePtr n = list; n; n = n->next) {
         if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE ||
