@@ -26,6 +26,8 @@
 #include <openssl/rsa.h>
 
 #include "internal.h"
+#include "saml.h"
+#include "xml.h"
 
 #define CONTENT_KEY_LEN 32
 #define GCM_IV_LEN 12
@@ -46,6 +48,9 @@ struct msgsec_sender {
     EVP_PKEY *client_key;         /* certificate credential */
     EVP_PKEY_CTX *sign_ctx;       /* sign-initialised, SHA-256 (+ PKCS#1 v1.5 for RSA) */
     char *client_cert_b64;        /* base64 DER of the client certificate (the BST) */
+    char *saml_xml;               /* issued: the Assertion, written verbatim */
+    char *saml_id;                /* its ID (signature Reference and STR KeyIdentifier) */
+    char saml_digest[48];         /* base64 SHA-256 of its exclusive c14n */
     EVP_PKEY *service_key;        /* public key of the service certificate */
     EVP_PKEY_CTX *oaep_ctx;       /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
     char service_thumbprint[32];  /* base64 SHA-1 of the service certificate DER */
@@ -113,7 +118,8 @@ typedef struct signed_part {
     char digest_b64[48];
 } signed_part;
 
-enum { PART_TO, PART_ACTION, PART_MID, PART_TS, PART_BST, PART_COUNT };
+/* PART_TOKEN: the BST (certificate) or the SAML Assertion (issued); empty for none */
+enum { PART_TO, PART_ACTION, PART_MID, PART_TS, PART_TOKEN, PART_COUNT };
 
 static void put_wsa_header(strbuf *sb, const char *name, const char *id_prefix, const char *n,
                            const char *value)
@@ -144,13 +150,16 @@ static msgsec_err digest_b64(msgsec_sender *s, const void *data, size_t len, cha
     return MSGSEC_OK;
 }
 
+/* Reference to "#id_prefix-n", or to "#id_prefix" when n is NULL. */
 static void put_reference(strbuf *sb, const char *id_prefix, const char *n,
                           const char *digest_b64)
 {
     sb_puts(sb, "<ds:Reference URI=\"#");
-    sb_puts(sb, id_prefix);
-    sb_puts(sb, "-");
-    sb_puts(sb, n);
+    put_c14n_escaped(sb, id_prefix, 1);
+    if (n) {
+        sb_puts(sb, "-");
+        sb_puts(sb, n);
+    }
     sb_puts(sb, "\"><ds:Transforms><ds:Transform Algorithm=\"" ALG_EXC_C14N
                 "\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"" ALG_SHA256
                 "\"></ds:DigestMethod><ds:DigestValue>");
@@ -336,69 +345,100 @@ static msgsec_err sign_signed_info(msgsec_sender *s, const uint8_t key[CONTENT_K
 
 /* ---------------------------------------------------------------- sender */
 
-static msgsec_err load_signer(msgsec_sender *s, const msgsec_sender_opts *opts,
+/* Loads the signing key and its certificate (certificate and issued
+ * credentials) and sets up signing. *cert: caller frees with X509_free. */
+static msgsec_err load_signer(msgsec_sender *s, const msgsec_sender_opts *opts, X509 **cert,
                               msgsec_error *err)
 {
     msgsec_err rc;
-    X509 *cert = NULL;
-    uint8_t *der = NULL;
     if (!opts->cert_file || !opts->key_file)
         return msgsec_seterr(err, MSGSEC_E_USAGE,
-                             "credential certificate needs a client certificate and key");
+                             "credential %s needs a client certificate and key",
+                             msgsec_credential_name(opts->credential));
     if ((rc = load_private_key(opts->key_file, &s->client_key, err)) != MSGSEC_OK ||
-        (rc = load_cert(opts->cert_file, &cert, err)) != MSGSEC_OK)
-        goto cleanup;
-    if (X509_check_private_key(cert, s->client_key) != 1) {
+        (rc = load_cert(opts->cert_file, cert, err)) != MSGSEC_OK)
+        return rc;
+    if (X509_check_private_key(*cert, s->client_key) != 1) {
         ERR_clear_error();
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "key %s does not match certificate %s",
-                           opts->key_file, opts->cert_file);
-        goto cleanup;
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "key %s does not match certificate %s",
+                             opts->key_file, opts->cert_file);
     }
     if (EVP_PKEY_is_a(s->client_key, "RSA")) {
-        if (EVP_PKEY_get_bits(s->client_key) < 2048) {
-            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client RSA key has %d bits; 2048 or more needed",
-                               EVP_PKEY_get_bits(s->client_key));
-            goto cleanup;
-        }
+        if (EVP_PKEY_get_bits(s->client_key) < 2048)
+            return msgsec_seterr(err, MSGSEC_E_USAGE,
+                                 "client RSA key has %d bits; 2048 or more needed",
+                                 EVP_PKEY_get_bits(s->client_key));
         s->sign_kind = SIGN_RSA;
     } else if (EVP_PKEY_is_a(s->client_key, "EC")) {
         char group[64] = "";
         if (!EVP_PKEY_get_group_name(s->client_key, group, sizeof group, NULL) ||
-            strcmp(group, "prime256v1") != 0) {
-            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client EC key is on curve %s; P-256 needed",
-                               group[0] ? group : "(unknown)");
-            goto cleanup;
-        }
+            strcmp(group, "prime256v1") != 0)
+            return msgsec_seterr(err, MSGSEC_E_USAGE, "client EC key is on curve %s; P-256 needed",
+                                 group[0] ? group : "(unknown)");
         s->sign_kind = SIGN_ECDSA;
     } else {
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "client key must be RSA or ECDSA P-256");
-        goto cleanup;
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "client key must be RSA or ECDSA P-256");
     }
     s->sign_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->client_key, NULL);
     if (!s->sign_ctx || EVP_PKEY_sign_init(s->sign_ctx) != 1 ||
         (s->sign_kind == SIGN_RSA &&
          EVP_PKEY_CTX_set_rsa_padding(s->sign_ctx, RSA_PKCS1_PADDING) != 1) ||
-        EVP_PKEY_CTX_set_signature_md(s->sign_ctx, s->sha256) != 1) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signing");
-        goto cleanup;
-    }
+        EVP_PKEY_CTX_set_signature_md(s->sign_ctx, s->sha256) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signing");
+    return MSGSEC_OK;
+}
+
+/* certificate credential: the BST content, base64 DER of the client certificate. */
+static msgsec_err encode_bst(msgsec_sender *s, X509 *cert, msgsec_error *err)
+{
+    uint8_t *der = NULL;
     int der_len = i2d_X509(cert, &der);
-    if (der_len <= 0) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot encode client certificate");
-        goto cleanup;
-    }
+    if (der_len <= 0)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot encode client certificate");
     strbuf b64;
     sb_init(&b64, 4 * ((size_t)der_len + 2) / 3 + 1, 0);
     sb_put_base64(&b64, der, (size_t)der_len);
+    OPENSSL_free(der);
     if (b64.failed) {
         sb_free(&b64, 0);
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-        goto cleanup;
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     }
     s->client_cert_b64 = sb_steal(&b64, NULL);
-cleanup:
-    OPENSSL_free(der);
-    X509_free(cert);
+    return MSGSEC_OK;
+}
+
+static int digest_sink(void *ctx, const char *buf, int len)
+{
+    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
+}
+
+/* issued credential: loads the Assertion (holder-of-key, bound to cert) and
+ * digests its exclusive c14n once; the message signature covers it by ID. */
+static msgsec_err load_assertion(msgsec_sender *s, const char *token_file, X509 *cert,
+                                 msgsec_error *err)
+{
+    saml_token tok;
+    xmlDocPtr doc = NULL;
+    uint8_t md[32];
+    unsigned int md_len = 0;
+    msgsec_err rc;
+    if (!token_file)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "credential issued needs a token (SAML assertion)");
+    if ((rc = saml_token_load(token_file, cert, &tok, err)) != MSGSEC_OK)
+        return rc;
+    if ((rc = xml_parse((const uint8_t *)tok.xml, tok.len, tok.len, &doc, err)) == MSGSEC_OK &&
+        (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
+         xml_c14n_subtree(xmlDocGetRootElement(doc), NULL, digest_sink, s->md_ctx) != 0 ||
+         EVP_DigestFinal_ex(s->md_ctx, md, &md_len) != 1))
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the SAML assertion");
+    if (rc == MSGSEC_OK) {
+        EVP_EncodeBlock((unsigned char *)s->saml_digest, md, (int)sizeof md);
+        s->saml_xml = tok.xml;
+        s->saml_id = tok.id;
+        tok.xml = tok.id = NULL;
+    }
+    xmlFreeDoc(doc);
+    saml_token_clear(&tok);
     return rc;
 }
 
@@ -440,6 +480,7 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
 {
     msgsec_err rc = MSGSEC_OK;
     msgsec_sender *s;
+    X509 *cert = NULL;
     if (!opts || !out)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "msgsec_sender_new: missing argument");
     *out = NULL;
@@ -466,7 +507,12 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
     }
     switch (opts->credential) {
     case MSGSEC_CRED_CERTIFICATE:
-        rc = load_signer(s, opts, err);
+        if ((rc = load_signer(s, opts, &cert, err)) == MSGSEC_OK)
+            rc = encode_bst(s, cert, err);
+        break;
+    case MSGSEC_CRED_ISSUED:
+        if ((rc = load_signer(s, opts, &cert, err)) == MSGSEC_OK)
+            rc = load_assertion(s, opts->token_file, cert, err);
         break;
     case MSGSEC_CRED_NONE:
         s->sign_kind = SIGN_HMAC;
@@ -476,7 +522,6 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
         break;
     case MSGSEC_CRED_USERNAME:
     case MSGSEC_CRED_WINDOWS:
-    case MSGSEC_CRED_ISSUED:
         rc = msgsec_seterr(err, MSGSEC_E_USAGE, "credential %s is not supported by this build",
                            msgsec_credential_name(opts->credential));
         break;
@@ -488,6 +533,7 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
     if (rc == MSGSEC_OK)
         rc = load_service(s, opts->service_cert_file, err);
 cleanup:
+    X509_free(cert);
     if (rc != MSGSEC_OK) {
         msgsec_sender_free(s);
         return rc;
@@ -503,6 +549,8 @@ void msgsec_sender_free(msgsec_sender *s)
     EVP_PKEY_CTX_free(s->sign_ctx);
     EVP_PKEY_free(s->client_key);
     free(s->client_cert_b64);
+    free(s->saml_xml);
+    free(s->saml_id);
     EVP_PKEY_CTX_free(s->oaep_ctx);
     EVP_PKEY_free(s->service_key);
     EVP_MD_CTX_free(s->md_ctx);
@@ -603,7 +651,8 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
     return MSGSEC_OK;
 }
 
-/* Writes the canonical To/Action/MessageID, Timestamp and BST into scratch. */
+/* Writes the canonical To/Action/MessageID, Timestamp and BST (or the
+ * Assertion as issued, whose digest was taken once) into scratch. */
 static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part parts[PART_COUNT],
                                const char *n, const char *to, const char *action,
                                const char *message_id, time_t now)
@@ -631,7 +680,7 @@ static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part pa
     sb_puts(scratch, expires);
     sb_puts(scratch, "</wsu:Expires></wsu:Timestamp>");
 
-    parts[PART_BST].off = scratch->len;
+    parts[PART_TOKEN].off = scratch->len;
     if (s->client_cert_b64) {
         sb_puts(scratch, "<wsse:BinarySecurityToken xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU
                          "\" EncodingType=\"" WSS_BASE64 "\" ValueType=\"" WSS_X509V3
@@ -640,6 +689,8 @@ static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part pa
         sb_puts(scratch, "\">");
         sb_puts(scratch, s->client_cert_b64);
         sb_puts(scratch, "</wsse:BinarySecurityToken>");
+    } else if (s->saml_xml) {
+        sb_puts(scratch, s->saml_xml);
     }
     size_t end = scratch->len;
     for (int i = PART_COUNT - 1; i >= 0; i--) {
@@ -713,7 +764,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
         goto cleanup;
     write_signed_parts(s, scratch, parts, n, to, action, message_id, now);
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
-        if (parts[i].len)
+        if (parts[i].len && !(i == PART_TOKEN && s->saml_xml))
             rc = digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64,
                             err);
     if (rc != MSGSEC_OK)
@@ -728,8 +779,10 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     for (int i = PART_TO; i <= PART_TS; i++)
         put_reference(si, parts[i].id_prefix, n, parts[i].digest_b64);
     put_reference(si, "body", n, body_digest);
-    if (parts[PART_BST].len)
-        put_reference(si, parts[PART_BST].id_prefix, n, parts[PART_BST].digest_b64);
+    if (s->saml_xml)
+        put_reference(si, s->saml_id, NULL, s->saml_digest);
+    else if (parts[PART_TOKEN].len)
+        put_reference(si, parts[PART_TOKEN].id_prefix, n, parts[PART_TOKEN].digest_b64);
     sb_puts(si, "</ds:SignedInfo>");
     if (scratch->failed || body->failed || si->failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -741,7 +794,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
                   "\" xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU "\"><s:Header>");
     sb_append(&env, scratch->data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
     sb_puts(&env, "<wsse:Security s:mustUnderstand=\"true\">");
-    sb_append(&env, scratch->data + parts[PART_BST].off, parts[PART_BST].len);
+    sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
     sb_puts(&env, "<ds:Signature xmlns:ds=\"" NS_DS "\" Id=\"sig-");
     sb_puts(&env, n);
     sb_puts(&env, "\">");
@@ -752,6 +805,12 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo>");
     if (hmac) {
         put_encrypted_key_str(&env, n);
+    } else if (s->saml_xml) {
+        sb_puts(&env, "<wsse:SecurityTokenReference xmlns:wsse11=\"" NS_WSSE11
+                      "\" wsse11:TokenType=\"" WSS_SAML2_TOKEN "\"><wsse:KeyIdentifier ValueType=\""
+                      WSS_SAML2_ID "\">");
+        put_c14n_escaped(&env, s->saml_id, 0);
+        sb_puts(&env, "</wsse:KeyIdentifier></wsse:SecurityTokenReference>");
     } else {
         sb_puts(&env, "<wsse:SecurityTokenReference><wsse:Reference URI=\"#x509-");
         sb_puts(&env, n);

@@ -23,6 +23,7 @@
 #include <openssl/rsa.h>
 
 #include "internal.h"
+#include "saml.h"
 
 static int failures;
 static const char *pki;
@@ -56,6 +57,8 @@ static xmlNodePtr find_by_id(xmlNodePtr node, const char *id)
         xmlChar *v = xmlGetNsProp(node, BAD_CAST "Id", BAD_CAST NS_WSU);
         if (!v)
             v = xmlGetNoNsProp(node, BAD_CAST "Id");
+        if (!v)
+            v = xmlGetNoNsProp(node, BAD_CAST "ID"); /* saml2:Assertion */
         int match = v && strcmp((char *)v, id) == 0;
         xmlFree(v);
         if (match)
@@ -167,7 +170,8 @@ static uint8_t *gcm_decrypt(const uint8_t key[32], const uint8_t *in, size_t in_
     return out;
 }
 
-static int verify_signature(const char *method, xmlNodePtr bst, const uint8_t hmac_key[32],
+/* signer: the certificate whose key signed (asymmetric methods). */
+static int verify_signature(const char *method, X509 *signer, const uint8_t hmac_key[32],
                             const uint8_t *si, size_t si_len, const uint8_t *sig, size_t sig_len)
 {
     if (strcmp(method, ALG_HMAC_SHA256) == 0) {
@@ -176,11 +180,7 @@ static int verify_signature(const char *method, xmlNodePtr bst, const uint8_t hm
         return HMAC(EVP_sha256(), hmac_key, 32, si, si_len, mac, &mac_len) && mac_len == 32 &&
                sig_len == 32 && memcmp(mac, sig, 32) == 0;
     }
-    size_t der_len = 0;
-    uint8_t *der = b64(bst, &der_len);
-    const unsigned char *p = der;
-    X509 *cert = der ? d2i_X509(NULL, &p, (long)der_len) : NULL;
-    EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+    EVP_PKEY *pub = signer ? X509_get0_pubkey(signer) : NULL;
     uint8_t *dsig = NULL;
     int dsig_len = 0, ok = 0;
     if (pub && strcmp(method, ALG_ECDSA_SHA256) == 0 && sig_len == 64) {
@@ -199,8 +199,6 @@ static int verify_signature(const char *method, xmlNodePtr bst, const uint8_t hm
         EVP_MD_CTX_free(md);
     }
     OPENSSL_free(dsig);
-    X509_free(cert);
-    free(der);
     return ok;
 }
 
@@ -213,10 +211,15 @@ typedef struct expect {
     int xml;
 } expect;
 
-/* Checks a wrapped envelope completely; cred_bst = 1 when a BST must be there. */
-static void check_envelope(const char *label, const uint8_t *env, size_t env_len, int cred_bst,
-                           const expect *want)
+/* The credential's token in the Security header. */
+typedef enum token_kind { TOKEN_BST, TOKEN_NONE, TOKEN_SAML } token_kind;
+
+/* Checks a wrapped envelope completely. saml_signer: the holder-of-key
+ * certificate (TOKEN_SAML); a BST carries its own. */
+static void check_envelope(const char *label, const uint8_t *env, size_t env_len,
+                           token_kind token, X509 *saml_signer, const expect *want)
 {
+    X509 *bst_cert = NULL;
     xmlDocPtr doc = xmlReadMemory((const char *)env, (int)env_len, NULL, NULL, XML_PARSE_NONET);
     CHECK(doc, "%s: envelope does not parse", label);
     if (!doc)
@@ -229,7 +232,8 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         goto done;
 
     /* header order: certificate: BST, Signature, EncryptedKey (with ReferenceList),
-     * Timestamp; HMAC (none): Signature, EncryptedKey, ReferenceList, Timestamp */
+     * Timestamp; HMAC (none): Signature, EncryptedKey, ReferenceList, Timestamp;
+     * issued: the Assertion in place of the BST */
     const char *order[5];
     int count = 0;
     for (xmlNodePtr c = sec->children; c && count < 5; c = c->next)
@@ -239,21 +243,31 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
                                              "Timestamp"};
     static const char *const hmac_order[] = {"Signature", "EncryptedKey", "ReferenceList",
                                              "Timestamp"};
-    const char *const *want_order = cred_bst ? cert_order : hmac_order;
+    static const char *const saml_order[] = {"Assertion", "Signature", "EncryptedKey",
+                                             "Timestamp"};
+    const char *const *want_order = token == TOKEN_BST    ? cert_order
+                                    : token == TOKEN_SAML ? saml_order
+                                                          : hmac_order;
+    int signed_token = token != TOKEN_NONE;
     CHECK(count == 4, "%s: %d security children", label, count);
     for (int i = 0; i < count && i < 4; i++)
         CHECK(strcmp(order[i], want_order[i]) == 0, "%s: child %d is %s", label, i, order[i]);
 
     xmlNodePtr sig = child(sec, NS_DS, "Signature"), ek = child(sec, NS_XENC, "EncryptedKey");
     xmlNodePtr si = child(sig, NS_DS, "SignedInfo");
-    xmlNodePtr bst = child(sec, NS_WSSE, "BinarySecurityToken");
+    size_t der_len = 0;
+    uint8_t *der = b64(child(sec, NS_WSSE, "BinarySecurityToken"), &der_len);
+    const unsigned char *der_p = der;
+    bst_cert = der ? d2i_X509(NULL, &der_p, (long)der_len) : NULL;
+    free(der);
+    CHECK((bst_cert != NULL) == (token == TOKEN_BST), "%s: BST presence", label);
     CHECK(si && ek, "%s: no SignedInfo/EncryptedKey", label);
     if (!si || !ek)
         goto done;
 
     /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
     const char *covered[] = {"To", "Action", "MessageID", "Timestamp", "Body",
-                             "BinarySecurityToken"};
+                             token == TOKEN_SAML ? "Assertion" : "BinarySecurityToken"};
     int seen[6] = {0}, refs = 0;
     for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
         if (ref->type != XML_ELEMENT_NODE || strcmp((char *)ref->name, "Reference") != 0)
@@ -278,8 +292,8 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         }
         xmlFree(uri);
     }
-    CHECK(refs == 5 + cred_bst, "%s: %d references", label, refs);
-    for (int i = 0; i < 5 + cred_bst; i++)
+    CHECK(refs == 5 + signed_token, "%s: %d references", label, refs);
+    for (int i = 0; i < 5 + signed_token; i++)
         CHECK(seen[i], "%s: %s not signed", label, covered[i]);
 
     /* the content key decrypts and the Body holds the payload */
@@ -288,11 +302,26 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
     /* who names the EncryptedData: the EncryptedKey's ReferenceList (certificate) or,
      * for HMAC, a standalone ReferenceList plus a KeyInfo in the EncryptedData */
-    CHECK((child(ek, NS_XENC, "ReferenceList") != NULL) == cred_bst,
+    CHECK((child(ek, NS_XENC, "ReferenceList") != NULL) == signed_token,
           "%s: EncryptedKey ReferenceList presence", label);
     xmlNodePtr ed_str = child(child(ed, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
     xmlNodePtr sig_str = child(child(sig, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
-    if (cred_bst) {
+    if (token == TOKEN_SAML) {
+        xmlChar *token_type =
+            sig_str ? xmlGetNsProp(sig_str, BAD_CAST "TokenType", BAD_CAST NS_WSSE11) : NULL;
+        xmlNodePtr key_id = child(sig_str, NS_WSSE, "KeyIdentifier");
+        char *value_type = attr(key_id, "ValueType");
+        xmlChar *id = key_id ? xmlNodeGetContent(key_id) : NULL;
+        xmlNodePtr assertion = id ? find_by_id(root, (char *)id) : NULL;
+        CHECK(token_type && strcmp((char *)token_type, WSS_SAML2_TOKEN) == 0 && value_type &&
+                  strcmp(value_type, WSS_SAML2_ID) == 0 && assertion &&
+                  strcmp((char *)assertion->name, "Assertion") == 0,
+              "%s: Signature KeyInfo does not name the Assertion", label);
+        xmlFree(token_type);
+        xmlFree(value_type);
+        xmlFree(id);
+    }
+    if (signed_token) {
         CHECK(!ed_str, "%s: EncryptedData has a KeyInfo", label);
     } else {
         for (int i = 0; i < 2; i++) {
@@ -331,7 +360,8 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     size_t si_len = 0, sv_len = 0;
     uint8_t *si_c14n = c14n(doc, si, &si_len);
     uint8_t *sv = b64(child(sig, NS_DS, "SignatureValue"), &sv_len);
-    CHECK(method && si_c14n && sv && verify_signature(method, bst, key, si_c14n, si_len, sv, sv_len),
+    CHECK(method && si_c14n && sv && verify_signature(method, token == TOKEN_SAML ? saml_signer : bst_cert, key,
+                                                        si_c14n, si_len, sv, sv_len),
           "%s: signature (%s) does not verify", label, method ? method : "?");
     xmlFree(method);
     free(si_c14n);
@@ -345,6 +375,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     xmlFree(to);
     xmlFree(action);
 done:
+    X509_free(bst_cert);
     xmlFreeDoc(doc);
 }
 
@@ -361,7 +392,7 @@ static msgsec_sender *new_sender(msgsec_credential cred, const char *cert, const
     return s;
 }
 
-static void roundtrip(const char *label, msgsec_sender *s, int bst,
+static void roundtrip(const char *label, msgsec_sender *s, token_kind token,
                       const msgsec_wrap_params *params, const uint8_t *payload, size_t len,
                       const expect *want)
 {
@@ -371,7 +402,7 @@ static void roundtrip(const char *label, msgsec_sender *s, int bst,
     msgsec_err rc = msgsec_wrap(s, params, payload, len, &env, &env_len, &e);
     CHECK(rc == MSGSEC_OK, "%s: wrap: %s", label, e.detail);
     if (rc == MSGSEC_OK)
-        check_envelope(label, env, env_len, bst, want);
+        check_envelope(label, env, env_len, token, NULL, want);
     msgsec_free(env);
 }
 
@@ -389,7 +420,7 @@ static void test_credentials(void)
         msgsec_sender *s = new_sender(creds[i].cred, creds[i].cert, creds[i].key);
         if (!s)
             continue;
-        int bst = creds[i].cred == MSGSEC_CRED_CERTIFICATE;
+        token_kind bst = creds[i].cred == MSGSEC_CRED_CERTIFICATE ? TOKEN_BST : TOKEN_NONE;
         char label[64];
         /* binary payload with NULs; defaults for every parameter */
         expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, binary,
@@ -458,7 +489,7 @@ static void test_xml_payloads(void)
             char label[32];
             snprintf(label, sizeof label, "xml case %zu", i);
             if (rc == MSGSEC_OK)
-                check_envelope(label, env, env_len, 1, &want);
+                check_envelope(label, env, env_len, TOKEN_BST, NULL, &want);
         }
         msgsec_free(env);
     }
@@ -521,6 +552,8 @@ static void test_sender_errors(void)
           "missing service file: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_USERNAME, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
           "username: %s", e.detail);
+    CHECK(try_sender(MSGSEC_CRED_WINDOWS, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
+          "windows: %s", e.detail);
     CHECK(try_sender((msgsec_credential)42, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
           "unknown credential: %s", e.detail);
 
@@ -576,6 +609,108 @@ static void test_sender_errors(void)
     msgsec_sender_free(s);
 }
 
+static X509 *read_cert(const char *name)
+{
+    X509 *cert = NULL;
+    load_cert(pki_path(name), &cert, NULL);
+    return cert;
+}
+
+/* Issues a holder-of-key assertion for the client certificate `holder` into path. */
+static void issue_token(const char *path, const char *holder)
+{
+    EVP_PKEY *sts_key = NULL;
+    X509 *sts = read_cert("sts.pem"), *subject = read_cert(holder);
+    char *xml = NULL;
+    size_t len = 0;
+    msgsec_error e = {0};
+    saml_attr attrs[] = {{"role", "buyer"}};
+    load_private_key(pki_path("sts.key"), &sts_key, NULL);
+    saml_issue_params p = {.sts_key = sts_key, .sts_cert = sts, .subject = "shop1",
+                           .audience = "urn:example:orders", .subject_cert = subject,
+                           .attrs = attrs, .n_attrs = 1};
+    CHECK(saml_issue(&p, &xml, &len, &e) == MSGSEC_OK, "saml_issue: %s", e.detail);
+    FILE *f = fopen(path, "w");
+    if (f && xml)
+        fwrite(xml, 1, len, f);
+    if (f)
+        fclose(f);
+    free(xml);
+    X509_free(sts);
+    X509_free(subject);
+    EVP_PKEY_free(sts_key);
+}
+
+/* issued: the Assertion goes verbatim into the header, is covered by the
+ * message signature (Reference to its ID) and names the signing key. */
+static void test_issued(void)
+{
+    char dir[] = "/tmp/test_wrap_saml.XXXXXX", rsa_token[600], ec_token[600], bad[600];
+    CHECK(mkdtemp(dir), "mkdtemp");
+    snprintf(rsa_token, sizeof rsa_token, "%s/rsa.xml", dir);
+    snprintf(ec_token, sizeof ec_token, "%s/ec.xml", dir);
+    snprintf(bad, sizeof bad, "%s/bad.xml", dir);
+    issue_token(rsa_token, "client-rsa.pem");
+    issue_token(ec_token, "client-ec.pem");
+    FILE *f = fopen(bad, "w");
+    fputs("<notSaml/>", f);
+    fclose(f);
+
+    const struct {
+        const char *cert, *key, *token;
+    } ok[] = {{"client-rsa.pem", "client-rsa.key", rsa_token},
+              {"client-ec.pem", "client-ec.key", ec_token}};
+    for (size_t i = 0; i < 2; i++) {
+        msgsec_sender_opts o = {.credential = MSGSEC_CRED_ISSUED,
+                                .cert_file = pki_path(ok[i].cert),
+                                .key_file = pki_path(ok[i].key), .token_file = ok[i].token,
+                                .service_cert_file = pki_path("service.pem")};
+        msgsec_sender *s = NULL;
+        msgsec_error e = {0};
+        CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_OK, "issued sender %s: %s", ok[i].cert,
+              e.detail);
+        X509 *holder = read_cert(ok[i].cert);
+        static const uint8_t payload[] = {'h', 0, 'i'};
+        msgsec_wrap_params p = {.to = "urn:example:orders"};
+        expect want = {p.to, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, payload, 3, 0};
+        for (int k = 0; s && k < 2; k++) { /* the cached digest serves every message */
+            uint8_t *env = NULL;
+            size_t env_len = 0;
+            CHECK(msgsec_wrap(s, &p, payload, 3, &env, &env_len, &e) == MSGSEC_OK, "wrap: %s",
+                  e.detail);
+            if (env)
+                check_envelope(ok[i].cert, env, env_len, TOKEN_SAML, holder, &want);
+            msgsec_free(env);
+        }
+        X509_free(holder);
+        msgsec_sender_free(s);
+    }
+
+    msgsec_error e = {0};
+    char *rsa = pki_path("client-rsa.pem"), *rsa_key = pki_path("client-rsa.key");
+    char *svc = pki_path("service.pem");
+    msgsec_sender_opts cases[] = {
+        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
+         .service_cert_file = svc}, /* no token */
+        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
+         .token_file = ec_token, .service_cert_file = svc}, /* bound to another key */
+        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
+         .token_file = bad, .service_cert_file = svc}, /* not an assertion */
+        {.credential = MSGSEC_CRED_ISSUED, .token_file = rsa_token,
+         .service_cert_file = svc}, /* no signing key */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgsec_sender *s = NULL;
+        CHECK(msgsec_sender_new(&cases[i], &s, &e) == MSGSEC_E_USAGE && !s,
+              "issued negative case %zu: %s", i, e.detail);
+        msgsec_sender_free(s);
+    }
+    remove(rsa_token);
+    remove(ec_token);
+    remove(bad);
+    remove(dir);
+}
+
 /* Two envelopes never share ids, content keys or message ids. */
 static void test_freshness(void)
 {
@@ -612,6 +747,7 @@ int main(void)
     test_credentials();
     test_xml_payloads();
     test_sender_errors();
+    test_issued();
     test_freshness();
     msgsec_global_cleanup();
     if (failures)
