@@ -286,15 +286,21 @@ static void open_receivers(amqp_side *a)
     routes_release(t);
 }
 
+/* Tops up receiver credit while the spool has room; when it is full the
+ * broker keeps the messages (backpressure) and a 1 s tick re-checks. */
 static void grant_credit(amqp_side *a)
 {
-    if (a->conn && spool_has_room(a->b->spool)) {
-        for (size_t i = 0; i < a->n_receivers; i++) {
-            pn_link_t *l = a->receivers[i].link;
-            int credit = pn_link_credit(l);
-            if (credit < CREDIT_WINDOW / 2 && !a->stopping)
-                pn_link_flow(l, CREDIT_WINDOW - credit);
-        }
+    if (!a->conn || a->stopping)
+        return;
+    if (!spool_has_room(a->b->spool)) {
+        pn_proactor_set_timeout(a->proactor, TICK_MS);
+        return;
+    }
+    for (size_t i = 0; i < a->n_receivers; i++) {
+        pn_link_t *l = a->receivers[i].link;
+        int credit = pn_link_credit(l);
+        if (credit < CREDIT_WINDOW / 2)
+            pn_link_flow(l, CREDIT_WINDOW - credit);
     }
 }
 
@@ -479,6 +485,12 @@ static void connection_lost(amqp_side *a, pn_condition_t *cond)
     a->conn = NULL;
     pthread_mutex_unlock(&a->lock);
     a->session = NULL;
+    /* deliveries read but not yet spooled: the broker redelivers them */
+    for (size_t i = 0; i < a->n_outs; i++)
+        bmsg_free(a->outs[i]);
+    free(a->outs);
+    a->outs = NULL;
+    a->n_outs = a->n_pend = 0;
     free_links(&a->senders, &a->n_senders);
     free_links(&a->receivers, &a->n_receivers);
     a->inflight = 0;
@@ -514,14 +526,22 @@ static void handle(amqp_side *a, pn_event_t *e)
         dispatch(a);
         break;
     case PN_CONNECTION_WAKE:
-        if (atomic_exchange(&a->relink, 0) && a->conn && !a->stopping) {
+        if (a->stopping) {
+            /* stop requested (see PN_PROACTOR_INTERRUPT): stop consuming, and
+               close once the outcomes of what we sent are in (or time is up) */
+            for (size_t i = 0; i < a->n_receivers; i++)
+                if (!(pn_link_state(a->receivers[i].link) & PN_LOCAL_CLOSED))
+                    pn_link_close(a->receivers[i].link);
+            if (a->inflight == 0 || a->force_closed)
+                pn_connection_close(a->conn);
+            break;
+        }
+        if (atomic_exchange(&a->relink, 0) && a->conn) {
             blog(LOG_INFO, "amqp_relink", "reason=reload");
             pn_connection_close(a->conn);
             break;
         }
         dispatch(a);
-        if (a->stopping && a->inflight == 0 && a->conn)
-            pn_connection_close(a->conn);
         break;
     case PN_LINK_FLOW:
         if (pn_link_is_sender(pn_event_link(e)))
@@ -533,8 +553,8 @@ static void handle(amqp_side *a, pn_event_t *e)
             if (pn_delivery_updated(d)) {
                 on_outcome(a, d);
                 dispatch(a);
-                if (a->stopping && a->inflight == 0 && a->conn)
-                    pn_connection_close(a->conn);
+                if (a->stopping && a->inflight == 0)
+                    pn_connection_close(pn_event_connection(e));
             }
         } else {
             on_incoming(a, d);
@@ -563,25 +583,26 @@ static void handle(amqp_side *a, pn_event_t *e)
         if (!a->stopping) {
             if (!a->conn)
                 connect_now(a);
+            else
+                pn_connection_wake(a->conn); /* credit re-check */
         } else if (a->conn && !a->force_closed) {
             /* drain time is over: close even with outcomes outstanding (those
                messages stay spooled and are sent again on the next start) */
             a->force_closed = 1;
-            pn_connection_close(a->conn);
+            pn_connection_wake(a->conn);
             pn_proactor_set_timeout(a->proactor, 1000);
         } else {
             a->stopped = 1;
         }
         break;
     case PN_PROACTOR_INTERRUPT:
-        /* stop request from amqp_side_stop */
+        /* stop request from amqp_side_stop; connection state is only touched
+           from the connection's own events, so hand over through a wake */
         a->stopping = 1;
-        for (size_t i = 0; i < a->n_receivers; i++)
-            pn_link_close(a->receivers[i].link);
         if (!a->conn)
             a->stopped = 1;
-        else if (a->inflight == 0)
-            pn_connection_close(a->conn);
+        else
+            pn_connection_wake(a->conn);
         pn_proactor_set_timeout(a->proactor, (pn_millis_t)a->drain_ms);
         break;
     default:
@@ -596,10 +617,16 @@ static void *amqp_thread(void *arg)
     while (!a->stopped) {
         pn_event_batch_t *events = pn_proactor_wait(a->proactor);
         pn_event_t *e;
-        while ((e = pn_event_batch_next(events)))
+        int own = 0; /* a batch of our connection's events (not a proactor one) */
+        while ((e = pn_event_batch_next(events))) {
+            own |= a->conn && pn_event_connection(e) == a->conn;
             handle(a, e);
-        flush_incoming(a);
-        grant_credit(a);
+        }
+        /* links are touched only from their connection's own batch */
+        if (own && a->conn) {
+            flush_incoming(a);
+            grant_credit(a);
+        }
         pn_proactor_done(a->proactor, events);
     }
     return NULL;
