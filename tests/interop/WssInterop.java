@@ -12,11 +12,12 @@
  * JOBFILE has one job per line (blank lines and lines starting with # are skipped);
  * one JVM runs them all because JVM start-up dominates the run time:
  *
- *   produce out=FILE signer=client-rsa|client-ec order=encrypt-then-sign|sign-then-encrypt
- *           soap=1.1|1.2 body=FILE [to=URI] [oaep=sha1|sha256]
+ *   produce out=FILE order=encrypt-then-sign|sign-then-encrypt soap=1.1|1.2 body=FILE
+ *           [signer=client-rsa|client-ec] [to=URI] [oaep=sha1|sha256]
  *           [sig=sha256|sha1] [data=aes256-gcm|aes128-gcm|aes256-cbc] [transport=oaep|rsa15]
  *           [cover=full|minimal] [age=SECONDS] [ekref=thumbprint|issuer-serial|ski]
  *           [sigref=bst|issuer-serial] [encpart=content|element]
+ *           [cred=x509|username user=NAME password=PASSWORD]
  *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
  *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
  *       BST DirectReference); Body content encrypted with AES-256-GCM, key transported
@@ -27,12 +28,20 @@
  *       subject key identifier, the signer's certificate named by issuer and serial instead
  *       of sent as a BST, or the payload element encrypted as a whole (Type Element) instead
  *       of the Body content.
- *   consume in=FILE body=FILE identity=DN|-
+ *       cred=username (encrypt-then-sign only): no signer certificate; a UsernameToken
+ *       (PasswordText, Nonce, Created) encrypted in place for the service, the Body content
+ *       encrypted with the same EncryptedKey, and an HMAC-SHA256 signature under that key
+ *       over Timestamp, Body, wsa headers and the encrypted token. Security header:
+ *       EncryptedKey (no ReferenceList), Signature, ReferenceList, token, Timestamp, so a
+ *       receiver working in document order verifies before it decrypts.
+ *   consume in=FILE body=FILE identity=DN|-|username:NAME [password=PASSWORD]
  *       WSS4J verifies and decrypts with the service key and the CA; the job passes when
  *       the signature principal is DN (identity=-: an anonymous sender, the signature is
- *       HMAC-SHA256 under the EncryptedKey's key), the signature covers Body and Timestamp,
- *       the Body was encrypted, and the decrypted Body element equals body= (exclusive c14n).
- *   reject in=FILE
+ *       HMAC-SHA256 under the EncryptedKey's key; username:NAME: the same, plus a
+ *       UsernameToken of NAME whose password WSS4J checked against password=), the
+ *       signature covers the envelope's Body and Timestamp, the Body was encrypted, and the
+ *       decrypted Body element equals body= (exclusive c14n).
+ *   reject in=FILE [password=PASSWORD]
  *       the job passes when WSS4J refuses the envelope (prints WSS4J's reason).
  *
  * Prints one line per job: "PASS <job>" or "FAIL <job>: <reason>"; exits 1 if any failed,
@@ -80,6 +89,7 @@ import org.apache.ws.security.message.WSSecEncrypt;
 import org.apache.ws.security.message.WSSecHeader;
 import org.apache.ws.security.message.WSSecSignature;
 import org.apache.ws.security.message.WSSecTimestamp;
+import org.apache.ws.security.message.WSSecUsernameToken;
 import org.apache.xml.security.c14n.Canonicalizer;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
@@ -122,14 +132,18 @@ public final class WssInterop {
         return c;
     }
 
-    /** Supplies the (test-only) keystore password for every private key. */
-    private static final CallbackHandler PASSWORDS = (Callback[] callbacks) -> {
-        for (Callback cb : callbacks) {
-            if (cb instanceof WSPasswordCallback) {
-                ((WSPasswordCallback) cb).setPassword(PASSWORD);
+    /** The (test-only) keystore password for private keys, userPassword for UsernameTokens. */
+    private static CallbackHandler passwords(String userPassword) {
+        return (Callback[] callbacks) -> {
+            for (Callback cb : callbacks) {
+                if (cb instanceof WSPasswordCallback) {
+                    WSPasswordCallback pc = (WSPasswordCallback) cb;
+                    pc.setPassword(pc.getUsage() == WSPasswordCallback.USERNAME_TOKEN
+                                   ? userPassword : PASSWORD);
+                }
             }
-        }
-    };
+        };
+    }
 
     private static Document parse(byte[] xml) throws Exception {
         DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
@@ -224,7 +238,14 @@ public final class WssInterop {
         timestamp.setTimeToLive(3600);
         timestamp.build(doc, secHeader);
 
-        if ("encrypt-then-sign".equals(choice(a, "order", "encrypt-then-sign", "sign-then-encrypt"))) {
+        boolean encryptFirst =
+            "encrypt-then-sign".equals(choice(a, "order", "encrypt-then-sign", "sign-then-encrypt"));
+        if ("username".equals(choice(a, "cred", "x509", "username"))) {
+            if (!encryptFirst) {
+                throw new IllegalArgumentException("cred=username is encrypt-then-sign only");
+            }
+            username(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
+        } else if (encryptFirst) {
             encrypt(doc, senderCrypto, secHeader, soapNs, a);
             sign(doc, senderCrypto, secHeader, soapNs, a, timestamp.getId());
         } else {
@@ -248,6 +269,20 @@ public final class WssInterop {
     /** Encrypts the Body content for the service; prepends the EncryptedKey. */
     private static void encrypt(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
                                 Map<String, String> a) throws Exception {
+        WSSecEncrypt enc = encryptor(a);
+        List<WSEncryptionPart> parts = new ArrayList<>();
+        if ("element".equals(choice(a, "encpart", "content", "element"))) {
+            Element payload = bodyElement(doc);
+            parts.add(new WSEncryptionPart(payload.getLocalName(), payload.getNamespaceURI(), "Element"));
+        } else {
+            parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
+        }
+        enc.setParts(parts);
+        enc.build(doc, crypto, secHeader);
+    }
+
+    /** WSSecEncrypt for the service with the key reference and algorithms of the job. */
+    private static WSSecEncrypt encryptor(Map<String, String> a) {
         WSSecEncrypt enc = new WSSecEncrypt();
         enc.setUserInfo("service");
         switch (choice(a, "ekref", "thumbprint", "issuer-serial", "ski")) {
@@ -273,15 +308,7 @@ public final class WssInterop {
         enc.setKeyEncAlgo("rsa15".equals(choice(a, "transport", "oaep", "rsa15"))
                           ? WSConstants.KEYTRANSPORT_RSA15 : WSConstants.KEYTRANSPORT_RSAOEP);
         enc.setDigestAlgorithm("sha256".equals(choice(a, "oaep", "sha1", "sha256")) ? SHA256 : SHA1);
-        List<WSEncryptionPart> parts = new ArrayList<>();
-        if ("element".equals(choice(a, "encpart", "content", "element"))) {
-            Element payload = bodyElement(doc);
-            parts.add(new WSEncryptionPart(payload.getLocalName(), payload.getNamespaceURI(), "Element"));
-        } else {
-            parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
-        }
-        enc.setParts(parts);
-        enc.build(doc, crypto, secHeader);
+        return enc;
     }
 
     /**
@@ -312,6 +339,18 @@ public final class WssInterop {
         Element bstElement = sig.getBinarySecurityTokenElement();
         sig.prependBSTElementToHeader(secHeader);
 
+        List<WSEncryptionPart> parts = signedParts(a, soapNs, timestampId);
+        if (bst && "full".equals(choice(a, "cover", "full", "minimal"))) {
+            parts.add(new WSEncryptionPart(bstId));
+        }
+        // the Signature goes right after the BST (or first without one)
+        Element sibling = bst ? (Element) bstElement.getNextSibling() : null;
+        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, sibling);
+    }
+
+    /** Timestamp and Body; with cover=full (the default) also wsa:To, Action, MessageID. */
+    private static List<WSEncryptionPart> signedParts(Map<String, String> a, String soapNs,
+                                                      String timestampId) {
         List<WSEncryptionPart> parts = new ArrayList<>();
         parts.add(new WSEncryptionPart(timestampId));
         parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Element"));
@@ -319,24 +358,57 @@ public final class WssInterop {
             for (String name : new String[] {"To", "Action", "MessageID"}) {
                 parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
             }
-            if (bst) {
-                parts.add(new WSEncryptionPart(bstId));
-            }
         }
-        // the Signature goes right after the BST (or first without one)
-        Element sibling = bst ? (Element) bstElement.getNextSibling() : null;
-        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, sibling);
+        return parts;
+    }
+
+    /**
+     * The username credential: UsernameToken encrypted in place and Body content under one
+     * EncryptedKey, HMAC-SHA256 signature under its key (layout in the file header).
+     */
+    private static void username(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
+                                 Map<String, String> a, String timestampId) throws Exception {
+        WSSecUsernameToken ut = new WSSecUsernameToken();
+        ut.setPasswordType(WSConstants.PASSWORD_TEXT);
+        ut.setUserInfo(a.get("user"), a.get("password"));
+        ut.addNonce();
+        ut.addCreated();
+        ut.build(doc, secHeader);
+
+        WSSecEncrypt enc = encryptor(a);
+        enc.prepare(doc, crypto);
+        List<WSEncryptionPart> encrypted = new ArrayList<>();
+        encrypted.add(new WSEncryptionPart("UsernameToken", WSConstants.WSSE_NS, "Element"));
+        encrypted.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Content"));
+        Element refs = enc.encryptForRef(null, encrypted);
+        enc.addExternalRefElement(refs, secHeader);
+        String tokenRef = ((Element) refs.getFirstChild()).getAttributeNS(null, "URI");
+
+        WSSecSignature sig = new WSSecSignature();
+        sig.setKeyIdentifierType(WSConstants.CUSTOM_SYMM_SIGNING);
+        sig.setCustomTokenId(enc.getId());
+        sig.setCustomTokenValueType(WSConstants.WSS_ENC_KEY_VALUE_TYPE);
+        sig.setSecretKey(enc.getEphemeralKey());
+        sig.setSignatureAlgorithm(WSConstants.HMAC_SHA256);
+        sig.setDigestAlgo(SHA256);
+        sig.setSigCanonicalization(WSConstants.C14N_EXCL_OMIT_COMMENTS);
+        sig.prepare(doc, crypto, secHeader);
+        List<WSEncryptionPart> parts = signedParts(a, soapNs, timestampId);
+        parts.add(new WSEncryptionPart(tokenRef.substring(1)));
+        sig.computeSignature(sig.addReferencesToSign(parts, secHeader));
+        enc.prependToHeader(secHeader);
     }
 
     // ---------------------------------------------------------------- consume
 
     /** WSS4J as the service: its keystore decrypts, its trust store (the CA) checks signers. */
-    private List<WSSecurityEngineResult> process(Document doc) throws Exception {
+    private List<WSSecurityEngineResult> process(Document doc, String userPassword) throws Exception {
         WSSecurityEngine engine = new WSSecurityEngine();
         WSSConfig config = WSSConfig.getNewInstance();
         config.setWsiBSPCompliant(true);
         engine.setWssConfig(config);
-        return engine.processSecurityHeader(doc, null, PASSWORDS, crypto("service"), crypto("service"));
+        return engine.processSecurityHeader(doc, null, passwords(userPassword),
+                                            crypto("service"), crypto("service"));
     }
 
     /** The results of one action (WSConstants.SIGN, ...); at least one. */
@@ -357,7 +429,7 @@ public final class WssInterop {
     private void consume(Map<String, String> a) throws Exception {
         Document doc = parseFile(a.get("in"));
         String soapNs = doc.getDocumentElement().getNamespaceURI();
-        List<WSSecurityEngineResult> results = process(doc);
+        List<WSSecurityEngineResult> results = process(doc, a.get("password"));
 
         List<WSSecurityEngineResult> sigs = results(results, WSConstants.SIGN);
         if (sigs.size() != 1) {
@@ -365,13 +437,19 @@ public final class WssInterop {
         }
         WSSecurityEngineResult sig = sigs.get(0);
         String method = (String) sig.get(WSSecurityEngineResult.TAG_SIGNATURE_METHOD);
-        String identity;
-        if ("-".equals(a.get("identity"))) {
+        String identity = a.get("identity");
+        if ("-".equals(identity) || identity.startsWith("username:")) {
             if (!WSConstants.HMAC_SHA256.equals(method)
                 || sig.get(WSSecurityEngineResult.TAG_X509_CERTIFICATE) != null) {
                 throw new Exception("expected an HMAC-SHA256 signature without certificate, got " + method);
             }
-            identity = "-";
+            if (identity.startsWith("username:")) {
+                List<WSSecurityEngineResult> uts = results(results, WSConstants.UT);
+                Principal user = (Principal) uts.get(0).get(WSSecurityEngineResult.TAG_PRINCIPAL);
+                if (uts.size() != 1 || !identity.equals("username:" + user.getName())) {
+                    throw new Exception("UsernameToken of " + user.getName() + ", expected " + identity);
+                }
+            }
         } else {
             Principal principal = (Principal) sig.get(WSSecurityEngineResult.TAG_PRINCIPAL);
             identity = principal == null ? "(none)" : principal.getName();
@@ -410,7 +488,7 @@ public final class WssInterop {
     private void reject(Map<String, String> a) throws Exception {
         Document doc = parseFile(a.get("in"));
         try {
-            process(doc);
+            process(doc, a.get("password"));
         } catch (Exception e) {
             System.out.println("  refused as expected: " + e.getMessage());
             return;
@@ -441,7 +519,7 @@ public final class WssInterop {
         String[] words = line.trim().split("\\s+");
         switch (words[0]) {
         case "produce":
-            produce(args(words, "out", "signer", "order", "soap", "body"));
+            produce(args(words, "out", "order", "soap", "body"));
             break;
         case "consume":
             consume(args(words, "in", "body", "identity"));
