@@ -17,8 +17,6 @@
 
 #include "recv_internal.h"
 
-#define NS_EXC_C14N ALG_EXC_C14N
-
 typedef struct sig_ref {
     const char *uri;
     xmlNodePtr node;
@@ -33,71 +31,6 @@ typedef struct sig_parts {
     sig_ref refs[RECV_MAX_REFS];
     size_t n_refs;
 } sig_parts;
-
-static void free_prefixes(xmlChar **list)
-{
-    if (!list)
-        return;
-    for (xmlChar **p = list; *p; p++)
-        xmlFree(*p);
-    free(list);
-}
-
-/* Splits an InclusiveNamespaces PrefixList into a NULL-terminated array. */
-static msgsec_err parse_prefix_list(const char *list, xmlChar ***out, msgsec_error *err)
-{
-    size_t n = 0, cap = 4;
-    xmlChar **v = calloc(cap + 1, sizeof *v);
-    if (!v)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-            p++;
-        const char *start = p;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            p++;
-        if (p == start)
-            break;
-        if (n == cap) {
-            xmlChar **w = realloc(v, (cap * 2 + 1) * sizeof *v);
-            if (!w) {
-                free_prefixes(v);
-                return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-            }
-            v = w;
-            cap *= 2;
-        }
-        v[n] = xmlStrndup((const xmlChar *)start, (int)(p - start));
-        if (!v[n]) {
-            free_prefixes(v);
-            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-        }
-        v[++n] = NULL;
-    }
-    *out = v;
-    return MSGSEC_OK;
-}
-
-/* A CanonicalizationMethod or Transform element: exc-c14n only. */
-static msgsec_err parse_c14n_method(xmlNodePtr method, const char *what, xmlChar ***prefixes,
-                                    msgsec_error *err)
-{
-    const char *alg = xml_attr(method, NULL, "Algorithm");
-    *prefixes = NULL;
-    if (!alg || strcmp(alg, ALG_EXC_C14N) != 0)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "%s algorithm %.80s refused (exc-c14n only)",
-                             what, alg ? alg : "(none)");
-    for (xmlNodePtr c = xml_first_elem(method); c; c = xml_next_elem(c)) {
-        const char *list = xml_attr(c, NULL, "PrefixList");
-        if (!xml_is(c, NS_EXC_C14N, "InclusiveNamespaces") || !list || *prefixes)
-            return msgsec_seterr(err, MSGSEC_E_POLICY, "unexpected <%s> in %s",
-                                 (const char *)c->name, what);
-        msgsec_err rc = parse_prefix_list(list, prefixes, err);
-        if (rc)
-            return rc;
-    }
-    return MSGSEC_OK;
-}
 
 msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
                           msgsec_error *err)
@@ -131,7 +64,7 @@ static msgsec_err parse_reference(recv_msg *m, xmlNodePtr ref, sig_ref *out, msg
     if (!xml_is(t, NS_DS, "Transform") || xml_next_elem(t))
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "Reference %.64s: exactly one exc-c14n Transform allowed", out->uri);
-    if ((rc = parse_c14n_method(t, "Reference transform", &out->prefixes, err)) != MSGSEC_OK)
+    if ((rc = xml_exc_c14n_method(t, "Reference transform", &out->prefixes, err)) != MSGSEC_OK)
         return rc;
     xmlNodePtr dm = xml_next_elem(transforms), dv = xml_next_elem(dm);
     if (!xml_is(dm, NS_DS, "DigestMethod") || !xml_is(dv, NS_DS, "DigestValue") ||
@@ -170,7 +103,7 @@ static msgsec_err parse_signature(recv_msg *m, sig_parts *p, msgsec_error *err)
     xmlNodePtr cm = xml_first_elem(p->signed_info), sm = xml_next_elem(cm);
     if (!xml_is(cm, NS_DS, "CanonicalizationMethod") || !xml_is(sm, NS_DS, "SignatureMethod"))
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "malformed SignedInfo");
-    if ((rc = parse_c14n_method(cm, "SignedInfo canonicalization", &p->si_prefixes, err)))
+    if ((rc = xml_exc_c14n_method(cm, "SignedInfo canonicalization", &p->si_prefixes, err)))
         return rc;
     p->algorithm = xml_attr(sm, NULL, "Algorithm");
     if (!p->algorithm || (strcmp(p->algorithm, ALG_RSA_SHA256) != 0 &&
@@ -404,9 +337,9 @@ msgsec_err sig_process(recv_msg *m, msgsec_error *err)
             m->signature_checked = rc == MSGSEC_OK;
         }
     }
-    free_prefixes(p.si_prefixes);
+    xml_free_prefixes(p.si_prefixes);
     for (size_t i = 0; i < p.n_refs; i++) {
-        free_prefixes(p.refs[i].prefixes);
+        xml_free_prefixes(p.refs[i].prefixes);
         free(p.refs[i].digest);
     }
     return rc;

@@ -390,6 +390,71 @@ msgsec_err xml_ids_resolve(const xml_ids *ids, const char *uri, xmlNodePtr *out,
 
 /* ------------------------------------------------------------------- c14n */
 
+void xml_free_prefixes(xmlChar **list)
+{
+    if (!list)
+        return;
+    for (xmlChar **p = list; *p; p++)
+        xmlFree(*p);
+    free(list);
+}
+
+/* Splits an InclusiveNamespaces PrefixList into a NULL-terminated array. */
+static msgsec_err parse_prefix_list(const char *list, xmlChar ***out, msgsec_error *err)
+{
+    size_t n = 0, cap = 4;
+    xmlChar **v = calloc(cap + 1, sizeof *v);
+    if (!v)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        const char *start = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            p++;
+        if (p == start)
+            break;
+        if (n == cap) {
+            xmlChar **w = realloc(v, (cap * 2 + 1) * sizeof *v);
+            if (!w) {
+                xml_free_prefixes(v);
+                return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+            }
+            v = w;
+            cap *= 2;
+        }
+        v[n] = xmlStrndup((const xmlChar *)start, (int)(p - start));
+        if (!v[n]) {
+            xml_free_prefixes(v);
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        }
+        v[++n] = NULL;
+    }
+    *out = v;
+    return MSGSEC_OK;
+}
+
+msgsec_err xml_exc_c14n_method(xmlNodePtr method, const char *what, xmlChar ***prefixes,
+                                    msgsec_error *err)
+{
+    const char *alg = xml_attr(method, NULL, "Algorithm");
+    *prefixes = NULL;
+    if (!alg || strcmp(alg, ALG_EXC_C14N) != 0)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "%s algorithm %.80s refused (exc-c14n only)",
+                             what, alg ? alg : "(none)");
+    for (xmlNodePtr c = xml_first_elem(method); c; c = xml_next_elem(c)) {
+        const char *list = xml_attr(c, NULL, "PrefixList");
+        if (!xml_is(c, ALG_EXC_C14N, "InclusiveNamespaces") || !list || *prefixes)
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "unexpected <%s> in %s",
+                                 (const char *)c->name, what);
+        msgsec_err rc = parse_prefix_list(list, prefixes, err);
+        if (rc)
+            return rc;
+    }
+    return MSGSEC_OK;
+}
+
+
 int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
 {
     /* xmlC14NExecute walks from doc->children and asks a visibility callback

@@ -64,6 +64,14 @@ void xml_ids_free(xml_ids *ids);
 msgsec_err xml_ids_resolve(const xml_ids *ids, const char *uri, xmlNodePtr *out,
                            msgsec_error *err);
 
+/* A ds:CanonicalizationMethod or ds:Transform element that must be exclusive
+ * c14n (else MSGSEC_E_POLICY naming `what`), with an optional
+ * ec:InclusiveNamespaces PrefixList: *prefixes (NULL when absent) is freed
+ * with xml_free_prefixes. */
+msgsec_err xml_exc_c14n_method(xmlNodePtr method, const char *what, xmlChar ***prefixes,
+                               msgsec_error *err);
+void xml_free_prefixes(xmlChar **prefixes);
+
 /* Receives canonical bytes; returns len, or -1 to abort. */
 typedef int (*xml_sink)(void *ctx, const char *buf, int len);
 

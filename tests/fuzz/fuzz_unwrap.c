@@ -1,5 +1,7 @@
 /* fuzz_unwrap.c - feeds arbitrary bytes to msgsec_unwrap (service receiver),
- * msgsec_verify (verify-only broker receiver) and msgsec_inspect.
+ * msgsec_verify (verify-only broker receiver), msgsec_inspect, and to the
+ * hardened re-parse of decrypted content (xml_replace_with_content), which
+ * random envelopes would only reach with a valid key.
  *
  * Built two ways from this one source:
  *  - with -DMSGSEC_LIBFUZZER (cmake -DMSGSEC_FUZZ=ON, clang): a libFuzzer
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "xml.h"
 
 static msgsec_receiver *service, *broker;
 
@@ -42,6 +45,24 @@ static msgsec_receiver *make_receiver(int with_key)
     return r;
 }
 
+/* The input as decrypted Body content, put back in place of an EncryptedData. */
+static void reparse_as_content(const uint8_t *data, size_t size)
+{
+    static const char context[] =
+        "<s:Envelope xmlns:s=\"" NS_SOAP12 "\" xmlns:wsu=\"" NS_WSU "\"><s:Header/>"
+        "<s:Body wsu:Id=\"b\"><xenc:EncryptedData xmlns:xenc=\"" NS_XENC "\"/></s:Body></s:Envelope>";
+    xmlDocPtr doc = NULL;
+    xml_ids ids = {0};
+    if (xml_parse((const uint8_t *)context, sizeof context - 1, sizeof context, &doc, NULL) != MSGSEC_OK)
+        abort();
+    xmlNodePtr body = xml_next_elem(xml_first_elem(xmlDocGetRootElement(doc)));
+    if (xml_replace_with_content(xml_first_elem(body), data, size, NULL) == MSGSEC_OK &&
+        xml_ids_build(&ids, doc, NULL) == MSGSEC_OK)
+        xml_wipe_subtree(body);
+    xml_ids_free(&ids);
+    xmlFreeDoc(doc);
+}
+
 /* Runs one input through everything; returns the unwrap class. */
 static msgsec_err run_one(const uint8_t *data, size_t size)
 {
@@ -61,6 +82,7 @@ static msgsec_err run_one(const uint8_t *data, size_t size)
     msgsec_verify(broker, data, size, NULL, NULL);
     if (msgsec_inspect(data, size, 65536, &json, NULL) == MSGSEC_OK)
         msgsec_free(json);
+    reparse_as_content(data, size);
     return rc;
 }
 
