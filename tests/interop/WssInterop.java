@@ -48,7 +48,6 @@
  * 2 on a usage error.
  */
 
-import java.io.ByteArrayInputStream;
 import java.io.File;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -67,7 +66,6 @@ import java.util.UUID;
 
 import javax.security.auth.callback.Callback;
 import javax.security.auth.callback.CallbackHandler;
-import javax.xml.parsers.DocumentBuilder;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.transform.OutputKeys;
 import javax.xml.transform.Transformer;
@@ -145,16 +143,11 @@ public final class WssInterop {
         };
     }
 
-    private static Document parse(byte[] xml) throws Exception {
+    private static Document parseFile(String path) throws Exception {
         DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
         f.setNamespaceAware(true);
         f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-        DocumentBuilder b = f.newDocumentBuilder();
-        return b.parse(new ByteArrayInputStream(xml));
-    }
-
-    private static Document parseFile(String path) throws Exception {
-        return parse(Files.readAllBytes(Paths.get(path)));
+        return f.newDocumentBuilder().parse(new File(path));
     }
 
     private static void write(Document doc, String path) throws Exception {
