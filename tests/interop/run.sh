@@ -125,24 +125,24 @@ wss4j-selftest)
     echo "consume in=ut-1.1.xml body=order.xml identity=username:alice password=s3cret"
     echo "consume in=ut-1.2.xml body=order.xml identity=username:alice password=s3cret"
     echo "reject in=ut-1.2.xml password=wrong"
-  } > jobs
-  wss4j jobs
-  : > jobs2
+  } > jobs.txt
+  wss4j jobs.txt
+  : > jobs2.txt
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
-    echo "reject in=bad-cipher-$order.xml" >> jobs2
-    echo "reject in=bad-to-$order.xml" >> jobs2
+    echo "reject in=bad-cipher-$order.xml" >> jobs2.txt
+    echo "reject in=bad-to-$order.xml" >> jobs2.txt
   done
-  wss4j jobs2
+  wss4j jobs2.txt
   # the harness's own checks must fail on a wrong principal and on signature wrapping
   # (which WSS4J's processSecurityHeader alone accepts)
   xmltool tamper xsw-move client-rsa-encrypt-then-sign-1.2.xml xsw-move.xml
   printf '%s\n' \
     "consume in=client-ec-encrypt-then-sign-1.2.xml body=order.xml identity=CN=shop1,O=Example" \
     "consume in=xsw-move.xml body=order.xml identity=CN=shop1,O=Example" \
-    "consume in=ut-1.2.xml body=order.xml identity=username:bob password=s3cret" > jobs3
-  if wss4j jobs3 > out3.txt; then
+    "consume in=ut-1.2.xml body=order.xml identity=username:bob password=s3cret" > jobs3.txt
+  if wss4j jobs3.txt > out3.txt; then
     die "WSS4J harness accepted a wrong principal or a wrapped signature: $(cat out3.txt)"
   fi
   for why in "principal CN=shop2,O=Example, expected CN=shop1,O=Example" \
@@ -168,7 +168,7 @@ msgsec-to-wss4j)
   CT=application/vnd.example+xml msgsec_wrap client-rsa plus-xml.xml
   msgsec_wrap rogue rogue.xml                 # CN=shop1,O=Example from an untrusted CA
   SERVICE=other-service msgsec_wrap client-rsa other.xml  # WSS4J has no key for it
-  cat > jobs <<EOF
+  cat > jobs.txt <<EOF
 consume in=rsa.xml body=order.xml identity=CN=shop1,O=Example
 consume in=ec.xml body=order.xml identity=CN=shop2,O=Example
 consume in=latin1-ec.xml body=latin1.xml identity=CN=shop2,O=Example
@@ -180,7 +180,7 @@ reject in=bad-to-ec.xml
 reject in=rogue.xml
 reject in=other.xml
 EOF
-  wss4j jobs
+  wss4j jobs.txt
   ;;
 
 xmlsec)
@@ -221,9 +221,9 @@ xmlsec)
 wss4j-to-msgsec)
   # WSS4J secures XML payloads (both orders, RSA+ECDSA, SOAP 1.1/1.2) -> msgsec unwrap.
   write_payload
-  matrix produce > jobs
+  matrix produce > jobs.txt
   common="signer=client-rsa order=encrypt-then-sign soap=1.2 body=order.xml"
-  cat >> jobs <<EOF
+  cat >> jobs.txt <<EOF
 produce out=ok-oaep256.xml $common oaep=sha256
 produce out=ok-aes128gcm.xml $common data=aes128-gcm
 produce out=ok-issuer-serial.xml $common ekref=issuer-serial
@@ -242,10 +242,10 @@ EOF
   # WSS4J itself accepts the envelopes msgsec must refuse on policy; a default WSS4J
   # receiver refuses a message queued for 10 minutes (Timestamp TTL 300 s), msgsec does not
   for f in sha1 cbc rsa15 minimal; do
-    echo "consume in=$f.xml body=order.xml identity=CN=shop1,O=Example" >> jobs
+    echo "consume in=$f.xml body=order.xml identity=CN=shop1,O=Example" >> jobs.txt
   done
-  echo "reject in=ok-queued.xml" >> jobs
-  wss4j jobs
+  echo "reject in=ok-queued.xml" >> jobs.txt
+  wss4j jobs.txt
   for f in client-*.xml ok-*.xml; do
     case $f in
     client-ec-*) unwrap_ok "$f" CN=shop2,O=Example ecdsa-sha256 ;;
@@ -293,11 +293,11 @@ xmlsec-to-msgsec)
     "${PYTHON:?}" "$here/xmlsec_sender.py" order.xml "$pki/$signer.pem" "$pki/$signer.key" \
       "$pki/service.pem" "$TO" $signer.xml
   done
-  cat > jobs <<EOF
+  cat > jobs.txt <<EOF
 consume in=client-rsa.xml body=order.xml identity=CN=shop1,O=Example
 consume in=client-ec.xml body=order.xml identity=CN=shop2,O=Example
 EOF
-  wss4j jobs
+  wss4j jobs.txt
   unwrap_ok client-rsa.xml CN=shop1,O=Example rsa-sha256
   unwrap_ok client-ec.xml CN=shop2,O=Example ecdsa-sha256
   xmltool tamper body-cipher client-ec.xml bad-cipher.xml
@@ -313,8 +313,8 @@ none-to-wss4j)
   "$MSGSEC" wrap --credential none --service-cert "$pki/service.pem" --to "$TO" \
     --content-type application/xml --in order.xml --out none.xml
   xmltool tamper to none.xml bad-to.xml
-  printf '%s\n' "consume in=none.xml body=order.xml identity=-" "reject in=bad-to.xml" > jobs
-  wss4j jobs
+  printf '%s\n' "consume in=none.xml body=order.xml identity=-" "reject in=bad-to.xml" > jobs.txt
+  wss4j jobs.txt
   ;;
 
 username-interop)
@@ -326,8 +326,8 @@ username-interop)
   "$MSGSEC" passwd users.txt alice < password.txt
   ut="cred=username user=alice order=encrypt-then-sign body=order.xml"
   printf '%s\n' "produce out=wss4j-ut.xml $ut password=s3cret soap=1.2" \
-    "produce out=wss4j-bad-password.xml $ut password=wrong soap=1.1" > jobs
-  wss4j jobs
+    "produce out=wss4j-bad-password.xml $ut password=wrong soap=1.1" > jobs.txt
+  wss4j jobs.txt
   msgsec_unwrap wss4j-ut.xml ut.out ut.json --users users.txt
   xmltool same-xml ut.out order.xml
   xmltool context ut.json credential_type=username identity=alice
@@ -336,8 +336,8 @@ username-interop)
   "$MSGSEC" wrap --credential username --username alice --password-file password.txt \
     --service-cert "$pki/service.pem" --to "$TO" --content-type application/xml \
     --in order.xml --out msgsec-ut.xml
-  echo "consume in=msgsec-ut.xml body=order.xml identity=username:alice password=s3cret" > jobs2
-  wss4j jobs2
+  echo "consume in=msgsec-ut.xml body=order.xml identity=username:alice password=s3cret" > jobs2.txt
+  wss4j jobs2.txt
   ;;
 
 *)
