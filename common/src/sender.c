@@ -26,6 +26,7 @@
 #include <openssl/rsa.h>
 
 #include "internal.h"
+#include "kerberos.h"
 #include "saml.h"
 #include "xml.h"
 
@@ -51,6 +52,7 @@ struct msgsec_sender {
     char *saml_xml;               /* issued: the Assertion, written verbatim */
     char *saml_id;                /* its ID (signature Reference and STR KeyIdentifier) */
     char saml_digest[48];         /* base64 SHA-256 of its exclusive c14n */
+    char *service_principal;      /* windows: a fresh AP-REQ per message for it */
     EVP_PKEY *service_key;        /* public key of the service certificate */
     EVP_PKEY_CTX *oaep_ctx;       /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
     char service_thumbprint[32];  /* base64 SHA-1 of the service certificate DER */
@@ -475,6 +477,32 @@ cleanup:
     return rc;
 }
 
+/* none and windows: the message is signed with HMAC-SHA256. */
+static msgsec_err setup_hmac(msgsec_sender *s, msgsec_error *err)
+{
+    s->sign_kind = SIGN_HMAC;
+    s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!s->hmac || !(s->mac_ctx = EVP_MAC_CTX_new(s->hmac)))
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up HMAC");
+    return MSGSEC_OK;
+}
+
+/* windows: one AP-REQ now, so that missing credentials or an unknown service
+ * fail here rather than at the first message (the ticket is cached after). */
+static msgsec_err setup_kerberos(msgsec_sender *s, const char *service_principal,
+                                 msgsec_error *err)
+{
+    krb_initiated probe = {0};
+    if (!service_principal || !*service_principal)
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "credential windows needs the service principal");
+    msgsec_err rc = krb_init(service_principal, &probe, err);
+    krb_initiated_clear(&probe);
+    if (rc == MSGSEC_OK && !(s->service_principal = strdup(service_principal)))
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    return rc;
+}
+
 msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out,
                              msgsec_error *err)
 {
@@ -514,14 +542,14 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
         if ((rc = load_signer(s, opts, &cert, err)) == MSGSEC_OK)
             rc = load_assertion(s, opts->token_file, cert, err);
         break;
+    case MSGSEC_CRED_WINDOWS:
+        if ((rc = setup_hmac(s, err)) == MSGSEC_OK)
+            rc = setup_kerberos(s, opts->service_principal, err);
+        break;
     case MSGSEC_CRED_NONE:
-        s->sign_kind = SIGN_HMAC;
-        s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        if (!s->hmac || !(s->mac_ctx = EVP_MAC_CTX_new(s->hmac)))
-            rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up HMAC");
+        rc = setup_hmac(s, err);
         break;
     case MSGSEC_CRED_USERNAME:
-    case MSGSEC_CRED_WINDOWS:
         rc = msgsec_seterr(err, MSGSEC_E_USAGE, "credential %s is not supported by this build",
                            msgsec_credential_name(opts->credential));
         break;
@@ -551,6 +579,7 @@ void msgsec_sender_free(msgsec_sender *s)
     free(s->client_cert_b64);
     free(s->saml_xml);
     free(s->saml_id);
+    free(s->service_principal);
     EVP_PKEY_CTX_free(s->oaep_ctx);
     EVP_PKEY_free(s->service_key);
     EVP_MD_CTX_free(s->md_ctx);
@@ -589,6 +618,24 @@ static void put_encrypted_key_str(strbuf *sb, const char *n)
     sb_puts(sb, "\" ValueType=\"" WSS_ENCRYPTEDKEY "\"></wsse:Reference></wsse:SecurityTokenReference>");
 }
 
+/* windows: the STR naming the Kerberos BST (canonical form). */
+static void put_kerberos_str(strbuf *sb, const char *n)
+{
+    sb_puts(sb, "<wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE "\"><wsse:Reference URI=\"#krb-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\" ValueType=\"" WSS_KERBEROS_APREQ "\"></wsse:Reference></wsse:SecurityTokenReference>");
+}
+
+/* The STR naming the key of an HMAC-signed envelope, in the Signature's and
+ * the EncryptedData's KeyInfo: the Kerberos token (windows) or the EncryptedKey. */
+static void put_hmac_key_str(const msgsec_sender *s, strbuf *sb, const char *n)
+{
+    if (s->service_principal)
+        put_kerberos_str(sb, n);
+    else
+        put_encrypted_key_str(sb, n);
+}
+
 static void put_reference_list(strbuf *sb, const char *n)
 {
     sb_puts(sb, "<xenc:ReferenceList xmlns:xenc=\"" NS_XENC "\"><xenc:DataReference URI=\"#ed-");
@@ -597,8 +644,8 @@ static void put_reference_list(strbuf *sb, const char *n)
 }
 
 /* Writes the Body (canonical form) holding the EncryptedData of plain.
- * key_info = 1: the EncryptedData names the EncryptedKey (HMAC-signed
- * envelopes, whose EncryptedKey carries no ReferenceList). */
+ * key_info = 1: the EncryptedData names its key (HMAC-signed envelopes: the
+ * EncryptedKey, which then carries no ReferenceList, or the Kerberos token). */
 static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
                              const char *content_type, int is_xml, int key_info,
                              const uint8_t key[CONTENT_KEY_LEN], const uint8_t *plain,
@@ -614,7 +661,7 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
     sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM "\"></xenc:EncryptionMethod>");
     if (key_info) {
         sb_puts(body, "<ds:KeyInfo xmlns:ds=\"" NS_DS "\">");
-        put_encrypted_key_str(body, n);
+        put_hmac_key_str(s, body, n);
         sb_puts(body, "</ds:KeyInfo>");
     }
     sb_puts(body, "<xenc:CipherData><xenc:CipherValue>");
@@ -655,12 +702,14 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
  * Assertion as issued, whose digest was taken once) into scratch. */
 static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part parts[PART_COUNT],
                                const char *n, const char *to, const char *action,
-                               const char *message_id, time_t now)
+                               const char *message_id, time_t now, const krb_initiated *krb)
 {
     static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509"};
     char created[32], expires[32];
     for (int i = 0; i < PART_COUNT; i++)
         parts[i].id_prefix = prefixes[i];
+    if (krb->token)
+        parts[PART_TOKEN].id_prefix = "krb";
 
     parts[PART_TO].off = scratch->len;
     put_wsa_header(scratch, "To", "to", n, to);
@@ -681,13 +730,19 @@ static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part pa
     sb_puts(scratch, "</wsu:Expires></wsu:Timestamp>");
 
     parts[PART_TOKEN].off = scratch->len;
-    if (s->client_cert_b64) {
+    if (s->client_cert_b64 || krb->token) {
         sb_puts(scratch, "<wsse:BinarySecurityToken xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU
-                         "\" EncodingType=\"" WSS_BASE64 "\" ValueType=\"" WSS_X509V3
-                         "\" wsu:Id=\"x509-");
+                         "\" EncodingType=\"" WSS_BASE64 "\" ValueType=\"");
+        sb_puts(scratch, krb->token ? WSS_KERBEROS_APREQ : WSS_X509V3);
+        sb_puts(scratch, "\" wsu:Id=\"");
+        sb_puts(scratch, parts[PART_TOKEN].id_prefix);
+        sb_puts(scratch, "-");
         sb_puts(scratch, n);
         sb_puts(scratch, "\">");
-        sb_puts(scratch, s->client_cert_b64);
+        if (krb->token)
+            sb_put_base64(scratch, krb->token, krb->token_len);
+        else
+            sb_puts(scratch, s->client_cert_b64);
         sb_puts(scratch, "</wsse:BinarySecurityToken>");
     } else if (s->saml_xml) {
         sb_puts(scratch, s->saml_xml);
@@ -706,7 +761,8 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     msgsec_err rc;
     strbuf env = {0};
     xmlBufferPtr xml_owned = NULL;
-    uint8_t content_key[CONTENT_KEY_LEN], id_rand[ID_RAND_LEN];
+    uint8_t content_key[CONTENT_KEY_LEN], mac_key[CONTENT_KEY_LEN], id_rand[ID_RAND_LEN];
+    krb_initiated krb = {0};
     char n[2 * ID_RAND_LEN + 1], uuid[64], body_digest[48];
     signed_part parts[PART_COUNT];
 
@@ -744,6 +800,13 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
         rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
         goto cleanup;
     }
+    /* HMAC key: the content key (none), or both keys from a fresh Kerberos
+     * session key (windows: a new AP-REQ, with a new subkey, per message) */
+    memcpy(mac_key, content_key, sizeof mac_key);
+    if (s->service_principal &&
+        ((rc = krb_init(s->service_principal, &krb, err)) != MSGSEC_OK ||
+         (rc = krb_derive_keys(krb.key, krb.key_len, mac_key, content_key, err)) != MSGSEC_OK))
+        goto cleanup;
     for (size_t i = 0; i < sizeof id_rand; i++) {
         static const char hex[] = "0123456789abcdef";
         n[2 * i] = hex[id_rand[i] >> 4];
@@ -762,7 +825,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
             MSGSEC_OK ||
         (rc = digest_b64(s, body->data, body->len, body_digest, err)) != MSGSEC_OK)
         goto cleanup;
-    write_signed_parts(s, scratch, parts, n, to, action, message_id, now);
+    write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb);
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
         if (parts[i].len && !(i == PART_TOKEN && s->saml_xml))
             rc = digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64,
@@ -800,11 +863,11 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     sb_puts(&env, "\">");
     sb_append(&env, si->data, si->len);
     sb_puts(&env, "<ds:SignatureValue>");
-    if ((rc = sign_signed_info(s, content_key, si->data, si->len, &env, err)) != MSGSEC_OK)
+    if ((rc = sign_signed_info(s, mac_key, si->data, si->len, &env, err)) != MSGSEC_OK)
         goto cleanup;
     sb_puts(&env, "</ds:SignatureValue><ds:KeyInfo>");
     if (hmac) {
-        put_encrypted_key_str(&env, n);
+        put_hmac_key_str(s, &env, n);
     } else if (s->saml_xml) {
         sb_puts(&env, "<wsse:SecurityTokenReference xmlns:wsse11=\"" NS_WSSE11
                       "\" wsse11:TokenType=\"" WSS_SAML2_TOKEN "\"><wsse:KeyIdentifier ValueType=\""
@@ -817,10 +880,13 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
         sb_puts(&env, "\" ValueType=\"" WSS_X509V3 "\"></wsse:Reference></wsse:SecurityTokenReference>");
     }
     sb_puts(&env, "</ds:KeyInfo></ds:Signature>");
-    if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
-        goto cleanup;
-    if (hmac)
-        put_reference_list(&env, n);
+    /* windows: the content key comes from the Kerberos token, no EncryptedKey */
+    if (!s->service_principal) {
+        if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
+            goto cleanup;
+        if (hmac)
+            put_reference_list(&env, n);
+    }
     sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
     sb_puts(&env, "</wsse:Security></s:Header>");
     sb_append(&env, body->data, body->len);
@@ -832,6 +898,8 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     *out = (uint8_t *)sb_steal(&env, out_len);
 cleanup:
     OPENSSL_cleanse(content_key, sizeof content_key);
+    OPENSSL_cleanse(mac_key, sizeof mac_key);
+    krb_initiated_clear(&krb);
     if (xml_owned) {
         xmlChar *serialized = (xmlChar *)xmlBufferContent(xml_owned);
         if (serialized)

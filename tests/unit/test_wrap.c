@@ -23,6 +23,7 @@
 #include <openssl/rsa.h>
 
 #include "internal.h"
+#include "kerberos.h"
 #include "saml.h"
 
 static int failures;
@@ -212,7 +213,30 @@ typedef struct expect {
 } expect;
 
 /* The credential's token in the Security header. */
-typedef enum token_kind { TOKEN_BST, TOKEN_NONE, TOKEN_SAML } token_kind;
+typedef enum token_kind { TOKEN_BST, TOKEN_NONE, TOKEN_SAML, TOKEN_KERBEROS } token_kind;
+
+static const char *keytab; /* windows mode: the service keytab */
+
+/* windows: accepts the AP-REQ of the BST with the keytab and derives the
+ * message keys as the receiver will. */
+static int kerberos_keys(xmlNodePtr bst, uint8_t sign_key[32], uint8_t enc_key[32])
+{
+    size_t token_len = 0;
+    uint8_t *token = b64(bst, &token_len);
+    krb_accepted acc = {0};
+    msgsec_error e = {0};
+    char *value_type = attr(bst, "ValueType");
+    int ok = token && value_type && strcmp(value_type, WSS_KERBEROS_APREQ) == 0 &&
+             krb_accept(keytab, token, token_len, 0, &acc, &e) == MSGSEC_OK &&
+             krb_derive_keys(acc.key, acc.key_len, sign_key, enc_key, &e) == MSGSEC_OK;
+    CHECK(ok, "kerberos: %s", e.detail);
+    CHECK(!ok || (acc.client && strcmp(acc.client, "alice@EXAMPLE.COM") == 0),
+          "kerberos client %s", acc.client ? acc.client : "(none)");
+    krb_accepted_clear(&acc);
+    xmlFree(value_type);
+    free(token);
+    return ok;
+}
 
 /* Checks a wrapped envelope completely. saml_signer: the holder-of-key
  * certificate (TOKEN_SAML); a BST carries its own. */
@@ -233,7 +257,8 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
 
     /* header order: certificate: BST, Signature, EncryptedKey (with ReferenceList),
      * Timestamp; HMAC (none): Signature, EncryptedKey, ReferenceList, Timestamp;
-     * issued: the Assertion in place of the BST */
+     * issued: the Assertion in place of the BST; windows: BST (Kerberos), Signature,
+     * Timestamp */
     const char *order[5];
     int count = 0;
     for (xmlNodePtr c = sec->children; c && count < 5; c = c->next)
@@ -245,24 +270,28 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
                                              "Timestamp"};
     static const char *const saml_order[] = {"Assertion", "Signature", "EncryptedKey",
                                              "Timestamp"};
-    const char *const *want_order = token == TOKEN_BST    ? cert_order
-                                    : token == TOKEN_SAML ? saml_order
-                                                          : hmac_order;
+    static const char *const krb_order[] = {"BinarySecurityToken", "Signature", "Timestamp"};
+    const char *const *want_order = token == TOKEN_BST        ? cert_order
+                                    : token == TOKEN_SAML     ? saml_order
+                                    : token == TOKEN_KERBEROS ? krb_order
+                                                              : hmac_order;
+    int want_count = token == TOKEN_KERBEROS ? 3 : 4;
     int signed_token = token != TOKEN_NONE;
-    CHECK(count == 4, "%s: %d security children", label, count);
-    for (int i = 0; i < count && i < 4; i++)
+    CHECK(count == want_count, "%s: %d security children", label, count);
+    for (int i = 0; i < count && i < want_count; i++)
         CHECK(strcmp(order[i], want_order[i]) == 0, "%s: child %d is %s", label, i, order[i]);
 
     xmlNodePtr sig = child(sec, NS_DS, "Signature"), ek = child(sec, NS_XENC, "EncryptedKey");
     xmlNodePtr si = child(sig, NS_DS, "SignedInfo");
+    xmlNodePtr bst = child(sec, NS_WSSE, "BinarySecurityToken");
     size_t der_len = 0;
-    uint8_t *der = b64(child(sec, NS_WSSE, "BinarySecurityToken"), &der_len);
+    uint8_t *der = token == TOKEN_BST ? b64(bst, &der_len) : NULL;
     const unsigned char *der_p = der;
     bst_cert = der ? d2i_X509(NULL, &der_p, (long)der_len) : NULL;
     free(der);
-    CHECK((bst_cert != NULL) == (token == TOKEN_BST), "%s: BST presence", label);
-    CHECK(si && ek, "%s: no SignedInfo/EncryptedKey", label);
-    if (!si || !ek)
+    CHECK((bst_cert != NULL) == (token == TOKEN_BST), "%s: X.509 BST presence", label);
+    CHECK(si && (ek != NULL) == (token != TOKEN_KERBEROS), "%s: SignedInfo/EncryptedKey", label);
+    if (!si || (!ek && token != TOKEN_KERBEROS))
         goto done;
 
     /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
@@ -297,12 +326,18 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         CHECK(seen[i], "%s: %s not signed", label, covered[i]);
 
     /* the content key decrypts and the Body holds the payload */
-    uint8_t key[32] = {0};
-    CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key", label);
+    uint8_t key[32] = {0}, mac_key[32] = {0};
+    if (token == TOKEN_KERBEROS) {
+        CHECK(kerberos_keys(bst, mac_key, key), "%s: no keys from the Kerberos token", label);
+    } else {
+        CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key",
+              label);
+        memcpy(mac_key, key, sizeof key);
+    }
     xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
     /* who names the EncryptedData: the EncryptedKey's ReferenceList (certificate) or,
      * for HMAC, a standalone ReferenceList plus a KeyInfo in the EncryptedData */
-    CHECK((child(ek, NS_XENC, "ReferenceList") != NULL) == signed_token,
+    CHECK(!ek || (child(ek, NS_XENC, "ReferenceList") != NULL) == (token != TOKEN_NONE),
           "%s: EncryptedKey ReferenceList presence", label);
     xmlNodePtr ed_str = child(child(ed, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
     xmlNodePtr sig_str = child(child(sig, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
@@ -321,7 +356,20 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         xmlFree(value_type);
         xmlFree(id);
     }
-    if (signed_token) {
+    if (token == TOKEN_KERBEROS) {
+        for (int i = 0; i < 2; i++) {
+            xmlNodePtr ref = child(i ? sig_str : ed_str, NS_WSSE, "Reference");
+            char *uri = attr(ref, "URI"), *value_type = attr(ref, "ValueType");
+            xmlChar *bst_id = bst ? xmlGetNsProp(bst, BAD_CAST "Id", BAD_CAST NS_WSU) : NULL;
+            CHECK(uri && value_type && bst_id && strcmp(value_type, WSS_KERBEROS_APREQ) == 0 &&
+                      uri[0] == '#' && strcmp(uri + 1, (char *)bst_id) == 0,
+                  "%s: %s KeyInfo does not name the Kerberos token", label,
+                  i ? "Signature" : "EncryptedData");
+            xmlFree(uri);
+            xmlFree(value_type);
+            xmlFree(bst_id);
+        }
+    } else if (signed_token) {
         CHECK(!ed_str, "%s: EncryptedData has a KeyInfo", label);
     } else {
         for (int i = 0; i < 2; i++) {
@@ -360,7 +408,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     size_t si_len = 0, sv_len = 0;
     uint8_t *si_c14n = c14n(doc, si, &si_len);
     uint8_t *sv = b64(child(sig, NS_DS, "SignatureValue"), &sv_len);
-    CHECK(method && si_c14n && sv && verify_signature(method, token == TOKEN_SAML ? saml_signer : bst_cert, key,
+    CHECK(method && si_c14n && sv && verify_signature(method, token == TOKEN_SAML ? saml_signer : bst_cert, mac_key,
                                                         si_c14n, si_len, sv, sv_len),
           "%s: signature (%s) does not verify", label, method ? method : "?");
     xmlFree(method);
@@ -736,7 +784,40 @@ static void test_freshness(void)
     msgsec_sender_free(s);
 }
 
-int main(void)
+/* windows mode (tests/integration/sender/windows_test.sh runs it against a real
+ * KDC): wraps with the credential cache of $KRB5CCNAME for spn and checks the
+ * envelope with the keytab; or checks envelope_file (made by `msgsec wrap`). */
+static void test_windows(const char *spn, const char *envelope_file)
+{
+    static const uint8_t payload[] = {'k', 0, 'r', 'b'};
+    expect want = {"urn:example:orders", MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, payload,
+                   sizeof payload, 0};
+    if (envelope_file) {
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+        msgsec_error e = {0};
+        CHECK(read_file_bounded(envelope_file, 1 << 20, &env, &env_len, &e) == MSGSEC_OK, "%s",
+              e.detail);
+        if (env)
+            check_envelope("cli windows", env, env_len, TOKEN_KERBEROS, NULL, &want);
+        free(env);
+        return;
+    }
+    msgsec_sender_opts o = {.credential = MSGSEC_CRED_WINDOWS, .service_principal = spn,
+                            .service_cert_file = pki_path("service.pem")};
+    msgsec_sender *s = NULL;
+    msgsec_error e = {0};
+    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_OK, "windows sender: %s", e.detail);
+    msgsec_wrap_params p = {.to = want.to};
+    for (int i = 0; s && i < 2; i++)
+        roundtrip("windows", s, TOKEN_KERBEROS, &p, payload, sizeof payload, &want);
+    msgsec_sender_free(s);
+    o.service_principal = "msgsec/nosuch@EXAMPLE.COM";
+    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_E_USAGE && !s, "unknown service: %s",
+          e.detail);
+}
+
+int main(int argc, char **argv)
 {
     pki = getenv("MSGSEC_PKI");
     if (!pki) {
@@ -744,6 +825,13 @@ int main(void)
         return 1;
     }
     msgsec_global_init(NULL);
+    if (argc >= 4 && strcmp(argv[1], "windows") == 0) {
+        keytab = argv[2];
+        test_windows(argv[3], argc > 4 ? argv[4] : NULL);
+        msgsec_global_cleanup();
+        fprintf(stderr, "test_wrap windows: %d check(s) failed\n", failures);
+        return failures ? 1 : 0;
+    }
     test_credentials();
     test_xml_payloads();
     test_sender_errors();
