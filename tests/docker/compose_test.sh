@@ -97,7 +97,8 @@ else
     tar -C "$repo" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$work/ctx" -xf -
 fi
 log "building images (localhost/msgsec:$MSGSEC_TAG, msgsec-demo, msgsec-rabbitmq)"
-for spec in "runtime:localhost/msgsec" "demo:localhost/msgsec-demo"; do
+# The build stage is tagged too, so that pruning untagged leftovers keeps its cached layers.
+for spec in "build:localhost/msgsec-build" "runtime:localhost/msgsec" "demo:localhost/msgsec-demo"; do
     target=${spec%%:*}; image=${spec#*:}
     podman build --layers -f "$work/ctx/docker/Dockerfile" --target "$target" \
         ${MSGSEC_REQUIRE+--build-arg "MSGSEC_REQUIRE=$MSGSEC_REQUIRE"} \
