@@ -69,7 +69,6 @@ _rmq_write_config() {
             echo "auth_mechanisms.1 = PLAIN"
             echo "auth_mechanisms.2 = AMQPLAIN"
             echo "auth_mechanisms.3 = EXTERNAL"
-            echo "auth_mechanisms.4 = ANONYMOUS"
             echo "ssl_cert_login_from = common_name"
         fi
         if [ -n "${RMQ_EXTRA_CONF:-}" ]; then echo "$RMQ_EXTRA_CONF"; fi

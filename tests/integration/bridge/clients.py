@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Test clients for the msgsec-bridge suite (run with /usr/bin/python3).
 
-  mqtt-pub  --port P --topic T [--count N] [--qos Q] [--prefix ID] [--size B]
+  mqtt-pub  --port P --topic T [--count N] [--qos Q] [--prefix ID] [--size B] [--auth U:P]
             [--file F] [--content-type CT] [--correlation HEX] [--response-topic T]
             [--expiry S] [--user K=V]...
   mqtt-sub  --port P --topic FILTER[,FILTER...] --expect N [--timeout S] [--dump]
@@ -50,6 +50,8 @@ def summary(bodies, expect, prefix, extra):
 def mqtt_client(args, cid):
     import paho.mqtt.client as mqtt
     c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+    if args.auth:
+        c.username_pw_set(*args.auth.split(":", 1))
     c.max_inflight_messages_set(200)
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", args.port, keepalive=30)
@@ -127,6 +129,8 @@ def mqtt_sub(args):
     # --session ID: persistent session (messages wait in the broker while we are away)
     c = mqtt.Client(client_id=args.session or "sub-%d" % time.time_ns(), protocol=mqtt.MQTTv5)
     c.reconnect_delay_set(0.2, 2)
+    if args.auth:
+        c.username_pw_set(*args.auth.split(":", 1))
     ready = threading.Event()
 
     def on_connect(client, userdata, flags, rc, properties=None):
@@ -328,6 +332,7 @@ def main():
             p.add_argument("--expiry", type=int)
             p.add_argument("--user", action="append")
             p.add_argument("--session")
+            p.add_argument("--auth", help="USER:PASSWORD")
         else:
             p.add_argument("--url", required=True)
             p.add_argument("--address", required=True)
