@@ -307,8 +307,8 @@ EOF
   ;;
 
 none-to-wss4j)
-  # msgsec wrap --credential none (HMAC-SHA256 under the content key) -> WSS4J. Not
-  # registered yet: needs the sender changes listed in README.md ("none credential").
+  # msgsec wrap --credential none (HMAC-SHA256 under the content key) -> WSS4J, in the
+  # layout README.md describes ("none credential").
   write_payload
   "$MSGSEC" wrap --credential none --service-cert "$pki/service.pem" --to "$TO" \
     --content-type application/xml --in order.xml --out none.xml
