@@ -63,9 +63,13 @@ int cli_parse_long(const char *cmd, const char *opt, const char *value, long min
     char *end;
     errno = 0;
     long v = strtol(value, &end, 10);
-    if (errno || end == value || *end || v < min || v > max)
-        return cli_fail(MSGSEC_E_USAGE, "%s: %s wants a whole number of seconds in %ld..%ld, not '%s'",
-                        cmd, opt, min, max, value);
+    if (errno || end == value || *end || v < min || v > max) {
+        if (max == LONG_MAX)
+            return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole seconds >= %ld, not '%s'", cmd,
+                            opt, min, value);
+        return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole seconds in %ld..%ld, not '%s'", cmd,
+                        opt, min, max, value);
+    }
     *out = v;
     return 0;
 }

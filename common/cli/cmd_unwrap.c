@@ -21,7 +21,8 @@ static const char unwrap_usage[] =
 static const char verify_usage[] =
     "usage: msgsec verify [--cert FILE] [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]...\n"
     "                     [--users FILE] [--keytab FILE] [--to URI] [--max-age SECONDS]\n"
-    "                     [--clock-skew SECONDS] [--replay-db PATH] [--context FILE] [--in FILE|-]\n"
+    "                     [--clock-skew SECONDS] [--replay-db PATH] [--context FILE]\n"
+    "                     [--in FILE|-]\n"
     "\n"
     "Checks what a broker can check without the service key: structure, limits, freshness,\n"
     "replay and, for certificate and issued credentials, signature, chain and sender.\n";

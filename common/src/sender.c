@@ -33,9 +33,9 @@
 #define CONTENT_KEY_LEN 32
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
-#define GCM_CHUNK 3072                /* plaintext encrypted per step; a multiple of 3 */
-#define ID_RAND_LEN 8                 /* per-message id suffix: 16 hex digits */
-#define MAX_PARAM_LEN 4096            /* wsa:To, wsa:Action, MessageID, content type */
+#define GCM_CHUNK 3072     /* plaintext encrypted per step; a multiple of 3 */
+#define ID_RAND_LEN 8      /* per-message id suffix: 16 hex digits */
+#define MAX_PARAM_LEN 4096 /* wsa:To, wsa:Action, MessageID, content type */
 #define MAX_PAYLOAD ((size_t)INT_MAX / 2)
 #define BODY_KEEP_MAX ((size_t)1 << 20) /* work buffer kept between messages */
 #define MAX_TTL (10L * 366 * 86400)
@@ -46,21 +46,21 @@ struct msgsec_sender {
     msgsec_credential credential;
     long ttl;
     sign_kind sign_kind;
-    EVP_PKEY *client_key;         /* certificate credential */
-    EVP_PKEY_CTX *sign_ctx;       /* sign-initialised, SHA-256 (+ PKCS#1 v1.5 for RSA) */
-    char *client_cert_b64;        /* base64 DER of the client certificate (the BST) */
-    char *saml_xml;               /* issued: the Assertion, written verbatim */
-    char *saml_id;                /* its ID (signature Reference and STR KeyIdentifier) */
-    char saml_digest[48];         /* base64 SHA-256 of its exclusive c14n */
-    char *service_principal;      /* windows: a fresh AP-REQ per message for it */
-    EVP_PKEY *service_key;        /* public key of the service certificate */
-    EVP_PKEY_CTX *oaep_ctx;       /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
-    char service_thumbprint[32];  /* base64 SHA-1 of the service certificate DER */
+    EVP_PKEY *client_key;        /* certificate credential */
+    EVP_PKEY_CTX *sign_ctx;      /* sign-initialised, SHA-256 (+ PKCS#1 v1.5 for RSA) */
+    char *client_cert_b64;       /* base64 DER of the client certificate (the BST) */
+    char *saml_xml;              /* issued: the Assertion, written verbatim */
+    char *saml_id;               /* its ID (signature Reference and STR KeyIdentifier) */
+    char saml_digest[48];        /* base64 SHA-256 of its exclusive c14n */
+    char *service_principal;     /* windows: a fresh AP-REQ per message for it */
+    EVP_PKEY *service_key;       /* public key of the service certificate */
+    EVP_PKEY_CTX *oaep_ctx;      /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
+    char service_thumbprint[32]; /* base64 SHA-1 of the service certificate DER */
     EVP_MD *sha256;
     EVP_MD_CTX *md_ctx;
     EVP_CIPHER *aes256gcm;
     EVP_CIPHER_CTX *cipher_ctx;
-    EVP_MAC *hmac;                /* none credential */
+    EVP_MAC *hmac; /* none and windows credentials */
     EVP_MAC_CTX *mac_ctx;
     /* per-message work buffers, reused (handles are single-threaded); they
      * only ever hold ciphertext and public header text */
@@ -153,8 +153,7 @@ static msgsec_err digest_b64(msgsec_sender *s, const void *data, size_t len, cha
 }
 
 /* Reference to "#id_prefix-n", or to "#id_prefix" when n is NULL. */
-static void put_reference(strbuf *sb, const char *id_prefix, const char *n,
-                          const char *digest_b64)
+static void put_reference(strbuf *sb, const char *id_prefix, const char *n, const char *digest_b64)
 {
     sb_puts(sb, "<ds:Reference URI=\"#");
     put_c14n_escaped(sb, id_prefix, 1);
@@ -310,16 +309,14 @@ static msgsec_err ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t r
 
 /* Appends base64(signature over si) to sb. */
 static msgsec_err sign_signed_info(msgsec_sender *s, const uint8_t key[CONTENT_KEY_LEN],
-                                   const char *si, size_t si_len, strbuf *sb,
-                                   msgsec_error *err)
+                                   const char *si, size_t si_len, strbuf *sb, msgsec_error *err)
 {
     uint8_t md[32], sig[512];
     unsigned int md_len = 0;
     size_t sig_len = sizeof sig;
     if (s->sign_kind == SIGN_HMAC) {
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-            OSSL_PARAM_construct_end()};
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                               OSSL_PARAM_construct_end()};
         if (EVP_MAC_init(s->mac_ctx, key, CONTENT_KEY_LEN, params) != 1 ||
             EVP_MAC_update(s->mac_ctx, (const unsigned char *)si, si_len) != 1 ||
             EVP_MAC_final(s->mac_ctx, sig, &sig_len, sizeof sig) != 1)
@@ -425,7 +422,8 @@ static msgsec_err load_assertion(msgsec_sender *s, const char *token_file, X509 
     unsigned int md_len = 0;
     msgsec_err rc;
     if (!token_file)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "credential issued needs a token (SAML assertion)");
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "credential issued needs a token (SAML assertion)");
     if ((rc = saml_token_load(token_file, cert, &tok, err)) != MSGSEC_OK)
         return rc;
     if ((rc = xml_parse((const uint8_t *)tok.xml, tok.len, tok.len, &doc, err)) == MSGSEC_OK &&
@@ -456,9 +454,9 @@ static msgsec_err load_service(msgsec_sender *s, const char *path, msgsec_error 
     s->service_key = X509_get_pubkey(cert);
     if (!s->service_key || !EVP_PKEY_is_a(s->service_key, "RSA") ||
         EVP_PKEY_get_bits(s->service_key) < 2048) {
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE,
-                           "service certificate %s must hold an RSA key of 2048 bits or more",
-                           path);
+        rc =
+            msgsec_seterr(err, MSGSEC_E_USAGE,
+                          "service certificate %s must hold an RSA key of 2048 bits or more", path);
         goto cleanup;
     }
     if (cert_thumbprint_sha1(cert, thumb) != 0) {
@@ -489,13 +487,11 @@ static msgsec_err setup_hmac(msgsec_sender *s, msgsec_error *err)
 
 /* windows: one AP-REQ now, so that missing credentials or an unknown service
  * fail here rather than at the first message (the ticket is cached after). */
-static msgsec_err setup_kerberos(msgsec_sender *s, const char *service_principal,
-                                 msgsec_error *err)
+static msgsec_err setup_kerberos(msgsec_sender *s, const char *service_principal, msgsec_error *err)
 {
     krb_initiated probe = {0};
     if (!service_principal || !*service_principal)
-        return msgsec_seterr(err, MSGSEC_E_USAGE,
-                             "credential windows needs the service principal");
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "credential windows needs the service principal");
     msgsec_err rc = krb_init(service_principal, &probe, err);
     krb_initiated_clear(&probe);
     if (rc == MSGSEC_OK && !(s->service_principal = strdup(service_principal)))
@@ -503,8 +499,7 @@ static msgsec_err setup_kerberos(msgsec_sender *s, const char *service_principal
     return rc;
 }
 
-msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out,
-                             msgsec_error *err)
+msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
     msgsec_sender *s;
@@ -516,8 +511,8 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
         return msgsec_seterr(err, MSGSEC_E_USAGE, "unknown algorithm suite %s (known: %s)",
                              opts->suite, MSGSEC_DEFAULT_SUITE);
     if (opts->ttl_seconds < 0 || opts->ttl_seconds > MAX_TTL)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "ttl %ld out of range 1..%ld",
-                             opts->ttl_seconds, MAX_TTL);
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "ttl %ld out of range 1..%ld", opts->ttl_seconds,
+                             MAX_TTL);
     if (!(s = calloc(1, sizeof *s)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     sb_init(&s->body, 4096, 0);
@@ -546,16 +541,14 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
         if ((rc = setup_hmac(s, err)) == MSGSEC_OK)
             rc = setup_kerberos(s, opts->service_principal, err);
         break;
-    case MSGSEC_CRED_NONE:
-        rc = setup_hmac(s, err);
-        break;
+    case MSGSEC_CRED_NONE: rc = setup_hmac(s, err); break;
     case MSGSEC_CRED_USERNAME:
         rc = msgsec_seterr(err, MSGSEC_E_USAGE, "credential %s is not supported by this build",
                            msgsec_credential_name(opts->credential));
         break;
     default:
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "unknown credential type %d",
-                           (int)opts->credential);
+        rc =
+            msgsec_seterr(err, MSGSEC_E_USAGE, "unknown credential type %d", (int)opts->credential);
         break;
     }
     if (rc == MSGSEC_OK)
@@ -615,15 +608,18 @@ static void put_encrypted_key_str(strbuf *sb, const char *n)
     sb_puts(sb, "<wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE "\" xmlns:wsse11=\"" NS_WSSE11
                 "\" wsse11:TokenType=\"" WSS_ENCRYPTEDKEY "\"><wsse:Reference URI=\"#ek-");
     sb_puts(sb, n);
-    sb_puts(sb, "\" ValueType=\"" WSS_ENCRYPTEDKEY "\"></wsse:Reference></wsse:SecurityTokenReference>");
+    sb_puts(sb, "\" ValueType=\"" WSS_ENCRYPTEDKEY
+                "\"></wsse:Reference></wsse:SecurityTokenReference>");
 }
 
 /* windows: the STR naming the Kerberos BST (canonical form). */
 static void put_kerberos_str(strbuf *sb, const char *n)
 {
-    sb_puts(sb, "<wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE "\"><wsse:Reference URI=\"#krb-");
+    sb_puts(sb,
+            "<wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE "\"><wsse:Reference URI=\"#krb-");
     sb_puts(sb, n);
-    sb_puts(sb, "\" ValueType=\"" WSS_KERBEROS_APREQ "\"></wsse:Reference></wsse:SecurityTokenReference>");
+    sb_puts(sb, "\" ValueType=\"" WSS_KERBEROS_APREQ
+                "\"></wsse:Reference></wsse:SecurityTokenReference>");
 }
 
 /* The STR naming the key of an HMAC-signed envelope, in the Signature's and
@@ -636,9 +632,12 @@ static void put_hmac_key_str(const msgsec_sender *s, strbuf *sb, const char *n)
         put_encrypted_key_str(sb, n);
 }
 
-static void put_reference_list(strbuf *sb, const char *n)
+/* standalone = 1: a direct child of the Security header (declares xenc). */
+static void put_reference_list(strbuf *sb, const char *n, int standalone)
 {
-    sb_puts(sb, "<xenc:ReferenceList xmlns:xenc=\"" NS_XENC "\"><xenc:DataReference URI=\"#ed-");
+    sb_puts(sb, standalone ? "<xenc:ReferenceList xmlns:xenc=\"" NS_XENC "\">"
+                           : "<xenc:ReferenceList>");
+    sb_puts(sb, "<xenc:DataReference URI=\"#ed-");
     sb_puts(sb, n);
     sb_puts(sb, "\"></xenc:DataReference></xenc:ReferenceList>");
 }
@@ -658,7 +657,8 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
     sb_puts(body, "\" MimeType=\"");
     put_c14n_escaped(body, content_type, 1);
     sb_puts(body, is_xml ? "\" Type=\"" XENC_TYPE_CONTENT "\">" : "\">");
-    sb_puts(body, "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM "\"></xenc:EncryptionMethod>");
+    sb_puts(body,
+            "<xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM "\"></xenc:EncryptionMethod>");
     if (key_info) {
         sb_puts(body, "<ds:KeyInfo xmlns:ds=\"" NS_DS "\">");
         put_hmac_key_str(s, body, n);
@@ -693,7 +693,7 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
     sb_put_base64(sb, wrapped, wrapped_len);
     sb_puts(sb, "</xenc:CipherValue></xenc:CipherData>");
     if (reference_list)
-        put_reference_list(sb, n);
+        put_reference_list(sb, n, 0);
     sb_puts(sb, "</xenc:EncryptedKey>");
     return MSGSEC_OK;
 }
@@ -754,9 +754,8 @@ static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part pa
     }
 }
 
-msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
-                       const uint8_t *payload, size_t len, uint8_t **out, size_t *out_len,
-                       msgsec_error *err)
+msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const uint8_t *payload,
+                       size_t len, uint8_t **out, size_t *out_len, msgsec_error *err)
 {
     msgsec_err rc;
     strbuf env = {0};
@@ -772,8 +771,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     *out_len = 0;
     const char *to = params && params->to ? params->to : MSGSEC_DEFAULT_TO;
     const char *action = params && params->action ? params->action : MSGSEC_DEFAULT_ACTION;
-    const char *type =
-        params && params->content_type ? params->content_type : MSGSEC_DEFAULT_MIME;
+    const char *type = params && params->content_type ? params->content_type : MSGSEC_DEFAULT_MIME;
     const char *message_id = params ? params->message_id : NULL;
     time_t now = params && params->now ? params->now : time(NULL);
     if ((rc = check_xml_string("wsa:To", to, err)) != MSGSEC_OK ||
@@ -792,8 +790,8 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     const uint8_t *plain = payload;
     size_t plain_len = len;
     int is_xml = content_type_is_xml(type);
-    if (is_xml && (rc = xml_plaintext(payload, len, &plain, &plain_len, &xml_owned, err)) !=
-                      MSGSEC_OK)
+    if (is_xml &&
+        (rc = xml_plaintext(payload, len, &plain, &plain_len, &xml_owned, err)) != MSGSEC_OK)
         return rc;
     if (RAND_bytes(content_key, sizeof content_key) != 1 ||
         RAND_bytes(id_rand, sizeof id_rand) != 1) {
@@ -828,16 +826,17 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
     write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb);
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
         if (parts[i].len && !(i == PART_TOKEN && s->saml_xml))
-            rc = digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64,
-                            err);
+            rc =
+                digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64, err);
     if (rc != MSGSEC_OK)
         goto cleanup;
 
-    sb_puts(si, "<ds:SignedInfo xmlns:ds=\"" NS_DS "\"><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N
-                 "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"");
+    sb_puts(si, "<ds:SignedInfo xmlns:ds=\"" NS_DS
+                "\"><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N
+                "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"");
     sb_puts(si, s->sign_kind == SIGN_RSA     ? ALG_RSA_SHA256
-                 : s->sign_kind == SIGN_ECDSA ? ALG_ECDSA_SHA256
-                                              : ALG_HMAC_SHA256);
+                : s->sign_kind == SIGN_ECDSA ? ALG_ECDSA_SHA256
+                                             : ALG_HMAC_SHA256);
     sb_puts(si, "\"></ds:SignatureMethod>");
     for (int i = PART_TO; i <= PART_TS; i++)
         put_reference(si, parts[i].id_prefix, n, parts[i].digest_b64);
@@ -870,14 +869,15 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
         put_hmac_key_str(s, &env, n);
     } else if (s->saml_xml) {
         sb_puts(&env, "<wsse:SecurityTokenReference xmlns:wsse11=\"" NS_WSSE11
-                      "\" wsse11:TokenType=\"" WSS_SAML2_TOKEN "\"><wsse:KeyIdentifier ValueType=\""
-                      WSS_SAML2_ID "\">");
+                      "\" wsse11:TokenType=\"" WSS_SAML2_TOKEN
+                      "\"><wsse:KeyIdentifier ValueType=\"" WSS_SAML2_ID "\">");
         put_c14n_escaped(&env, s->saml_id, 0);
         sb_puts(&env, "</wsse:KeyIdentifier></wsse:SecurityTokenReference>");
     } else {
         sb_puts(&env, "<wsse:SecurityTokenReference><wsse:Reference URI=\"#x509-");
         sb_puts(&env, n);
-        sb_puts(&env, "\" ValueType=\"" WSS_X509V3 "\"></wsse:Reference></wsse:SecurityTokenReference>");
+        sb_puts(&env,
+                "\" ValueType=\"" WSS_X509V3 "\"></wsse:Reference></wsse:SecurityTokenReference>");
     }
     sb_puts(&env, "</ds:KeyInfo></ds:Signature>");
     /* windows: the content key comes from the Kerberos token, no EncryptedKey */
@@ -885,7 +885,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params,
         if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
             goto cleanup;
         if (hmac)
-            put_reference_list(&env, n);
+            put_reference_list(&env, n, 1);
     }
     sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
     sb_puts(&env, "</wsse:Security></s:Header>");

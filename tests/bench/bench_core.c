@@ -200,8 +200,8 @@ static double unwrap_run(wrap_state *w, msgsec_receiver *rcv, msgsec_error *why)
         for (int k = 0; k < BATCH; k++) {
             uint8_t *plain = NULL;
             size_t plain_len = 0;
-            if (!failed && msgsec_unwrap(rcv, env[k], env_len[k], &plain, &plain_len, NULL, why) !=
-                               MSGSEC_OK)
+            if (!failed &&
+                msgsec_unwrap(rcv, env[k], env_len[k], &plain, &plain_len, NULL, why) != MSGSEC_OK)
                 failed = 1;
             else if (!failed && (plain_len != w->len || memcmp(plain, w->payload, w->len) != 0))
                 failed = 1, snprintf(why->detail, sizeof why->detail, "payload differs");
@@ -241,7 +241,8 @@ int main(int argc, char **argv)
     decrypt_setup(&rsa_decrypt, service);
 
     printf("msgsec core benchmark: single thread, median of %d runs x %.2f s of thread CPU "
-           "time\n\n", runs, run_seconds);
+           "time\n\n",
+           runs, run_seconds);
     printf("%-34s %10s\n", "OpenSSL primitive (EVP, in-process)", "ops/s");
     printf("%-34s %10.0f\n", "RSA-2048 sign (PKCS#1 v1.5)", rate(op_sign, &rsa_sign));
     printf("%-34s %10.0f\n", "RSA-2048 private decrypt (OAEP)", rate(op_decrypt, &rsa_decrypt));
@@ -250,8 +251,10 @@ int main(int argc, char **argv)
 
     msgsec_receiver *rcv = NULL;
     const char *ca[] = {path("ca.pem")};
-    msgsec_receiver_opts ro = {.cert_file = path("service.pem"), .key_file = path("service.key"),
-                               .ca_files = ca, .n_ca_files = 1}; /* replay cache: in memory */
+    msgsec_receiver_opts ro = {.cert_file = path("service.pem"),
+                               .key_file = path("service.key"),
+                               .ca_files = ca,
+                               .n_ca_files = 1}; /* replay cache: in memory */
     msgsec_error rcv_err = {0};
     if (msgsec_receiver_new(&ro, &rcv, &rcv_err) != MSGSEC_OK)
         rcv = NULL;

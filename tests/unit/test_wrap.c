@@ -29,14 +29,14 @@
 static int failures;
 static const char *pki;
 
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            failures++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static char *pki_path(const char *name)
@@ -133,8 +133,8 @@ static int unwrap_key(xmlNodePtr ek, uint8_t key[32])
 {
     uint8_t plain[512];
     size_t wrapped_len = 0, key_len = sizeof plain;
-    uint8_t *wrapped = b64(child(child(ek, NS_XENC, "CipherData"), NS_XENC, "CipherValue"),
-                           &wrapped_len);
+    uint8_t *wrapped =
+        b64(child(child(ek, NS_XENC, "CipherData"), NS_XENC, "CipherValue"), &wrapped_len);
     EVP_PKEY *sk = service_key();
     EVP_PKEY_CTX *ctx = sk ? EVP_PKEY_CTX_new(sk, NULL) : NULL;
     int ok = wrapped && ctx && EVP_PKEY_decrypt_init(ctx) == 1 &&
@@ -230,8 +230,8 @@ static int kerberos_keys(xmlNodePtr bst, uint8_t sign_key[32], uint8_t enc_key[3
              krb_accept(keytab, token, token_len, 0, &acc, &e) == MSGSEC_OK &&
              krb_derive_keys(acc.key, acc.key_len, sign_key, enc_key, &e) == MSGSEC_OK;
     CHECK(ok, "kerberos: %s", e.detail);
-    CHECK(!ok || (acc.client && strcmp(acc.client, "alice@EXAMPLE.COM") == 0),
-          "kerberos client %s", acc.client ? acc.client : "(none)");
+    CHECK(!ok || (acc.client && strcmp(acc.client, "alice@EXAMPLE.COM") == 0), "kerberos client %s",
+          acc.client ? acc.client : "(none)");
     krb_accepted_clear(&acc);
     xmlFree(value_type);
     free(token);
@@ -240,8 +240,8 @@ static int kerberos_keys(xmlNodePtr bst, uint8_t sign_key[32], uint8_t enc_key[3
 
 /* Checks a wrapped envelope completely. saml_signer: the holder-of-key
  * certificate (TOKEN_SAML); a BST carries its own. */
-static void check_envelope(const char *label, const uint8_t *env, size_t env_len,
-                           token_kind token, X509 *saml_signer, const expect *want)
+static void check_envelope(const char *label, const uint8_t *env, size_t env_len, token_kind token,
+                           X509 *saml_signer, const expect *want)
 {
     X509 *bst_cert = NULL;
     xmlDocPtr doc = xmlReadMemory((const char *)env, (int)env_len, NULL, NULL, XML_PARSE_NONET);
@@ -268,8 +268,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
                                              "Timestamp"};
     static const char *const hmac_order[] = {"Signature", "EncryptedKey", "ReferenceList",
                                              "Timestamp"};
-    static const char *const saml_order[] = {"Assertion", "Signature", "EncryptedKey",
-                                             "Timestamp"};
+    static const char *const saml_order[] = {"Assertion", "Signature", "EncryptedKey", "Timestamp"};
     static const char *const krb_order[] = {"BinarySecurityToken", "Signature", "Timestamp"};
     const char *const *want_order = token == TOKEN_BST        ? cert_order
                                     : token == TOKEN_SAML     ? saml_order
@@ -295,8 +294,9 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         goto done;
 
     /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
-    const char *covered[] = {"To", "Action", "MessageID", "Timestamp", "Body",
-                             token == TOKEN_SAML ? "Assertion" : "BinarySecurityToken"};
+    const char *covered[] = {
+        "To",        "Action", "MessageID",
+        "Timestamp", "Body",   token == TOKEN_SAML ? "Assertion" : "BinarySecurityToken"};
     int seen[6] = {0}, refs = 0;
     for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
         if (ref->type != XML_ELEMENT_NODE || strcmp((char *)ref->name, "Reference") != 0)
@@ -330,8 +330,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     if (token == TOKEN_KERBEROS) {
         CHECK(kerberos_keys(bst, mac_key, key), "%s: no keys from the Kerberos token", label);
     } else {
-        CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key",
-              label);
+        CHECK(unwrap_key(ek, key), "%s: EncryptedKey does not decrypt with the service key", label);
         memcpy(mac_key, key, sizeof key);
     }
     xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
@@ -374,12 +373,12 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     } else {
         for (int i = 0; i < 2; i++) {
             xmlNodePtr str = i ? sig_str : ed_str;
-            xmlChar *token_type = str ? xmlGetNsProp(str, BAD_CAST "TokenType", BAD_CAST NS_WSSE11)
-                                      : NULL;
+            xmlChar *token_type =
+                str ? xmlGetNsProp(str, BAD_CAST "TokenType", BAD_CAST NS_WSSE11) : NULL;
             char *uri = attr(child(str, NS_WSSE, "Reference"), "URI");
             xmlChar *ek_id = xmlGetNoNsProp(ek, BAD_CAST "Id");
-            CHECK(token_type && strcmp((char *)token_type, WSS_ENCRYPTEDKEY) == 0 && uri &&
-                      ek_id && uri[0] == '#' && strcmp(uri + 1, (char *)ek_id) == 0,
+            CHECK(token_type && strcmp((char *)token_type, WSS_ENCRYPTEDKEY) == 0 && uri && ek_id &&
+                      uri[0] == '#' && strcmp(uri + 1, (char *)ek_id) == 0,
                   "%s: %s KeyInfo does not name the EncryptedKey", label,
                   i ? "Signature" : "EncryptedData");
             xmlFree(token_type);
@@ -408,8 +407,9 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     size_t si_len = 0, sv_len = 0;
     uint8_t *si_c14n = c14n(doc, si, &si_len);
     uint8_t *sv = b64(child(sig, NS_DS, "SignatureValue"), &sv_len);
-    CHECK(method && si_c14n && sv && verify_signature(method, token == TOKEN_SAML ? saml_signer : bst_cert, mac_key,
-                                                        si_c14n, si_len, sv, sv_len),
+    CHECK(method && si_c14n && sv &&
+              verify_signature(method, token == TOKEN_SAML ? saml_signer : bst_cert, mac_key,
+                               si_c14n, si_len, sv, sv_len),
           "%s: signature (%s) does not verify", label, method ? method : "?");
     xmlFree(method);
     free(si_c14n);
@@ -471,8 +471,9 @@ static void test_credentials(void)
         token_kind bst = creds[i].cred == MSGSEC_CRED_CERTIFICATE ? TOKEN_BST : TOKEN_NONE;
         char label[64];
         /* binary payload with NULs; defaults for every parameter */
-        expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, binary,
-                       sizeof binary, 0};
+        expect want = {MSGSEC_DEFAULT_TO,   MSGSEC_DEFAULT_ACTION,
+                       MSGSEC_DEFAULT_MIME, binary,
+                       sizeof binary,       0};
         snprintf(label, sizeof label, "%s/binary", creds[i].cert ? creds[i].cert : "none");
         roundtrip(label, s, bst, NULL, binary, sizeof binary, &want);
 
@@ -485,15 +486,19 @@ static void test_credentials(void)
         roundtrip(label, s, bst, &p, binary, 3, &tricky);
 
         /* empty binary payload */
-        expect empty = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME,
-                        (const uint8_t *)"", 0, 0};
+        expect empty = {MSGSEC_DEFAULT_TO,
+                        MSGSEC_DEFAULT_ACTION,
+                        MSGSEC_DEFAULT_MIME,
+                        (const uint8_t *)"",
+                        0,
+                        0};
         snprintf(label, sizeof label, "%s/empty", creds[i].cert ? creds[i].cert : "none");
         roundtrip(label, s, bst, NULL, NULL, 0, &empty);
 
         /* XML payload: Type=Content, plaintext is the element as given */
         msgsec_wrap_params px = {.content_type = "application/soap+xml"};
-        expect wx = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, px.content_type,
-                     (const uint8_t *)xml, strlen(xml), 1};
+        expect wx = {MSGSEC_DEFAULT_TO,    MSGSEC_DEFAULT_ACTION, px.content_type,
+                     (const uint8_t *)xml, strlen(xml),           1};
         snprintf(label, sizeof label, "%s/xml", creds[i].cert ? creds[i].cert : "none");
         roundtrip(label, s, bst, &px, (const uint8_t *)xml, strlen(xml), &wx);
         msgsec_sender_free(s);
@@ -525,15 +530,16 @@ static void test_xml_payloads(void)
         uint8_t *env = NULL;
         size_t env_len = 0;
         msgsec_error e = {0};
-        msgsec_err rc = msgsec_wrap(s, &p, (const uint8_t *)cases[i].in, strlen(cases[i].in),
-                                    &env, &env_len, &e);
+        msgsec_err rc = msgsec_wrap(s, &p, (const uint8_t *)cases[i].in, strlen(cases[i].in), &env,
+                                    &env_len, &e);
         if (!cases[i].plain) {
-            CHECK(rc == cases[i].code && !env, "xml case %zu: rc %d (%s), want %d", i, rc,
-                  e.detail, cases[i].code);
+            CHECK(rc == cases[i].code && !env, "xml case %zu: rc %d (%s), want %d", i, rc, e.detail,
+                  cases[i].code);
         } else {
             CHECK(rc == MSGSEC_OK, "xml case %zu: %s", i, e.detail);
-            expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, p.content_type,
-                           (const uint8_t *)cases[i].plain, strlen(cases[i].plain), 1};
+            expect want = {MSGSEC_DEFAULT_TO,      MSGSEC_DEFAULT_ACTION,
+                           p.content_type,         (const uint8_t *)cases[i].plain,
+                           strlen(cases[i].plain), 1};
             char label[32];
             snprintf(label, sizeof label, "xml case %zu", i);
             if (rc == MSGSEC_OK)
@@ -547,8 +553,12 @@ static void test_xml_payloads(void)
 static msgsec_err try_sender(msgsec_credential cred, const char *cert, const char *key,
                              const char *service, const char *suite, long ttl, msgsec_error *e)
 {
-    msgsec_sender_opts o = {.credential = cred, .cert_file = cert, .key_file = key,
-                            .service_cert_file = service, .suite = suite, .ttl_seconds = ttl};
+    msgsec_sender_opts o = {.credential = cred,
+                            .cert_file = cert,
+                            .key_file = key,
+                            .service_cert_file = service,
+                            .suite = suite,
+                            .ttl_seconds = ttl};
     msgsec_sender *s = NULL;
     msgsec_err rc = msgsec_sender_new(&o, &s, e);
     CHECK((rc == MSGSEC_OK) == (s != NULL), "handle/return mismatch");
@@ -585,7 +595,8 @@ static void test_sender_errors(void)
     CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
           "no key: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, pki_path("client-ec.key"), svc, NULL, 0, &e) ==
-              MSGSEC_E_USAGE && strstr(e.detail, "does not match"),
+                  MSGSEC_E_USAGE &&
+              strstr(e.detail, "does not match"),
           "mismatched key: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, rsa_key, pki_path("client-ec.pem"), NULL, 0,
                      &e) == MSGSEC_E_USAGE,
@@ -607,8 +618,8 @@ static void test_sender_errors(void)
 
     /* a key readable by others is refused */
     write_key_copy(rsa_key, open_key, 0644);
-    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, open_key, svc, NULL, 0, &e) ==
-              MSGSEC_E_USAGE && strstr(e.detail, "group or others"),
+    CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, open_key, svc, NULL, 0, &e) == MSGSEC_E_USAGE &&
+              strstr(e.detail, "group or others"),
           "0644 key: %s", e.detail);
     chmod(open_key, 0600);
     CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, rsa, open_key, svc, NULL, 0, &e) == MSGSEC_OK,
@@ -632,7 +643,8 @@ static void test_sender_errors(void)
     fclose(f);
     chmod(weak_key, 0600);
     CHECK(try_sender(MSGSEC_CRED_CERTIFICATE, weak_cert, weak_key, svc, NULL, 0, &e) ==
-              MSGSEC_E_USAGE && strstr(e.detail, "2048"),
+                  MSGSEC_E_USAGE &&
+              strstr(e.detail, "2048"),
           "RSA-1024 client: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_NONE, NULL, NULL, weak_cert, NULL, 0, &e) == MSGSEC_E_USAGE,
           "RSA-1024 service: %s", e.detail);
@@ -650,8 +662,8 @@ static void test_sender_errors(void)
         msgsec_wrap_params p = {.to = bad_to[i]};
         uint8_t *env = NULL;
         size_t env_len = 0;
-        CHECK(msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &env, &env_len, &e) ==
-                  MSGSEC_E_USAGE && !env,
+        CHECK(msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &env, &env_len, &e) == MSGSEC_E_USAGE &&
+                  !env,
               "bad to %zu: %s", i, e.detail);
     }
     msgsec_sender_free(s);
@@ -674,9 +686,13 @@ static void issue_token(const char *path, const char *holder)
     msgsec_error e = {0};
     saml_attr attrs[] = {{"role", "buyer"}};
     load_private_key(pki_path("sts.key"), &sts_key, NULL);
-    saml_issue_params p = {.sts_key = sts_key, .sts_cert = sts, .subject = "shop1",
-                           .audience = "urn:example:orders", .subject_cert = subject,
-                           .attrs = attrs, .n_attrs = 1};
+    saml_issue_params p = {.sts_key = sts_key,
+                           .sts_cert = sts,
+                           .subject = "shop1",
+                           .audience = "urn:example:orders",
+                           .subject_cert = subject,
+                           .attrs = attrs,
+                           .n_attrs = 1};
     CHECK(saml_issue(&p, &xml, &len, &e) == MSGSEC_OK, "saml_issue: %s", e.detail);
     FILE *f = fopen(path, "w");
     if (f && xml)
@@ -711,7 +727,8 @@ static void test_issued(void)
     for (size_t i = 0; i < 2; i++) {
         msgsec_sender_opts o = {.credential = MSGSEC_CRED_ISSUED,
                                 .cert_file = pki_path(ok[i].cert),
-                                .key_file = pki_path(ok[i].key), .token_file = ok[i].token,
+                                .key_file = pki_path(ok[i].key),
+                                .token_file = ok[i].token,
                                 .service_cert_file = pki_path("service.pem")};
         msgsec_sender *s = NULL;
         msgsec_error e = {0};
@@ -738,13 +755,22 @@ static void test_issued(void)
     char *rsa = pki_path("client-rsa.pem"), *rsa_key = pki_path("client-rsa.key");
     char *svc = pki_path("service.pem");
     msgsec_sender_opts cases[] = {
-        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
+        {.credential = MSGSEC_CRED_ISSUED,
+         .cert_file = rsa,
+         .key_file = rsa_key,
          .service_cert_file = svc}, /* no token */
-        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
-         .token_file = ec_token, .service_cert_file = svc}, /* bound to another key */
-        {.credential = MSGSEC_CRED_ISSUED, .cert_file = rsa, .key_file = rsa_key,
-         .token_file = bad, .service_cert_file = svc}, /* not an assertion */
-        {.credential = MSGSEC_CRED_ISSUED, .token_file = rsa_token,
+        {.credential = MSGSEC_CRED_ISSUED,
+         .cert_file = rsa,
+         .key_file = rsa_key,
+         .token_file = ec_token,
+         .service_cert_file = svc}, /* bound to another key */
+        {.credential = MSGSEC_CRED_ISSUED,
+         .cert_file = rsa,
+         .key_file = rsa_key,
+         .token_file = bad,
+         .service_cert_file = svc}, /* not an assertion */
+        {.credential = MSGSEC_CRED_ISSUED,
+         .token_file = rsa_token,
          .service_cert_file = svc}, /* no signing key */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -771,7 +797,8 @@ static void test_freshness(void)
               msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &b, &bl, &e) == MSGSEC_OK,
           "wrap: %s", e.detail);
     if (a && b) {
-        const char *ida = strstr((char *)a, "wsu:Id=\"to-"), *idb = strstr((char *)b, "wsu:Id=\"to-");
+        const char *ida = strstr((char *)a, "wsu:Id=\"to-"),
+                   *idb = strstr((char *)b, "wsu:Id=\"to-");
         CHECK(ida && idb && memcmp(ida, idb, 27) != 0, "ids repeat");
         const char *mida = strstr((char *)a, "urn:uuid:"), *midb = strstr((char *)b, "urn:uuid:");
         CHECK(mida && midb && memcmp(mida, midb, 45) != 0, "message ids repeat");
@@ -790,8 +817,9 @@ static void test_freshness(void)
 static void test_windows(const char *spn, const char *envelope_file)
 {
     static const uint8_t payload[] = {'k', 0, 'r', 'b'};
-    expect want = {"urn:example:orders", MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, payload,
-                   sizeof payload, 0};
+    expect want = {"urn:example:orders", MSGSEC_DEFAULT_ACTION,
+                   MSGSEC_DEFAULT_MIME,  payload,
+                   sizeof payload,       0};
     if (envelope_file) {
         uint8_t *env = NULL;
         size_t env_len = 0;
@@ -803,7 +831,8 @@ static void test_windows(const char *spn, const char *envelope_file)
         free(env);
         return;
     }
-    msgsec_sender_opts o = {.credential = MSGSEC_CRED_WINDOWS, .service_principal = spn,
+    msgsec_sender_opts o = {.credential = MSGSEC_CRED_WINDOWS,
+                            .service_principal = spn,
                             .service_cert_file = pki_path("service.pem")};
     msgsec_sender *s = NULL;
     msgsec_error e = {0};
@@ -813,8 +842,7 @@ static void test_windows(const char *spn, const char *envelope_file)
         roundtrip("windows", s, TOKEN_KERBEROS, &p, payload, sizeof payload, &want);
     msgsec_sender_free(s);
     o.service_principal = "msgsec/nosuch@EXAMPLE.COM";
-    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_E_USAGE && !s, "unknown service: %s",
-          e.detail);
+    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_E_USAGE && !s, "unknown service: %s", e.detail);
 }
 
 int main(int argc, char **argv)
