@@ -11,9 +11,11 @@ Output, one line per message, for people and for tests:
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 from proton import Message  # noqa: F401  (import check: python3-qpid-proton present)
 from proton.handlers import MessagingHandler
@@ -124,7 +126,15 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with open(PASSWORD_FILE) as f:
         password = f.read().strip()
-    Container(Service(password)).run()
+    while True:
+        try:
+            Container(Service(password)).run()
+            return
+        except socket.gaierror as e:
+            # proton does not retry a failed name lookup (the broker's name may not be
+            # registered in the stack's DNS yet): start over.
+            print("demo-service: cannot resolve %s: %s (retrying)" % (URL, e), flush=True)
+            time.sleep(2)
 
 
 if __name__ == "__main__":
