@@ -192,6 +192,14 @@ static msgsec_err scan_security(recv_msg *m, xmlNodePtr *early, size_t *n_early,
             if (*n_early == RECV_MAX_KEYS)
                 return msgsec_seterr(err, MSGSEC_E_MALFORMED, "too many encryption lists");
             early[(*n_early)++] = c;
+        } else if (!xml_is(c, NS_WSSE, "BinarySecurityToken") &&
+                   !xml_is(c, NS_XENC, "EncryptedKey") && !xml_is(c, NS_XENC, "ReferenceList") &&
+                   !xml_is(c, NS_SAML2, "Assertion")) {
+            /* the header is mustUnderstand: what we do not process, we refuse */
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "%s in the Security header is not supported",
+                                 xml_is(c, NS_WSSE, "UsernameToken") ? "the username credential"
+                                 : xml_is(c, NS_XENC, "EncryptedData") ? "an encrypted block"
+                                                                        : (const char *)c->name);
         }
     }
     if (!m->signature)

@@ -319,6 +319,16 @@ static void test_unsigned_parts(void **state)
     free(env);
 }
 
+/* The Security header is mustUnderstand: an element the receiver does not
+ * process (a plaintext UsernameToken, anything unknown) is refused. */
+static void test_unprocessed_security_children(void **state)
+{
+    (void)state;
+    edit_both("<wsu:Timestamp", "<wsse:UsernameToken><wsse:Username>admin</wsse:Username>"
+              "</wsse:UsernameToken><wsu:Timestamp", MSGSEC_E_POLICY);
+    edit_both("<wsu:Timestamp", "<x:Unknown xmlns:x=\"urn:x\"/><wsu:Timestamp", MSGSEC_E_POLICY);
+}
+
 static void test_not_soap(void **state)
 {
     (void)state;
@@ -350,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_value_and_retrieval_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsigned_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unprocessed_security_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_soap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);
