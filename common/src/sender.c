@@ -53,6 +53,7 @@ struct msgsec_sender {
     char *saml_id;               /* its ID (signature Reference and STR KeyIdentifier) */
     char saml_digest[48];        /* base64 SHA-256 of its exclusive c14n */
     char *service_principal;     /* windows: a fresh AP-REQ per message for it */
+    char *username, *password;   /* username: the UsernameToken, encrypted per message */
     EVP_PKEY *service_key;       /* public key of the service certificate */
     EVP_PKEY_CTX *oaep_ctx;      /* encrypt-initialised, OAEP SHA-1 / MGF1 SHA-1 */
     char service_thumbprint[32]; /* base64 SHA-1 of the service certificate DER */
@@ -499,6 +500,21 @@ static msgsec_err setup_kerberos(msgsec_sender *s, const char *service_principal
     return rc;
 }
 
+/* username: keeps a copy of the password (wiped in msgsec_sender_free). */
+static msgsec_err setup_username(msgsec_sender *s, const char *username, const char *password,
+                                 msgsec_error *err)
+{
+    msgsec_err rc;
+    if (!username || !password)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "credential username needs a username and a password");
+    if ((rc = check_xml_string("username", username, err)) != MSGSEC_OK ||
+        (rc = check_xml_string("password", password, err)) != MSGSEC_OK)
+        return rc;
+    if (!(s->username = strdup(username)) || !(s->password = strdup(password)))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    return MSGSEC_OK;
+}
+
 msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
@@ -543,8 +559,8 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
         break;
     case MSGSEC_CRED_NONE: rc = setup_hmac(s, err); break;
     case MSGSEC_CRED_USERNAME:
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "credential %s is not supported by this build",
-                           msgsec_credential_name(opts->credential));
+        if ((rc = setup_hmac(s, err)) == MSGSEC_OK)
+            rc = setup_username(s, opts->username, opts->password, err);
         break;
     default:
         rc =
@@ -573,6 +589,9 @@ void msgsec_sender_free(msgsec_sender *s)
     free(s->saml_xml);
     free(s->saml_id);
     free(s->service_principal);
+    free(s->username);
+    if (s->password)
+        msgsec_free_secret(s->password, strlen(s->password));
     EVP_PKEY_CTX_free(s->oaep_ctx);
     EVP_PKEY_free(s->service_key);
     EVP_MD_CTX_free(s->md_ctx);
@@ -632,11 +651,17 @@ static void put_hmac_key_str(const msgsec_sender *s, strbuf *sb, const char *n)
         put_encrypted_key_str(sb, n);
 }
 
-/* standalone = 1: a direct child of the Security header (declares xenc). */
-static void put_reference_list(strbuf *sb, const char *n, int standalone)
+/* standalone = 1: a direct child of the Security header (declares xenc);
+ * with_token = 1: also lists the encrypted UsernameToken. */
+static void put_reference_list(strbuf *sb, const char *n, int standalone, int with_token)
 {
     sb_puts(sb, standalone ? "<xenc:ReferenceList xmlns:xenc=\"" NS_XENC "\">"
                            : "<xenc:ReferenceList>");
+    if (with_token) {
+        sb_puts(sb, "<xenc:DataReference URI=\"#utd-");
+        sb_puts(sb, n);
+        sb_puts(sb, "\"></xenc:DataReference>");
+    }
     sb_puts(sb, "<xenc:DataReference URI=\"#ed-");
     sb_puts(sb, n);
     sb_puts(sb, "\"></xenc:DataReference></xenc:ReferenceList>");
@@ -693,23 +718,71 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
     sb_put_base64(sb, wrapped, wrapped_len);
     sb_puts(sb, "</xenc:CipherValue></xenc:CipherData>");
     if (reference_list)
-        put_reference_list(sb, n, 0);
+        put_reference_list(sb, n, 0, 0);
     sb_puts(sb, "</xenc:EncryptedKey>");
     return MSGSEC_OK;
 }
 
-/* Writes the canonical To/Action/MessageID, Timestamp and BST (or the
- * Assertion as issued, whose digest was taken once) into scratch. */
-static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part parts[PART_COUNT],
-                               const char *n, const char *to, const char *action,
-                               const char *message_id, time_t now, const krb_initiated *krb)
+/* username: the UsernameToken (PasswordText, Nonce, Created), encrypted in
+ * place for the service (EncryptedData Type Element under the content key,
+ * KeyInfo naming the EncryptedKey), as WSS4J produces and consumes it. The
+ * EncryptedData is written in canonical form: the signature covers it. */
+static msgsec_err put_encrypted_username_token(msgsec_sender *s, strbuf *sb, const char *n,
+                                               const char *created,
+                                               const uint8_t key[CONTENT_KEY_LEN],
+                                               msgsec_error *err)
+{
+    uint8_t nonce[16];
+    strbuf token;
+    if (RAND_bytes(nonce, sizeof nonce) != 1)
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
+    /* the token declares its namespaces: it is parsed on its own once decrypted */
+    sb_init(&token, 1024, 0);
+    sb_puts(&token, "<wsse:UsernameToken xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU
+                    "\" wsu:Id=\"ut-");
+    sb_puts(&token, n);
+    sb_puts(&token, "\"><wsse:Username>");
+    put_c14n_escaped(&token, s->username, 0);
+    sb_puts(&token, "</wsse:Username><wsse:Password Type=\"" WSS_PASSWORD_TEXT "\">");
+    put_c14n_escaped(&token, s->password, 0);
+    sb_puts(&token, "</wsse:Password><wsse:Nonce EncodingType=\"" WSS_BASE64 "\">");
+    sb_put_base64(&token, nonce, sizeof nonce);
+    sb_puts(&token, "</wsse:Nonce><wsu:Created>");
+    sb_puts(&token, created);
+    sb_puts(&token, "</wsu:Created></wsse:UsernameToken>");
+
+    sb_puts(sb, "<xenc:EncryptedData xmlns:xenc=\"" NS_XENC "\" Id=\"utd-");
+    sb_puts(sb, n);
+    sb_puts(sb, "\" Type=\"" XENC_TYPE_ELEMENT "\"><xenc:EncryptionMethod Algorithm=\"" ALG_AES256_GCM
+                "\"></xenc:EncryptionMethod><ds:KeyInfo xmlns:ds=\"" NS_DS "\">");
+    put_encrypted_key_str(sb, n);
+    sb_puts(sb, "</ds:KeyInfo><xenc:CipherData><xenc:CipherValue>");
+    msgsec_err rc = token.failed ? msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory")
+                                 : put_gcm_base64(s, sb, key, (const uint8_t *)token.data,
+                                                  token.len, err);
+    sb_puts(sb, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>");
+    sb_free(&token, 1);
+    return rc;
+}
+
+/* Writes the canonical To/Action/MessageID, Timestamp and the token (BST,
+ * encrypted UsernameToken, or the Assertion as issued, whose digest was taken
+ * once) into scratch. */
+static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
+                                     signed_part parts[PART_COUNT], const char *n, const char *to,
+                                     const char *action, const char *message_id, time_t now,
+                                     const krb_initiated *krb,
+                                     const uint8_t content_key[CONTENT_KEY_LEN], msgsec_error *err)
 {
     static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509"};
     char created[32], expires[32];
+    msgsec_err rc = MSGSEC_OK;
     for (int i = 0; i < PART_COUNT; i++)
         parts[i].id_prefix = prefixes[i];
     if (krb->token)
         parts[PART_TOKEN].id_prefix = "krb";
+    else if (s->username)
+        parts[PART_TOKEN].id_prefix = "utd";
 
     parts[PART_TO].off = scratch->len;
     put_wsa_header(scratch, "To", "to", n, to);
@@ -746,12 +819,15 @@ static void write_signed_parts(msgsec_sender *s, strbuf *scratch, signed_part pa
         sb_puts(scratch, "</wsse:BinarySecurityToken>");
     } else if (s->saml_xml) {
         sb_puts(scratch, s->saml_xml);
+    } else if (s->username) {
+        rc = put_encrypted_username_token(s, scratch, n, created, content_key, err);
     }
     size_t end = scratch->len;
     for (int i = PART_COUNT - 1; i >= 0; i--) {
         parts[i].len = end - parts[i].off;
         end = parts[i].off;
     }
+    return rc;
 }
 
 msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const uint8_t *payload,
@@ -823,7 +899,9 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
             MSGSEC_OK ||
         (rc = digest_b64(s, body->data, body->len, body_digest, err)) != MSGSEC_OK)
         goto cleanup;
-    write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb);
+    if ((rc = write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb,
+                                 content_key, err)) != MSGSEC_OK)
+        goto cleanup;
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
         if (parts[i].len && !(i == PART_TOKEN && s->saml_xml))
             rc =
@@ -856,7 +934,10 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
                   "\" xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU "\"><s:Header>");
     sb_append(&env, scratch->data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
     sb_puts(&env, "<wsse:Security s:mustUnderstand=\"true\">");
-    sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
+    /* a token goes first (prepend order: it is what the signature uses), except the
+     * encrypted UsernameToken, which follows the ReferenceList that decrypts it */
+    if (!s->username)
+        sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
     sb_puts(&env, "<ds:Signature xmlns:ds=\"" NS_DS "\" Id=\"sig-");
     sb_puts(&env, n);
     sb_puts(&env, "\">");
@@ -885,8 +966,10 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
         if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
             goto cleanup;
         if (hmac)
-            put_reference_list(&env, n, 1);
+            put_reference_list(&env, n, 1, s->username != NULL);
     }
+    if (s->username)
+        sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
     sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
     sb_puts(&env, "</wsse:Security></s:Header>");
     sb_append(&env, body->data, body->len);

@@ -213,7 +213,13 @@ typedef struct expect {
 } expect;
 
 /* The credential's token in the Security header. */
-typedef enum token_kind { TOKEN_BST, TOKEN_NONE, TOKEN_SAML, TOKEN_KERBEROS } token_kind;
+typedef enum token_kind {
+    TOKEN_BST,
+    TOKEN_NONE,
+    TOKEN_SAML,
+    TOKEN_KERBEROS,
+    TOKEN_USERNAME
+} token_kind;
 
 static const char *keytab; /* windows mode: the service keytab */
 
@@ -238,6 +244,56 @@ static int kerberos_keys(xmlNodePtr bst, uint8_t sign_key[32], uint8_t enc_key[3
     return ok;
 }
 
+/* username: the token decrypts (content key) to a UsernameToken with the
+ * username, the password as PasswordText, a 16-byte Nonce and Created; the
+ * standalone ReferenceList lists it and the Body. */
+static void check_username_token(const char *label, xmlNodePtr sec, const uint8_t key[32])
+{
+    xmlNodePtr ed = child(sec, NS_XENC, "EncryptedData");
+    xmlNodePtr list = child(sec, NS_XENC, "ReferenceList");
+    char *type = attr(ed, "Type"), *id = attr(ed, "Id");
+    CHECK(type && strcmp(type, XENC_TYPE_ELEMENT) == 0, "%s: token EncryptedData Type", label);
+    int listed = 0;
+    for (xmlNodePtr r = list ? list->children : NULL; r; r = r->next) {
+        char *uri = attr(r, "URI");
+        listed += uri && id && uri[0] == '#' && strcmp(uri + 1, id) == 0;
+        xmlFree(uri);
+    }
+    CHECK(listed == 1, "%s: ReferenceList does not list the token", label);
+    size_t ct_len = 0, pt_len = 0;
+    uint8_t *ct = b64(child(child(ed, NS_XENC, "CipherData"), NS_XENC, "CipherValue"), &ct_len);
+    uint8_t *pt = ct ? gcm_decrypt(key, ct, ct_len, &pt_len) : NULL;
+    xmlDocPtr doc = pt ? xmlReadMemory((char *)pt, (int)pt_len, NULL, NULL, XML_PARSE_NONET) : NULL;
+    xmlNodePtr ut = doc ? xmlDocGetRootElement(doc) : NULL;
+    CHECK(ut && ut->ns && strcmp((char *)ut->name, "UsernameToken") == 0 &&
+              strcmp((char *)ut->ns->href, NS_WSSE) == 0,
+          "%s: token does not decrypt to a UsernameToken", label);
+    xmlChar *user = xmlNodeGetContent(child(ut, NS_WSSE, "Username"));
+    xmlNodePtr pw = child(ut, NS_WSSE, "Password");
+    xmlChar *password = xmlNodeGetContent(pw);
+    char *pw_type = attr(pw, "Type");
+    size_t nonce_len = 0;
+    uint8_t *nonce = b64(child(ut, NS_WSSE, "Nonce"), &nonce_len);
+    xmlChar *created = xmlNodeGetContent(child(ut, NS_WSU, "Created"));
+    time_t t;
+    CHECK(user && strcmp((char *)user, "alice & <bob>") == 0, "%s: Username", label);
+    CHECK(password && strcmp((char *)password, "s3cr\"et<&>") == 0 && pw_type &&
+              strcmp(pw_type, WSS_PASSWORD_TEXT) == 0,
+          "%s: Password", label);
+    CHECK(nonce && nonce_len == 16, "%s: Nonce", label);
+    CHECK(created && xsd_time_parse((char *)created, &t) == 0, "%s: Created", label);
+    xmlFree(user);
+    xmlFree(password);
+    xmlFree(pw_type);
+    xmlFree(created);
+    free(nonce);
+    xmlFreeDoc(doc);
+    free(pt);
+    free(ct);
+    xmlFree(type);
+    xmlFree(id);
+}
+
 /* Checks a wrapped envelope completely. saml_signer: the holder-of-key
  * certificate (TOKEN_SAML); a BST carries its own. */
 static void check_envelope(const char *label, const uint8_t *env, size_t env_len, token_kind token,
@@ -258,10 +314,10 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     /* header order: certificate: BST, Signature, EncryptedKey (with ReferenceList),
      * Timestamp; HMAC (none): Signature, EncryptedKey, ReferenceList, Timestamp;
      * issued: the Assertion in place of the BST; windows: BST (Kerberos), Signature,
-     * Timestamp */
-    const char *order[5];
+     * Timestamp; username: as HMAC, the encrypted token after the ReferenceList */
+    const char *order[6];
     int count = 0;
-    for (xmlNodePtr c = sec->children; c && count < 5; c = c->next)
+    for (xmlNodePtr c = sec->children; c && count < 6; c = c->next)
         if (c->type == XML_ELEMENT_NODE)
             order[count++] = (const char *)c->name;
     static const char *const cert_order[] = {"BinarySecurityToken", "Signature", "EncryptedKey",
@@ -270,11 +326,16 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
                                              "Timestamp"};
     static const char *const saml_order[] = {"Assertion", "Signature", "EncryptedKey", "Timestamp"};
     static const char *const krb_order[] = {"BinarySecurityToken", "Signature", "Timestamp"};
+    static const char *const ut_order[] = {"Signature", "EncryptedKey", "ReferenceList",
+                                           "EncryptedData", "Timestamp"};
     const char *const *want_order = token == TOKEN_BST        ? cert_order
                                     : token == TOKEN_SAML     ? saml_order
                                     : token == TOKEN_KERBEROS ? krb_order
+                                    : token == TOKEN_USERNAME ? ut_order
                                                               : hmac_order;
-    int want_count = token == TOKEN_KERBEROS ? 3 : 4;
+    int want_count = token == TOKEN_KERBEROS ? 3 : token == TOKEN_USERNAME ? 5 : 4;
+    /* the KeyInfos name the EncryptedKey (HMAC under the content key) */
+    int ek_str = token == TOKEN_NONE || token == TOKEN_USERNAME;
     int signed_token = token != TOKEN_NONE;
     CHECK(count == want_count, "%s: %d security children", label, count);
     for (int i = 0; i < count && i < want_count; i++)
@@ -294,9 +355,10 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         goto done;
 
     /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
-    const char *covered[] = {
-        "To",        "Action", "MessageID",
-        "Timestamp", "Body",   token == TOKEN_SAML ? "Assertion" : "BinarySecurityToken"};
+    const char *covered[] = {"To", "Action", "MessageID", "Timestamp", "Body",
+                             token == TOKEN_SAML       ? "Assertion"
+                             : token == TOKEN_USERNAME ? "EncryptedData"
+                                                       : "BinarySecurityToken"};
     int seen[6] = {0}, refs = 0;
     for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
         if (ref->type != XML_ELEMENT_NODE || strcmp((char *)ref->name, "Reference") != 0)
@@ -336,7 +398,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     xmlNodePtr ed = child(body, NS_XENC, "EncryptedData");
     /* who names the EncryptedData: the EncryptedKey's ReferenceList (certificate) or,
      * for HMAC, a standalone ReferenceList plus a KeyInfo in the EncryptedData */
-    CHECK(!ek || (child(ek, NS_XENC, "ReferenceList") != NULL) == (token != TOKEN_NONE),
+    CHECK(!ek || (child(ek, NS_XENC, "ReferenceList") != NULL) == !ek_str,
           "%s: EncryptedKey ReferenceList presence", label);
     xmlNodePtr ed_str = child(child(ed, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
     xmlNodePtr sig_str = child(child(sig, NS_DS, "KeyInfo"), NS_WSSE, "SecurityTokenReference");
@@ -368,7 +430,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
             xmlFree(value_type);
             xmlFree(bst_id);
         }
-    } else if (signed_token) {
+    } else if (!ek_str) {
         CHECK(!ed_str, "%s: EncryptedData has a KeyInfo", label);
     } else {
         for (int i = 0; i < 2; i++) {
@@ -401,6 +463,8 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
           want->plain_len);
     free(ct);
     free(pt);
+    if (token == TOKEN_USERNAME)
+        check_username_token(label, sec, key);
 
     /* the signature verifies over libxml2's c14n of SignedInfo */
     char *method = attr(child(si, NS_DS, "SignatureMethod"), "Algorithm");
@@ -610,7 +674,7 @@ static void test_sender_errors(void)
               MSGSEC_E_USAGE,
           "missing service file: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_USERNAME, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
-          "username: %s", e.detail);
+          "username without a username: %s", e.detail);
     CHECK(try_sender(MSGSEC_CRED_WINDOWS, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
           "windows: %s", e.detail);
     CHECK(try_sender((msgsec_credential)42, NULL, NULL, svc, NULL, 0, &e) == MSGSEC_E_USAGE,
@@ -785,6 +849,55 @@ static void test_issued(void)
     remove(dir);
 }
 
+static int contains(const uint8_t *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* username: the UsernameToken travels encrypted for the service; the HMAC
+ * signature (content key) covers it; no plaintext password in the envelope. */
+static void test_username(void)
+{
+    msgsec_sender_opts o = {.credential = MSGSEC_CRED_USERNAME, .username = "alice & <bob>",
+                            .password = "s3cr\"et<&>", .service_cert_file = pki_path("service.pem")};
+    msgsec_sender *s = NULL;
+    msgsec_error e = {0};
+    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_OK, "username sender: %s", e.detail);
+    static const uint8_t payload[] = {'u', 0, 't'};
+    const char *xml = "<order xmlns=\"urn:x\"><n>1</n></order>";
+    expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, MSGSEC_DEFAULT_MIME, payload, 3, 0};
+    msgsec_wrap_params px = {.content_type = "application/xml"};
+    expect want_xml = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, px.content_type,
+                       (const uint8_t *)xml, strlen(xml), 1};
+    if (s) {
+        roundtrip("username", s, TOKEN_USERNAME, NULL, payload, sizeof payload, &want);
+        roundtrip("username/xml", s, TOKEN_USERNAME, &px, (const uint8_t *)xml, strlen(xml),
+                  &want_xml);
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+        CHECK(msgsec_wrap(s, NULL, payload, 3, &env, &env_len, &e) == MSGSEC_OK, "%s", e.detail);
+        CHECK(env && !contains(env, env_len, "s3cr") && !contains(env, env_len, "alice"),
+              "username: the token is readable in the envelope");
+        msgsec_free(env);
+    }
+    msgsec_sender_free(s);
+
+    const char *bad[][2] = {{NULL, "pw"}, {"alice", NULL}, {"", "pw"}, {"alice", "p\x01w"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.username = bad[i][0];
+        o.password = bad[i][1];
+        s = NULL;
+        CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_E_USAGE && !s, "username case %zu: %s", i,
+              e.detail);
+        CHECK(!strstr(e.detail, "p\x01w"), "the password appears in the error");
+        msgsec_sender_free(s);
+    }
+}
+
 /* Two envelopes never share ids, content keys or message ids. */
 static void test_freshness(void)
 {
@@ -864,6 +977,7 @@ int main(int argc, char **argv)
     test_xml_payloads();
     test_sender_errors();
     test_issued();
+    test_username();
     test_freshness();
     msgsec_global_cleanup();
     if (failures)

@@ -184,6 +184,21 @@ def test_wrap_output(tmp):
     check(doc.find(".//ds:SignatureMethod", NS).get("Algorithm").endswith("hmac-sha256"),
           "none: HMAC signature")
 
+    pw = os.path.join(tmp, "password.txt")
+    with open(pw, "w") as f:
+        f.write("s3cret-pw\n")
+    env = wrap(["--credential", "username", "--username", "alice", "--password-file", pw] + SERVICE,
+               b"x", "wrap username")
+    check(b"s3cret-pw" not in env and b"alice" not in env, "username: token readable in envelope")
+    check(etree.fromstring(env).find("s:Header/wsse:Security/xenc:EncryptedData", NS) is not None,
+          "username: encrypted token in the Security header")
+    with open(pw, "w") as f:
+        f.write("\n")
+    expect_fail(["wrap", "--credential", "username", "--username", "alice", "--password-file", pw]
+                + SERVICE, 2, "empty password file", stdin=b"x")
+    expect_fail(["wrap", "--credential", "username", "--password-file", pw] + SERVICE, 2,
+                "username without --username", stdin=b"x")
+
     expect_fail(["wrap"] + RSA + SERVICE + ["--content-type", "text/xml"],
                 3, "DOCTYPE in XML payload", stdin=b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>')
     expect_fail(["wrap"] + RSA + SERVICE + ["--content-type", "application/atom+xml"],
