@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "kerberos.h"
 #include "recv_internal.h"
 
 /* ---------------------------------------------------------------- set-up */
@@ -60,6 +61,8 @@ static msgsec_err load_trust(msgsec_receiver *r, const msgsec_receiver_opts *opt
     }
     for (size_t i = 0; i < opts->n_crl_files && rc == MSGSEC_OK; i++)
         rc = load_crls(r, opts->crl_files[i], err);
+    for (size_t i = 0; i < opts->n_issuer_files && rc == MSGSEC_OK; i++)
+        rc = load_certs(opts->issuer_files[i], &r->issuers, err);
     if (rc == MSGSEC_OK && opts->n_crl_files)
         X509_STORE_set_flags(r->store, X509_V_FLAG_CRL_CHECK);
     return rc;
@@ -110,7 +113,9 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
     if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
         (rc = replay_open(opts->replay_path, &r->replay, err)))
         goto fail;
-    if (opts->expected_to && !(r->expected_to = strdup(opts->expected_to))) {
+    r->ticket_grace = opts->ticket_grace;
+    if ((opts->expected_to && !(r->expected_to = strdup(opts->expected_to))) ||
+        (opts->keytab_file && !(r->keytab = strdup(opts->keytab_file)))) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto fail;
     }
@@ -129,6 +134,8 @@ void msgsec_receiver_free(msgsec_receiver *r)
     EVP_PKEY_free(r->key); /* OpenSSL cleanses private key material on free */
     X509_STORE_free(r->store);
     trust_cache_free(r);
+    sk_X509_pop_free(r->issuers, X509_free);
+    free(r->keytab);
     sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
     free(r->expected_to);
@@ -264,7 +271,7 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
     const struct { xmlNodePtr node; const char *what; } required[] = {
         {m->body, "the SOAP Body"},   {m->timestamp, "the Timestamp"}, {m->to, "wsa:To"},
         {m->action, "wsa:Action"},    {m->message_id, "wsa:MessageID"},
-        {m->credential == MSGSEC_CRED_CERTIFICATE ? m->token : NULL, "the signing token"},
+        {m->credential != MSGSEC_CRED_NONE ? m->token : NULL, "the signing token"},
     };
     if (!m->timestamp)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
@@ -281,7 +288,7 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
     return MSGSEC_OK;
 }
 
-static char *trimmed_text(xmlNodePtr node)
+char *recv_text(xmlNodePtr node)
 {
     char *t = node ? xml_text(node) : NULL;
     if (!t)
@@ -294,18 +301,32 @@ static char *trimmed_text(xmlNodePtr node)
     return s;
 }
 
+msgsec_err recv_created(recv_msg *m, time_t *created, msgsec_error *err)
+{
+    xmlNodePtr c = m->timestamp ? xml_child(m->timestamp, NS_WSU, "Created", NULL) : NULL;
+    char *text = recv_text(c);
+    int bad = !text || xsd_time_parse(text, created) != 0;
+    free(text);
+    if (!m->timestamp)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
+    return bad ? msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp without a valid Created")
+               : MSGSEC_OK;
+}
+
 /* DESIGN.md rule 7; fills ctx->created / ctx->expires. */
 static msgsec_err check_freshness(recv_msg *m, msgsec_context *ctx, time_t *until,
                                   msgsec_error *err)
 {
     time_t created, expires = 0, now = m->now;
     long skew = m->r->skew;
-    xmlNodePtr c = xml_child(m->timestamp, NS_WSU, "Created", NULL);
     xmlNodePtr e = xml_child(m->timestamp, NS_WSU, "Expires", NULL);
-    ctx->created = trimmed_text(c);
-    ctx->expires = trimmed_text(e);
-    if (!ctx->created || xsd_time_parse(ctx->created, &created) != 0)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp without a valid Created");
+    msgsec_err rc = recv_created(m, &created, err);
+    if (rc)
+        return rc;
+    ctx->created = recv_text(xml_child(m->timestamp, NS_WSU, "Created", NULL));
+    ctx->expires = recv_text(e);
+    if (!ctx->created)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     if (e && (!ctx->expires || xsd_time_parse(ctx->expires, &expires) != 0))
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp with an invalid Expires");
     if (created > now + skew)
@@ -326,7 +347,7 @@ static msgsec_err check_replay(recv_msg *m, msgsec_context *ctx, time_t until, m
     unsigned int klen = sizeof key;
     /* without a MessageID the (unique, signed-over) SignatureValue names the message */
     xmlNodePtr sv = xml_child(m->signature, NS_DS, "SignatureValue", NULL);
-    char *sig_text = ctx->message_id ? NULL : trimmed_text(sv);
+    char *sig_text = ctx->message_id ? NULL : recv_text(sv);
     const char *id = ctx->message_id ? ctx->message_id : sig_text;
     const char *who = ctx->identity ? ctx->identity : "";
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -345,15 +366,31 @@ static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *
     ctx->credential = m->credential;
     if (m->signature_algorithm && !(ctx->signature_algorithm = strdup(m->signature_algorithm)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    ctx->to = trimmed_text(m->to);
-    ctx->action = trimmed_text(m->action);
-    ctx->message_id = trimmed_text(m->message_id);
-    if (m->credential != MSGSEC_CRED_CERTIFICATE)
+    ctx->to = recv_text(m->to);
+    ctx->action = recv_text(m->action);
+    ctx->message_id = recv_text(m->message_id);
+    if (m->credential == MSGSEC_CRED_WINDOWS && m->krb_client) {
+        const char *realm = strrchr(m->krb_client, '@');
+        ctx->identity = strdup(m->krb_client);
+        ctx->issuer = strdup(realm ? realm + 1 : "");
+        if (!ctx->identity || !ctx->issuer)
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    }
+    if (!m->signer)
         return MSGSEC_OK;
     unsigned char *der = NULL;
     int len = i2d_X509(m->signer, &der);
-    ctx->identity = cert_subject_dn(m->signer);
-    ctx->issuer = cert_issuer_dn(m->signer);
+    if (m->assertion) {
+        ctx->identity = strdup(m->assertion->subject);
+        ctx->issuer = strdup(m->assertion->issuer);
+        for (size_t i = 0; i < m->assertion->n_claims; i++)
+            if (context_add_claim(ctx, m->assertion->claims[i].name,
+                                  m->assertion->claims[i].value) != 0)
+                len = -1;
+    } else {
+        ctx->identity = cert_subject_dn(m->signer);
+        ctx->issuer = cert_issuer_dn(m->signer);
+    }
     if (len > 0 && (ctx->signer_der = malloc((size_t)len)) != NULL) {
         memcpy(ctx->signer_der, der, (size_t)len);
         ctx->signer_der_len = (size_t)len;
@@ -414,6 +451,12 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
         return decrypt_body(m, ctx, 0, err);
     if ((rc = check_freshness(m, ctx, &until, err)))
         return rc;
+    if (m->credential == MSGSEC_CRED_WINDOWS) {
+        time_t created;
+        if ((rc = recv_created(m, &created, err)) ||
+            (rc = krb_ticket_rule(created, m->krb_ticket_end, m->now, m->r->ticket_grace, err)))
+            return rc;
+    }
     if (m->r->expected_to && (!ctx->to || strcmp(ctx->to, m->r->expected_to) != 0))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "wsa:To %.80s is not this service (%.80s)",
                              ctx->to ? ctx->to : "(absent)", m->r->expected_to);
@@ -447,6 +490,8 @@ static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope,
     msgsec_free_secret(m.payload, m.payload_len);
     OPENSSL_cleanse(m.keys, sizeof m.keys);
     X509_free(m.signer);
+    saml_assertion_free(m.assertion);
+    free(m.krb_client);
     xml_ids_free(&m.ids);
     if (m.sign_then_encrypt)
         xml_wipe_subtree(m.body);

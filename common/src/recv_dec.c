@@ -204,7 +204,7 @@ msgsec_err dec_encrypted_key(recv_msg *m, xmlNodePtr ek, const recv_key **out, m
     size_t cipher_len;
     *out = NULL;
     for (size_t i = 0; i < m->n_keys; i++) {
-        if (m->keys[i].encrypted_key == ek) {
+        if (m->keys[i].source == ek) {
             *out = &m->keys[i];
             return MSGSEC_OK;
         }
@@ -229,7 +229,9 @@ msgsec_err dec_encrypted_key(recv_msg *m, xmlNodePtr ek, const recv_key **out, m
     free(cipher);
     if (rc)
         return rc;
-    slot->encrypted_key = ek;
+    slot->source = ek;
+    memcpy(slot->sign_key, slot->key, slot->len); /* the none credential's HMAC key */
+    slot->sign_len = slot->len;
     m->n_keys++;
     *out = slot;
     return MSGSEC_OK;
@@ -249,33 +251,36 @@ static int ek_lists(recv_msg *m, xmlNodePtr ek, xmlNodePtr ed)
     return 0;
 }
 
-/* The EncryptedKey for ed: inline in its KeyInfo, referenced by an STR in
- * its KeyInfo, or one whose ReferenceList lists it. */
-static msgsec_err find_encrypted_key(recv_msg *m, xmlNodePtr ed, xmlNodePtr *ek,
-                                     msgsec_error *err)
+/* The key of ed: from an EncryptedKey inline in its KeyInfo, from the token
+ * an STR in its KeyInfo references (EncryptedKey, or a Kerberos token whose
+ * keys were derived already), or from an EncryptedKey whose ReferenceList
+ * lists it. */
+static msgsec_err find_key(recv_msg *m, xmlNodePtr ed, const recv_key **key, msgsec_error *err)
 {
     xmlNodePtr key_info = xml_child(ed, NS_DS, "KeyInfo", NULL);
     xmlNodePtr inline_ek = key_info ? xml_child(key_info, NS_XENC, "EncryptedKey", NULL) : NULL;
     xmlNodePtr str = key_info ? xml_child(key_info, NS_WSSE, "SecurityTokenReference", NULL) : NULL;
-    xmlNodePtr ref = str ? xml_child(str, NS_WSSE, "Reference", NULL) : NULL;
-    *ek = inline_ek;
-    if (*ek)
-        return MSGSEC_OK;
+    xmlNodePtr ref = str ? xml_child(str, NS_WSSE, "Reference", NULL) : NULL, token = NULL;
+    if (inline_ek)
+        return dec_encrypted_key(m, inline_ek, key, err);
     if (ref) {
-        msgsec_err rc = xml_ids_resolve(&m->ids, xml_attr(ref, NULL, "URI"), ek, err);
+        msgsec_err rc = xml_ids_resolve(&m->ids, xml_attr(ref, NULL, "URI"), &token, err);
         if (rc)
             return rc;
-        if (!xml_is(*ek, NS_XENC, "EncryptedKey"))
-            return msgsec_seterr(err, MSGSEC_E_POLICY, "EncryptedData key reference is not an "
-                                 "EncryptedKey");
-        return MSGSEC_OK;
-    }
-    for (xmlNodePtr c = xml_first_elem(m->security); c; c = xml_next_elem(c)) {
-        if (xml_is(c, NS_XENC, "EncryptedKey") && ek_lists(m, c, ed)) {
-            *ek = c;
-            return MSGSEC_OK;
+        if (xml_is(token, NS_XENC, "EncryptedKey"))
+            return dec_encrypted_key(m, token, key, err);
+        for (size_t i = 0; i < m->n_keys; i++) {
+            if (m->keys[i].source == token) {
+                *key = &m->keys[i];
+                return MSGSEC_OK;
+            }
         }
+        return msgsec_seterr(err, MSGSEC_E_DECRYPT, "no key for EncryptedData from <%s>",
+                             (const char *)token->name);
     }
+    for (xmlNodePtr c = xml_first_elem(m->security); c; c = xml_next_elem(c))
+        if (xml_is(c, NS_XENC, "EncryptedKey") && ek_lists(m, c, ed))
+            return dec_encrypted_key(m, c, key, err);
     return msgsec_seterr(err, MSGSEC_E_DECRYPT, "no EncryptedKey for EncryptedData");
 }
 
@@ -329,7 +334,6 @@ msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t 
                               msgsec_error *err)
 {
     msgsec_err rc;
-    xmlNodePtr ek = NULL;
     const recv_key *key = NULL;
     uint8_t *cipher = NULL;
     size_t cipher_len, want_len = 0;
@@ -350,7 +354,7 @@ msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t 
     xmlNodePtr cd = xml_child(ed, NS_XENC, "CipherData", NULL);
     if (cd && xml_child(cd, NS_XENC, "CipherReference", NULL))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "CipherReference refused");
-    if ((rc = find_encrypted_key(m, ed, &ek, err)) || (rc = dec_encrypted_key(m, ek, &key, err)))
+    if ((rc = find_key(m, ed, &key, err)))
         return rc;
     if (key->len != want_len)
         return msgsec_seterr(err, MSGSEC_E_DECRYPT, "content key size does not fit %s", alg);

@@ -4,6 +4,7 @@
 #define MSGSEC_RECV_INTERNAL_H
 
 #include "internal.h"
+#include "saml.h"
 #include "xml.h"
 
 /* Security context of an accepted message; every string owned (free()). */
@@ -56,6 +57,9 @@ struct msgsec_receiver {
     EVP_PKEY *key;               /* service key (NULL: verify-only) */
     uint8_t cert_thumbprint[20];
     X509_STORE *store;           /* CAs and CRLs, built once */
+    STACK_OF(X509) *issuers;     /* trusted SAML token issuers */
+    char *keytab;                /* windows credential */
+    long ticket_grace;
     STACK_OF(X509_CRL) *crls;    /* borrowed view for validity windows */
     char *expected_to;
     long max_age, skew;
@@ -81,10 +85,15 @@ msgsec_err trust_verify_cert(msgsec_receiver *r, X509 *cert, time_t now, msgsec_
 #define RECV_MAX_KEYS 4
 #define RECV_MAX_REFS 32
 
+/* Keys a token gave us: an EncryptedKey's content key (which is also the
+ * HMAC key of the none credential) or the keys derived from a Kerberos
+ * AP-REQ (signing and content keys differ). */
 typedef struct recv_key {
-    xmlNodePtr encrypted_key; /* the xenc:EncryptedKey it came from */
-    uint8_t key[32];
+    xmlNodePtr source;        /* the xenc:EncryptedKey or BinarySecurityToken */
+    uint8_t key[32];          /* content key */
     size_t len;
+    uint8_t sign_key[32];     /* HMAC key of the message signature */
+    size_t sign_len;
 } recv_key;
 
 typedef struct recv_msg {
@@ -99,7 +108,10 @@ typedef struct recv_msg {
     msgsec_credential credential;
     int signature_checked;   /* the signature value was verified cryptographically */
     const char *signature_algorithm; /* borrowed from the tree */
-    X509 *signer;            /* certificate credential: the BST's certificate */
+    X509 *signer;            /* certificate: the BST's certificate; issued: the holder's */
+    saml_assertion *assertion; /* issued credential */
+    char *krb_client;        /* windows credential: client principal */
+    time_t krb_ticket_end;
     xmlNodePtr token;        /* the signing token (BST or EncryptedKey) */
     xmlNodePtr signed_nodes[RECV_MAX_REFS];
     size_t n_signed;
@@ -121,6 +133,17 @@ msgsec_err recv_check_envelope(recv_msg *m, msgsec_error *err);
  * fills credential, signer, token, signed_nodes. In verify mode a symmetric
  * signature is checked for structure and algorithms only. */
 msgsec_err sig_process(recv_msg *m, msgsec_error *err);
+
+/* recv_cred.c: signing tokens of the issued and windows credentials. */
+/* Verifies the SAML holder-of-key assertion; m->signer = the holder's certificate. */
+msgsec_err cred_issued(recv_msg *m, xmlNodePtr assertion, msgsec_error *err);
+/* Accepts the Kerberos AP-REQ in bst (structure only without m->full) and
+ * derives the message keys (*sym). */
+msgsec_err cred_windows(recv_msg *m, xmlNodePtr bst, const recv_key **sym, msgsec_error *err);
+/* Text of node without surrounding whitespace; caller frees with free(). */
+char *recv_text(xmlNodePtr node);
+/* The (not yet authenticated) wsu:Created of the Timestamp. */
+msgsec_err recv_created(recv_msg *m, time_t *created, msgsec_error *err);
 
 /* recv_dec.c */
 /* Content key carried by an EncryptedKey addressed to our certificate. */

@@ -151,7 +151,22 @@ static msgsec_err load_bst_cert(recv_msg *m, xmlNodePtr bst, msgsec_error *err)
     return MSGSEC_OK;
 }
 
-/* KeyInfo/wsse:SecurityTokenReference/wsse:Reference -> BST or EncryptedKey. */
+/* The SAML assertion a KeyIdentifier of ValueType SAMLID names. */
+static msgsec_err resolve_saml_id(recv_msg *m, xmlNodePtr key_id, msgsec_error *err)
+{
+    char *id = recv_text(key_id), uri[256];
+    if (!id)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    snprintf(uri, sizeof uri, "#%s", id);
+    free(id);
+    msgsec_err rc = xml_ids_resolve(&m->ids, uri, &m->token, err);
+    if (rc == MSGSEC_OK && !xml_is(m->token, NS_SAML2, "Assertion"))
+        rc = msgsec_seterr(err, MSGSEC_E_POLICY, "SAMLID reference is not a saml2:Assertion");
+    return rc;
+}
+
+/* KeyInfo/wsse:SecurityTokenReference -> the signing token: a BST (X.509 or
+ * Kerberos) or EncryptedKey by wsse:Reference, a SAML assertion by SAMLID. */
 static msgsec_err resolve_signing_token(recv_msg *m, xmlNodePtr key_info, const recv_key **sym,
                                         msgsec_error *err)
 {
@@ -167,11 +182,22 @@ static msgsec_err resolve_signing_token(recv_msg *m, xmlNodePtr key_info, const 
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "KeyInfo must hold one wsse:SecurityTokenReference");
     xmlNodePtr ref = xml_first_elem(str);
+    const char *vt = ref ? xml_attr(ref, NULL, "ValueType") : NULL;
+    if (xml_is(ref, NS_WSSE, "KeyIdentifier") && vt && strcmp(vt, WSS_SAML2_ID) == 0 &&
+        !xml_next_elem(ref)) {
+        if ((rc = resolve_saml_id(m, ref, err)))
+            return rc;
+        return cred_issued(m, m->token, err);
+    }
     if (!xml_is(ref, NS_WSSE, "Reference") || xml_next_elem(ref))
         return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "signing token must be referenced by wsse:Reference");
+                             "signing token must be referenced by wsse:Reference or SAMLID");
     if ((rc = xml_ids_resolve(&m->ids, xml_attr(ref, NULL, "URI"), &m->token, err)))
         return rc;
+    vt = xml_attr(m->token, NULL, "ValueType");
+    if (xml_is(m->token, NS_WSSE, "BinarySecurityToken") && vt &&
+        strcmp(vt, WSS_KERBEROS_APREQ) == 0)
+        return cred_windows(m, m->token, sym, err);
     if (xml_is(m->token, NS_WSSE, "BinarySecurityToken"))
         return load_bst_cert(m, m->token, err);
     if (xml_is(m->token, NS_XENC, "EncryptedKey")) {
@@ -186,7 +212,7 @@ static msgsec_err resolve_signing_token(recv_msg *m, xmlNodePtr key_info, const 
 static msgsec_err check_algorithm_fits_key(recv_msg *m, const char *alg, msgsec_error *err)
 {
     const char *want = NULL;
-    if (m->credential == MSGSEC_CRED_CERTIFICATE) {
+    if (m->signer) {
         EVP_PKEY *pub = X509_get0_pubkey(m->signer);
         if (pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA)
             want = ALG_RSA_SHA256;
@@ -256,7 +282,7 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     if (sym) {
         uint8_t mac[EVP_MAX_MD_SIZE];
         size_t mac_len = 0;
-        if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sym->key, sym->len,
+        if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sym->sign_key, sym->sign_len,
                        (const unsigned char *)si.data, si.len, mac, sizeof mac, &mac_len)) {
             rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "HMAC failed");
             goto cleanup;
@@ -330,7 +356,7 @@ msgsec_err sig_process(recv_msg *m, msgsec_error *err)
         for (size_t i = 0; i < p.n_refs; i++)
             m->signed_nodes[m->n_signed++] = p.refs[i].node;
         /* a broker holds no key for a symmetric signature: structure only */
-        if (m->credential == MSGSEC_CRED_CERTIFICATE || sym) {
+        if (m->signer || sym) {
             rc = verify_value(m, &p, sym, err);
             if (rc == MSGSEC_OK)
                 rc = verify_digests(&p, err);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "recv_test_util.h"
+#include "saml.h"
 
 static void round_trip(const char *client, const char *payload, const char *content_type,
                        msgsec_credential cred)
@@ -325,6 +326,116 @@ static void test_inspect(void **state)
     free(env);
 }
 
+/* An assertion from the test STS (holder-of-key: client-rsa) in a temp file. */
+static char *issue_token(const char *audience, char *path, size_t path_size)
+{
+    EVP_PKEY *sts_key = NULL;
+    X509 *sts = NULL, *holder = NULL;
+    char *xml = NULL;
+    size_t len = 0;
+    saml_attr attrs[] = {{"role", "buyer"}};
+    assert_int_equal(load_private_key(pki("sts.key"), &sts_key, NULL), 0);
+    assert_int_equal(load_cert(pki("sts.pem"), &sts, NULL), 0);
+    assert_int_equal(load_cert(pki("client-rsa.pem"), &holder, NULL), 0);
+    saml_issue_params p = {.sts_key = sts_key, .sts_cert = sts, .subject = "alice",
+                           .audience = audience, .subject_cert = holder, .attrs = attrs,
+                           .n_attrs = 1};
+    assert_int_equal(saml_issue(&p, &xml, &len, NULL), 0);
+    snprintf(path, path_size, "/tmp/msgsec-token-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, xml, len), (ssize_t)len);
+    close(fd);
+    free(xml);
+    EVP_PKEY_free(sts_key);
+    X509_free(sts);
+    X509_free(holder);
+    return path;
+}
+
+static char *wrap_issued(const char *token_path)
+{
+    char cert[512], key[512];
+    msgsec_sender_opts o = {.credential = MSGSEC_CRED_ISSUED, .cert_file = cert, .key_file = key,
+                            .token_file = token_path};
+    msgsec_sender *s = NULL;
+    msgsec_error e;
+    snprintf(cert, sizeof cert, "%s", pki("client-rsa.pem"));
+    snprintf(key, sizeof key, "%s", pki("client-rsa.key"));
+    o.service_cert_file = pki("service.pem");
+    if (msgsec_sender_new(&o, &s, &e) != MSGSEC_OK)
+        fail_msg("sender issued: %s", e.detail);
+    char *env = wrap_with(s, "issued payload", NULL, 0);
+    msgsec_sender_free(s);
+    return env;
+}
+
+static msgsec_receiver *issued_receiver(const char *issuer, int verify_only)
+{
+    const char *cas[] = {pki("ca.pem")}, *issuers[] = {issuer};
+    char cert[512], key[512];
+    snprintf(cert, sizeof cert, "%s", pki("service.pem"));
+    snprintf(key, sizeof key, "%s", pki("service.key"));
+    msgsec_receiver_opts o = {.cert_file = cert, .key_file = verify_only ? NULL : key,
+                              .ca_files = cas, .n_ca_files = 1, .issuer_files = issuers,
+                              .n_issuer_files = issuer ? 1 : 0, .expected_to = TEST_TO};
+    msgsec_receiver *r = NULL;
+    msgsec_error e;
+    if (msgsec_receiver_new(&o, &r, &e) != MSGSEC_OK)
+        fail_msg("receiver: %s", e.detail);
+    return r;
+}
+
+static void test_issued_credential(void **state)
+{
+    (void)state;
+    char path[64], other[64];
+    char *env = wrap_issued(issue_token(TEST_TO, path, sizeof path));
+    msgsec_receiver *r = issued_receiver(pki("sts.pem"), 0);
+    msgsec_context *ctx = NULL;
+    msgsec_error e;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    const char *key, *value;
+    if (msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &out, &len, &ctx, &e) != MSGSEC_OK)
+        fail_msg("unwrap issued: %s", e.detail);
+    assert_memory_equal(out, "issued payload", len);
+    assert_int_equal(msgsec_context_credential(ctx), MSGSEC_CRED_ISSUED);
+    assert_string_equal(msgsec_context_identity(ctx), "alice");
+    assert_non_null(strstr(msgsec_context_issuer(ctx), "msgsec-sts"));
+    assert_int_equal(msgsec_context_claim_count(ctx), 1);
+    msgsec_context_claim(ctx, 0, &key, &value);
+    assert_string_equal(key, "role");
+    assert_string_equal(value, "buyer");
+    msgsec_free_secret(out, len);
+    msgsec_context_free(ctx);
+    msgsec_receiver_free(r);
+    /* a broker checks issuer, conditions and the message signature too */
+    r = issued_receiver(pki("sts.pem"), 1);
+    assert_int_equal(verify_rc(r, env, &e), MSGSEC_OK);
+    msgsec_receiver_free(r);
+    /* no trusted issuer, or the wrong one: 4 */
+    r = issued_receiver(NULL, 0);
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_AUTH);
+    msgsec_receiver_free(r);
+    r = issued_receiver(pki("ca.pem"), 0);
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_AUTH);
+    msgsec_receiver_free(r);
+    /* an assertion for another audience: 8 */
+    char *elsewhere = wrap_issued(issue_token("urn:example:billing", other, sizeof other));
+    r = issued_receiver(pki("sts.pem"), 0);
+    assert_int_equal(unwrap_rc(r, elsewhere, &e), MSGSEC_E_POLICY);
+    /* the message signed by someone else than the holder: 4 */
+    char *resigned = resign(env, pki("client3.key"), NULL);
+    assert_int_equal(unwrap_rc(r, resigned, &e), MSGSEC_E_AUTH);
+    msgsec_receiver_free(r);
+    unlink(path);
+    unlink(other);
+    free(resigned);
+    free(elsewhere);
+    free(env);
+}
+
 static void test_receiver_configuration_errors(void **state)
 {
     (void)state;
@@ -367,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_replay_memory),
         cmocka_unit_test(test_replay_lmdb_survives_reopen),
         cmocka_unit_test(test_inspect),
+        cmocka_unit_test(test_issued_credential),
         cmocka_unit_test(test_receiver_configuration_errors),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);
