@@ -45,4 +45,4 @@ mv "$conf.tmp" "$conf"
 echo "setup-podman.sh: wrote $conf"
 
 podman --version
-podman-compose --version 2>/dev/null | head -1 || true
+podman-compose --version 2>/dev/null | grep -i 'podman-compose version' || true

@@ -212,6 +212,8 @@ for s in mosquitto rabbitmq bridge; do
     podman logs "$(cname "$s")" >"$work/$s.log" 2>&1 || true
 done
 grep -q "$marker" "$work/service.log" || fail "control: marker not found in service output"
+echo "    what the plugin logged:"
+grep -a -i 'msgsec' "$work/mosquitto.log" | head -5 | sed 's/^/    mosquitto| /' || true
 found=0
 for s in mosquitto rabbitmq bridge; do
     for m in "$marker" "$plain_marker"; do
