@@ -874,7 +874,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
         rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
         goto cleanup;
     }
-    /* HMAC key: the content key (none), or both keys from a fresh Kerberos
+    /* HMAC key: the content key (none, username), or both keys from a fresh Kerberos
      * session key (windows: a new AP-REQ, with a new subkey, per message) */
     memcpy(mac_key, content_key, sizeof mac_key);
     if (s->service_principal &&
