@@ -3,6 +3,7 @@
 # then exec CMD. Lets every service start in any order under compose implementations that
 # do not wait for a one-shot job to complete.
 set -eu
+trap 'exit 143' TERM INT    # PID 1 ignores signals it does not handle
 n=${PKI_WAIT:-120}
 while [ ! -f "${PKI_DIR:-/pki}/.ready" ]; do
     n=$((n - 1))

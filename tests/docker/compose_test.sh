@@ -213,7 +213,9 @@ for s in mosquitto rabbitmq bridge; do
 done
 grep -q "$marker" "$work/service.log" || fail "control: marker not found in service output"
 echo "    what the plugin logged:"
-grep -a -i 'msgsec' "$work/mosquitto.log" | head -5 | sed 's/^/    mosquitto| /' || true
+grep -a 'msgsec:' "$work/mosquitto.log" | head -5 | sed 's/^/    mosquitto| /' || true
+grep -a -q "msgsec:.*'probe'.*orders/new" "$work/mosquitto.log" \
+    || fail "mosquitto's log has no msgsec line about the refused plaintext publish"
 found=0
 for s in mosquitto rabbitmq bridge; do
     for m in "$marker" "$plain_marker"; do
