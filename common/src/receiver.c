@@ -114,6 +114,8 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
         (rc = replay_open(opts->replay_path, &r->replay, err)))
         goto fail;
     r->ticket_grace = opts->ticket_grace;
+    if (opts->users_file && (rc = passwd_store_load(opts->users_file, &r->users, err)))
+        goto fail;
     if ((opts->expected_to && !(r->expected_to = strdup(opts->expected_to))) ||
         (opts->keytab_file && !(r->keytab = strdup(opts->keytab_file)))) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -136,6 +138,7 @@ void msgsec_receiver_free(msgsec_receiver *r)
     trust_cache_free(r);
     sk_X509_pop_free(r->issuers, X509_free);
     free(r->keytab);
+    passwd_store_free(r->users);
     sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
     free(r->expected_to);
@@ -199,14 +202,18 @@ static msgsec_err scan_security(recv_msg *m, xmlNodePtr *early, size_t *n_early,
             if (*n_early == RECV_MAX_KEYS)
                 return msgsec_seterr(err, MSGSEC_E_MALFORMED, "too many encryption lists");
             early[(*n_early)++] = c;
+        } else if (xml_is(c, NS_XENC, "EncryptedData")) {
+            if (m->user_token) /* the username credential's token is the only one */
+                return msgsec_seterr(err, MSGSEC_E_MALFORMED, "more than one encrypted block in "
+                                     "Security");
+            m->user_token = c;
         } else if (!xml_is(c, NS_WSSE, "BinarySecurityToken") &&
                    !xml_is(c, NS_XENC, "EncryptedKey") && !xml_is(c, NS_XENC, "ReferenceList") &&
                    !xml_is(c, NS_SAML2, "Assertion")) {
             /* the header is mustUnderstand: what we do not process, we refuse */
             return msgsec_seterr(err, MSGSEC_E_POLICY, "%s in the Security header is not supported",
-                                 xml_is(c, NS_WSSE, "UsernameToken") ? "the username credential"
-                                 : xml_is(c, NS_XENC, "EncryptedData") ? "an encrypted block"
-                                                                        : (const char *)c->name);
+                                 xml_is(c, NS_WSSE, "UsernameToken") ? "an unencrypted UsernameToken"
+                                                                      : (const char *)c->name);
         }
     }
     if (!m->signature)
@@ -271,7 +278,9 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
     const struct { xmlNodePtr node; const char *what; } required[] = {
         {m->body, "the SOAP Body"},   {m->timestamp, "the Timestamp"}, {m->to, "wsa:To"},
         {m->action, "wsa:Action"},    {m->message_id, "wsa:MessageID"},
-        {m->credential != MSGSEC_CRED_NONE ? m->token : NULL, "the signing token"},
+        {m->credential == MSGSEC_CRED_NONE || m->credential == MSGSEC_CRED_USERNAME ? NULL : m->token,
+         "the signing token"},
+        {m->user_token, "the UsernameToken"},
     };
     if (!m->timestamp)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
@@ -436,8 +445,14 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if ((rc = xml_parse(envelope, len, m->r->max_bytes, &m->doc, err)) ||
         (rc = recv_check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
         (rc = scan_security(m, early, &n_early, err)) ||
-        (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)) ||
-        (rc = check_coverage(m, err)))
+        (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)))
+        return rc;
+    if (m->user_token && m->credential != MSGSEC_CRED_NONE)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "an encrypted UsernameToken needs a signature "
+                             "under its EncryptedKey");
+    if (m->user_token)
+        m->credential = MSGSEC_CRED_USERNAME;
+    if ((rc = check_coverage(m, err)))
         return rc;
     if (!(m->r->accepted & MSGSEC_CRED_BIT(m->credential)))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "credential type %s is not accepted",
@@ -460,6 +475,9 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->r->expected_to && (!ctx->to || strcmp(ctx->to, m->r->expected_to) != 0))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "wsa:To %.80s is not this service (%.80s)",
                              ctx->to ? ctx->to : "(absent)", m->r->expected_to);
+    if (m->credential == MSGSEC_CRED_USERNAME && ((rc = cred_username(m, err)) ||
+                                                  !(ctx->identity = strdup(m->username))))
+        return rc ? rc : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     if ((rc = decrypt_body(m, ctx, n_early > 0, err)))
         return rc;
     return check_replay(m, ctx, until, err);
@@ -492,6 +510,7 @@ static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope,
     X509_free(m.signer);
     saml_assertion_free(m.assertion);
     free(m.krb_client);
+    free(m.username);
     xml_ids_free(&m.ids);
     if (m.sign_then_encrypt)
         xml_wipe_subtree(m.body);

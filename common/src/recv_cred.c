@@ -1,8 +1,12 @@
-/* recv_cred.c - the signing tokens of the issued and windows credentials
- * on the receiving side (docs/credentials.md): a SAML 2.0 holder-of-key
- * assertion from a trusted issuer (saml.c), or a Kerberos AP-REQ accepted
- * with the service keytab at the message's Created time (kerberos.c). */
+/* recv_cred.c - the issued, windows and username credentials on the
+ * receiving side (docs/credentials.md, DESIGN.md): a SAML 2.0 holder-of-key
+ * assertion from a trusted issuer (saml.c); a Kerberos AP-REQ accepted with
+ * the service keytab at the message's Created time (kerberos.c); an
+ * encrypted UsernameToken whose PasswordText is checked against the
+ * salted-scrypt store (passwd.c). */
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "kerberos.h"
 #include "recv_internal.h"
@@ -68,5 +72,50 @@ msgsec_err cred_windows(recv_msg *m, xmlNodePtr bst, const recv_key **sym, msgse
 cleanup:
     krb_accepted_clear(&acc);
     free(token);
+    return rc;
+}
+
+static msgsec_err check_password(recv_msg *m, xmlNodePtr token, msgsec_error *err)
+{
+    xmlNodePtr user = xml_child(token, NS_WSSE, "Username", NULL);
+    xmlNodePtr pass = xml_child(token, NS_WSSE, "Password", NULL);
+    const char *type = pass ? xml_attr(pass, NULL, "Type") : NULL;
+    if (!user || !pass)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "UsernameToken without Username/Password");
+    if (type && strcmp(type, WSS_PASSWORD_TEXT) != 0)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "only PasswordText is supported");
+    m->username = recv_text(user);
+    char *password = xml_text(pass);
+    msgsec_err rc = !m->username || !password
+                        ? msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory")
+                        : passwd_check(m->r->users, m->username, password, err);
+    if (password)
+        OPENSSL_cleanse(password, strlen(password));
+    xmlFree(password);
+    return rc;
+}
+
+msgsec_err cred_username(recv_msg *m, msgsec_error *err)
+{
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    xmlNodePtr ed = m->user_token, before = ed->prev, token;
+    msgsec_err rc;
+    if (!m->r->users)
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "username credential: no password store");
+    if (!dec_is_xml(ed))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "encrypted UsernameToken is not XML");
+    if ((rc = dec_encrypted_data(m, ed, &plain, &len, err)))
+        return rc;
+    m->user_token = NULL;
+    rc = xml_replace_with_content(ed, plain, len, err);
+    msgsec_free_secret(plain, len);
+    if (rc || (rc = xml_ids_build(&m->ids, m->doc, err)))
+        return rc;
+    token = before ? xml_next_elem(before) : xml_first_elem(m->security);
+    if (!xml_is(token, NS_WSSE, "UsernameToken"))
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "encrypted block is not a UsernameToken");
+    rc = check_password(m, token, err);
+    xml_wipe_subtree(token);
     return rc;
 }

@@ -4,6 +4,7 @@
 #define MSGSEC_RECV_INTERNAL_H
 
 #include "internal.h"
+#include "passwd.h"
 #include "saml.h"
 #include "xml.h"
 
@@ -59,6 +60,7 @@ struct msgsec_receiver {
     X509_STORE *store;           /* CAs and CRLs, built once */
     STACK_OF(X509) *issuers;     /* trusted SAML token issuers */
     char *keytab;                /* windows credential */
+    passwd_store *users;         /* username credential */
     long ticket_grace;
     STACK_OF(X509_CRL) *crls;    /* borrowed view for validity windows */
     char *expected_to;
@@ -104,6 +106,8 @@ typedef struct recv_msg {
     xml_ids ids;
     xmlNodePtr envelope, header, body, security;
     xmlNodePtr to, action, message_id, timestamp, signature;
+    xmlNodePtr user_token;   /* username: the Security header's encrypted UsernameToken */
+    char *username;
     /* signature results */
     msgsec_credential credential;
     int signature_checked;   /* the signature value was verified cryptographically */
@@ -140,6 +144,9 @@ msgsec_err cred_issued(recv_msg *m, xmlNodePtr assertion, msgsec_error *err);
 /* Accepts the Kerberos AP-REQ in bst (structure only without m->full) and
  * derives the message keys (*sym). */
 msgsec_err cred_windows(recv_msg *m, xmlNodePtr bst, const recv_key **sym, msgsec_error *err);
+/* username: decrypts the UsernameToken in place and checks its password
+ * against the store (after every other check, it costs one scrypt). */
+msgsec_err cred_username(recv_msg *m, msgsec_error *err);
 /* Text of node without surrounding whitespace; caller frees with free(). */
 char *recv_text(xmlNodePtr node);
 /* The (not yet authenticated) wsu:Created of the Timestamp. */
