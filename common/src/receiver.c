@@ -2,15 +2,19 @@
  * docs/DESIGN.md, in this order (each failure has one class):
  *   size, parse, DOCTYPE/entities, depth (3) -> SOAP structure, one Header,
  *   one Body, one wsse:Security (3) -> ID registry, duplicates (3) ->
- *   Security children in document order: an EncryptedKey/ReferenceList
- *   before the Signature means sign-then-encrypt, so its data is decrypted
- *   first (unwrap only; a broker cannot check it: 8) -> Signature:
- *   allow-lists (8), references (8), key (8/7), value and digests (4) ->
- *   coverage by node identity (8) -> accepted credential (8) -> signer chain
- *   (4/5) -> Timestamp freshness (5) -> wsa:To (8) -> Body decryption (7) ->
- *   replay (6), recorded only when everything else passed.
- * A verify-only receiver (broker) checks a symmetric (`none`) message for
- * structure and algorithms only: it holds no key to check anything else. */
+ *   Security children in document order; anything we do not process is
+ *   refused (8); an EncryptedKey/ReferenceList before the Signature means
+ *   sign-then-encrypt, so its data is decrypted first (unwrap only; a broker
+ *   cannot check it: 8) -> Signature: allow-lists (8), references (8), key
+ *   from its token (certificate BST, EncryptedKey, SAML assertion, Kerberos
+ *   AP-REQ; 8/7/4/5), value and digests (4) -> coverage by node identity
+ *   (8) -> accepted credential (8) -> signer chain (4/5) -> Timestamp
+ *   freshness (5) -> Kerberos ticket rule (5) -> wsa:To (8) -> password of
+ *   the username credential (4) -> Body decryption (7) -> replay (6),
+ *   recorded only when everything else passed.
+ * A verify-only receiver (broker) checks the symmetric credentials (none,
+ * username, windows) for structure and algorithms only: it holds no key to
+ * check anything else. */
 #include <stdlib.h>
 #include <string.h>
 
