@@ -44,7 +44,12 @@ work=$(mktemp -d /var/tmp/msgsec-compose-test.XXXXXX)
 stack_up=0
 # podman-compose prints every podman command it runs; keep that in a file and show it on failure.
 pc() { podman-compose -p "$project" -f "$compose_file" "$@" >>"$work/podman-compose.log" 2>&1; }
-cname() { echo "${project}_$1_1"; }
+cname() {   # container of a compose service (by label; podman-compose 1.0.3 names it PROJECT_SVC_1)
+    local n
+    n=$(podman ps -a --filter "label=io.podman.compose.project=$project" \
+            --filter "label=com.docker.compose.service=$1" --format '{{.Names}}' 2>/dev/null | head -1)
+    echo "${n:-${project}_$1_1}"
+}
 
 cleanup() {
     local rc=$?
