@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev libxml2-dev libxmlsec1-dev xmlsec1 libyaml-dev liblmdb-dev lmdb-utils
-  libcmocka-dev libmicrohttpd-dev libkrb5-dev
+  libcmocka-dev libmicrohttpd-dev libkrb5-dev libpaho-mqtt-dev
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libqpid-proton11-dev rabbitmq-server
   krb5-kdc krb5-admin-server krb5-user
