@@ -91,37 +91,75 @@ static msgsec_err write_all(int fd, const void *data, size_t len, const char *pa
     return MSGSEC_OK;
 }
 
-msgsec_err cli_write_output(const char *path, const void *data, size_t len, msgsec_error *err)
+msgsec_err cli_output_open(cli_output *out, const char *path, msgsec_error *err)
 {
-    if (!path || strcmp(path, "-") == 0)
-        return write_all(STDOUT_FILENO, data, len, "standard output", err);
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    out->path = path;
+    if (!path || strcmp(path, "-") == 0) {
+        out->fd = STDOUT_FILENO;
+        out->path = "standard output";
+        return MSGSEC_OK;
+    }
     size_t tmp_len = strlen(path) + sizeof ".tmpXXXXXX";
-    char *tmp = malloc(tmp_len);
-    if (!tmp)
+    if (!(out->tmp = malloc(tmp_len)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    snprintf(tmp, tmp_len, "%s.tmpXXXXXX", path);
-    msgsec_err rc = MSGSEC_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot create %s: %s", path, strerror(errno));
-        goto cleanup;
+    snprintf(out->tmp, tmp_len, "%s.tmpXXXXXX", path);
+    if ((out->fd = mkstemp(out->tmp)) < 0) {
+        msgsec_err rc =
+            msgsec_seterr(err, MSGSEC_E_USAGE, "cannot create %s: %s", path, strerror(errno));
+        free(out->tmp);
+        out->tmp = NULL;
+        return rc;
     }
     mode_t mask = umask(0);
     umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0)
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot set the mode of %s: %s", path,
+    if (fchmod(out->fd, 0666 & ~mask) != 0) {
+        msgsec_err rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot set the mode of %s: %s", path,
+                                      strerror(errno));
+        cli_output_abort(out);
+        return rc;
+    }
+    return MSGSEC_OK;
+}
+
+msgsec_err cli_output_commit(cli_output *out, const void *data, size_t len, msgsec_error *err)
+{
+    msgsec_err rc = write_all(out->fd, data, len, out->path, err);
+    if (!out->tmp) /* standard output */
+        return rc;
+    if (close(out->fd) != 0 && rc == MSGSEC_OK)
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot write %s: %s", out->path,
                            strerror(errno));
-    if (rc == MSGSEC_OK)
-        rc = write_all(fd, data, len, path, err);
-    if (close(fd) != 0 && rc == MSGSEC_OK)
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot write %s: %s", path, strerror(errno));
-    if (rc == MSGSEC_OK && rename(tmp, path) != 0)
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot write %s: %s", path, strerror(errno));
-    if (rc != MSGSEC_OK)
-        unlink(tmp);
-cleanup:
-    free(tmp);
+    out->fd = -1;
+    if (rc == MSGSEC_OK && rename(out->tmp, out->path) != 0)
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot write %s: %s", out->path,
+                           strerror(errno));
+    if (rc == MSGSEC_OK) {
+        free(out->tmp);
+        out->tmp = NULL;
+    }
+    cli_output_abort(out);
     return rc;
+}
+
+void cli_output_abort(cli_output *out)
+{
+    if (!out->tmp)
+        return;
+    if (out->fd >= 0)
+        close(out->fd);
+    unlink(out->tmp);
+    free(out->tmp);
+    out->tmp = NULL;
+    out->fd = -1;
+}
+
+msgsec_err cli_write_output(const char *path, const void *data, size_t len, msgsec_error *err)
+{
+    cli_output out;
+    msgsec_err rc = cli_output_open(&out, path, err);
+    return rc == MSGSEC_OK ? cli_output_commit(&out, data, len, err) : rc;
 }
 
 msgsec_err cli_read_password(const char *path, char **password, msgsec_error *err)

@@ -72,6 +72,7 @@ static int run_receiver(int argc, char **argv, int unwrap)
     uint8_t *envelope = NULL, *payload = NULL;
     size_t envelope_len = 0, payload_len = 0;
     char *json = NULL;
+    cli_output payload_out = {.fd = -1}, context_out = {.fd = -1};
     msgsec_error err = {0};
     int c, rc = MSGSEC_OK;
 
@@ -120,8 +121,11 @@ static int run_receiver(int argc, char **argv, int unwrap)
     opts.crl_files = crl;
     opts.issuer_files = issuers;
 
+    /* outputs are created before the message is consumed (and recorded as seen) */
     if (msgsec_receiver_new(&opts, &receiver, &err) != MSGSEC_OK ||
-        read_file_bounded(in, CLI_MAX_INPUT, &envelope, &envelope_len, &err) != MSGSEC_OK)
+        read_file_bounded(in, CLI_MAX_INPUT, &envelope, &envelope_len, &err) != MSGSEC_OK ||
+        (context_file && cli_output_open(&context_out, context_file, &err) != MSGSEC_OK) ||
+        (unwrap && cli_output_open(&payload_out, out, &err) != MSGSEC_OK))
         goto fail;
     if (unwrap ? msgsec_unwrap(receiver, envelope, envelope_len, &payload, &payload_len,
                                context_file ? &ctx : NULL, &err) != MSGSEC_OK
@@ -130,14 +134,16 @@ static int run_receiver(int argc, char **argv, int unwrap)
         goto fail;
     /* every check passed: only now does anything reach the outputs */
     if (context_file && (msgsec_context_json(ctx, &json, &err) != MSGSEC_OK ||
-                         cli_write_output(context_file, json, strlen(json), &err) != MSGSEC_OK))
+                         cli_output_commit(&context_out, json, strlen(json), &err) != MSGSEC_OK))
         goto fail;
-    if (unwrap && cli_write_output(out, payload, payload_len, &err) != MSGSEC_OK)
+    if (unwrap && cli_output_commit(&payload_out, payload, payload_len, &err) != MSGSEC_OK)
         goto fail;
     goto cleanup;
 fail:
     rc = cli_fail_err(&err);
 cleanup:
+    cli_output_abort(&context_out);
+    cli_output_abort(&payload_out);
     msgsec_free(json);
     msgsec_context_free(ctx);
     msgsec_free_secret(payload, payload_len);

@@ -50,8 +50,21 @@ int cli_no_operands(int argc, char **argv, const char *cmd);
 int cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max,
                    long *out);
 
-/* Writes data to path ("-" or NULL = stdout). A file is written to a temporary
- * file in the same directory and renamed, so a failure leaves no partial file. */
+/* An output file ("-" or NULL = stdout), written to a temporary file in the
+ * same directory and renamed over the path on commit, so a failure leaves no
+ * partial file. Opening first lets a command find an unwritable path before it
+ * consumes anything (unwrap records the message in the replay cache). */
+typedef struct cli_output {
+    const char *path; /* borrowed */
+    char *tmp;        /* temporary file; NULL for stdout and after commit/abort */
+    int fd;
+} cli_output;
+msgsec_err cli_output_open(cli_output *out, const char *path, msgsec_error *err);
+/* Writes data, then renames the temporary file onto the path. */
+msgsec_err cli_output_commit(cli_output *out, const void *data, size_t len, msgsec_error *err);
+/* Removes the temporary file; a no-op after commit and for stdout. */
+void cli_output_abort(cli_output *out);
+/* open + commit. */
 msgsec_err cli_write_output(const char *path, const void *data, size_t len, msgsec_error *err);
 /* Reads the first line of a password file (trailing CR/LF removed).
  * *password: caller wipes and frees with msgsec_free_secret(p, strlen(p)). */

@@ -290,6 +290,12 @@ def test_receiver_errors(tmp):
     env = wrap(RSA + SERVICE, b"once", "wrap for replay")
     expect_ok(UNWRAP + ["--replay-db", db], "first unwrap", env)
     expect_fail(UNWRAP + ["--replay-db", db], 6, "replay in a second process", stdin=env)
+    # an unwritable --out is found before the message is consumed: a retry still works
+    env = wrap(RSA + SERVICE, b"retry", "wrap for retry")
+    expect_fail(UNWRAP + ["--replay-db", db, "--out", os.path.join(tmp, "nodir", "p")], 2,
+                "unwrap --out in a missing directory", stdin=env)
+    check(expect_ok(UNWRAP + ["--replay-db", db], "unwrap retry after --out failure", env)
+          == b"retry", "retry payload")
 
     other = ["unwrap", "--cert", pki("other-service.pem"), "--key", pki("other-service.key"),
              "--ca", pki("ca.pem")]
