@@ -2,7 +2,7 @@
 # Interop test driver (ctest label `interop`, registered by CMakeLists.txt here).
 #   run.sh CASE
 # CASE: javac | keystores | wss4j-selftest | msgsec-to-wss4j | wss4j-to-msgsec | xmlsec |
-#       xmlsec-to-msgsec | none-to-wss4j | username-interop
+#       xmlsec-to-msgsec | none-to-wss4j | username
 # Environment (set by CMake): MSGSEC_PKI (tests/lib/pki.sh output), INTEROP_DIR (build dir),
 # INTEROP_CLASSPATH (WSS4J jars), JAVA, JAVAC, PYTHON (/usr/bin/python3), MSGSEC (the
 # command; the cases that run it).
@@ -278,6 +278,9 @@ EOF
   xmltool tamper xsw-move client-rsa-encrypt-then-sign-1.2.xml xsw-move.xml
   expect_refused 3 xsw-dup.xml
   expect_refused 8 xsw-move.xml
+  # a Security header child the receiver does not process (mustUnderstand) (8)
+  xmltool tamper foreign client-rsa-encrypt-then-sign-1.2.xml foreign.xml
+  expect_refused 8 foreign.xml
   expect_refused 5 old.xml
   SERVICE=other-service expect_refused 7 client-rsa-encrypt-then-sign-1.2.xml
   for f in wrong-to sha1 cbc rsa15 minimal no-bst; do
@@ -317,9 +320,10 @@ none-to-wss4j)
   wss4j jobs.txt
   ;;
 
-username-interop)
-  # The UsernameToken profile both ways (SPEC: WSS4J interop for X.509 and UsernameToken).
-  # Not registered yet: msgsec's username credential is not implemented.
+username)
+  # The UsernameToken profile both ways (SPEC: WSS4J interop for X.509 and UsernameToken):
+  # WSS4J -> msgsec unwrap --users (identity alice; a wrong password is 4), msgsec wrap
+  # --credential username -> WSS4J (identity alice; a wrong password is refused).
   write_payload
   printf '%s' s3cret > password.txt
   chmod 600 password.txt
@@ -336,7 +340,8 @@ username-interop)
   "$MSGSEC" wrap --credential username --username alice --password-file password.txt \
     --service-cert "$pki/service.pem" --to "$TO" --content-type application/xml \
     --in order.xml --out msgsec-ut.xml
-  echo "consume in=msgsec-ut.xml body=order.xml identity=username:alice password=s3cret" > jobs2.txt
+  printf '%s\n' "consume in=msgsec-ut.xml body=order.xml identity=username:alice password=s3cret" \
+    "reject in=msgsec-ut.xml password=wrong" > jobs2.txt
   wss4j jobs2.txt
   ;;
 

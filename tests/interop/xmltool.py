@@ -4,6 +4,7 @@
   xmltool.py tamper MODE IN OUT    write IN with one targeted change:
       body-cipher  flip one bit of the Body's EncryptedData ciphertext
       to           replace the wsa:To address
+      foreign      add an element nobody processes to the (unsigned) Security header
       xsw-move     signature wrapping: the signed Body moves into a new header, a Body
                    without Id carries other content
       xsw-dup      as xsw-move, but the new Body keeps the signed Body's wsu:Id
@@ -68,6 +69,9 @@ def tamper(mode, src, dst):
         node.text = base64.b64encode(bytes(raw)).decode()
     elif mode == "to":
         only(root.xpath("s:Header/wsa:To", namespaces=ns), "wsa:To").text = "urn:example:attacker"
+    elif mode == "foreign":
+        security = only(root.xpath("s:Header/wsse:Security", namespaces=ns), "Security")
+        etree.SubElement(security, "{urn:example:attacker}Claim").text = "admin"
     elif mode in ("xsw-move", "xsw-dup"):
         body = only(root.xpath("s:Body", namespaces=ns), "Body")
         header = only(root.xpath("s:Header", namespaces=ns), "Header")
