@@ -180,7 +180,7 @@ static msgsec_err gss_unframe(const uint8_t *token, size_t len, krb5_data *ap_re
 
 msgsec_err krb_token_check(const uint8_t *token, size_t token_len, msgsec_error *err)
 {
-    krb5_data ap_req;
+    krb5_data ap_req = {0}; /* set by gss_unframe on success; zeroed for -O3's flow analysis */
     msgsec_err rc = gss_unframe(token, token_len, &ap_req, err);
     /* an AP-REQ is [APPLICATION 14] */
     if (rc == MSGSEC_OK && (ap_req.length < 2 || (uint8_t)ap_req.data[0] != 0x6e))
