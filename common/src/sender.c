@@ -830,6 +830,41 @@ static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
     return rc;
 }
 
+/* The namespace declarations of the Envelope start tag. Signed parts are
+ * digested in canonical form, which re-declares on the part's apex every
+ * namespace it uses; in the document those copies are redundant, so they are
+ * left out (the receiver's exc-c14n renders them again: digests are the same). */
+static const char *const root_ns_decls[] = {
+    " xmlns:s=\"" NS_SOAP12 "\"", " xmlns:wsa=\"" NS_WSA "\"", " xmlns:wsse=\"" NS_WSSE "\"",
+    " xmlns:wsu=\"" NS_WSU "\"", NULL};
+/* Inside ds:Signature, which declares ds. */
+static const char *const signature_ns_decls[] = {" xmlns:ds=\"" NS_DS "\"", NULL};
+
+/* Appends the canonical element elem[0, len) without those of the namespace
+ * declarations on its apex start tag that are listed in inherited (exc-c14n
+ * writes declarations first, right after the element name). */
+static void append_part(strbuf *sb, const char *elem, size_t len, const char *const *inherited)
+{
+    const char *end = elem + len, *p = elem;
+    while (p < end && *p != ' ' && *p != '>')
+        p++;
+    sb_append(sb, elem, (size_t)(p - elem));
+    while (p < end && strncmp(p, " xmlns:", 7) == 0) {
+        const char *q = memchr(p + 7, '"', (size_t)(end - p - 7));
+        q = q ? memchr(q + 1, '"', (size_t)(end - q - 1)) : NULL;
+        if (!q)
+            break;
+        size_t decl_len = (size_t)(q + 1 - p);
+        int drop = 0;
+        for (const char *const *d = inherited; *d && !drop; d++)
+            drop = strlen(*d) == decl_len && memcmp(*d, p, decl_len) == 0;
+        if (!drop)
+            sb_append(sb, p, decl_len);
+        p = q + 1;
+    }
+    sb_append(sb, p, (size_t)(end - p));
+}
+
 msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const uint8_t *payload,
                        size_t len, uint8_t **out, size_t *out_len, msgsec_error *err)
 {
@@ -932,16 +967,18 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
     sb_init(&env, scratch->len + si->len + body->len + 2048, 0);
     sb_puts(&env, "<s:Envelope xmlns:s=\"" NS_SOAP12 "\" xmlns:wsa=\"" NS_WSA
                   "\" xmlns:wsse=\"" NS_WSSE "\" xmlns:wsu=\"" NS_WSU "\"><s:Header>");
-    sb_append(&env, scratch->data + parts[PART_TO].off, parts[PART_TS].off - parts[PART_TO].off);
+    for (int i = PART_TO; i <= PART_MID; i++)
+        append_part(&env, scratch->data + parts[i].off, parts[i].len, root_ns_decls);
     sb_puts(&env, "<wsse:Security s:mustUnderstand=\"true\">");
     /* a token goes first (prepend order: it is what the signature uses), except the
      * encrypted UsernameToken, which follows the ReferenceList that decrypts it */
     if (!s->username)
-        sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
+        append_part(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len,
+                    root_ns_decls);
     sb_puts(&env, "<ds:Signature xmlns:ds=\"" NS_DS "\" Id=\"sig-");
     sb_puts(&env, n);
     sb_puts(&env, "\">");
-    sb_append(&env, si->data, si->len);
+    append_part(&env, si->data, si->len, signature_ns_decls);
     sb_puts(&env, "<ds:SignatureValue>");
     if ((rc = sign_signed_info(s, mac_key, si->data, si->len, &env, err)) != MSGSEC_OK)
         goto cleanup;
@@ -969,10 +1006,11 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
             put_reference_list(&env, n, 1, s->username != NULL);
     }
     if (s->username)
-        sb_append(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len);
-    sb_append(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len);
+        append_part(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len,
+                    root_ns_decls);
+    append_part(&env, scratch->data + parts[PART_TS].off, parts[PART_TS].len, root_ns_decls);
     sb_puts(&env, "</wsse:Security></s:Header>");
-    sb_append(&env, body->data, body->len);
+    append_part(&env, body->data, body->len, root_ns_decls);
     sb_puts(&env, "</s:Envelope>");
     if (env.failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
