@@ -101,6 +101,16 @@ msgsec_err cli_output_open(cli_output *out, const char *path, msgsec_error *err)
         out->path = "standard output";
         return MSGSEC_OK;
     }
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a pipe, a terminal, a symbolic link such as /dev/stdout: renaming a
+         * temporary file onto it would replace the node, so write through it */
+        if ((out->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+            return msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open %s: %s", path,
+                                 strerror(errno));
+        out->direct = 1;
+        return MSGSEC_OK;
+    }
     size_t tmp_len = strlen(path) + sizeof ".tmpXXXXXX";
     if (!(out->tmp = malloc(tmp_len)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -126,6 +136,14 @@ msgsec_err cli_output_open(cli_output *out, const char *path, msgsec_error *err)
 msgsec_err cli_output_commit(cli_output *out, const void *data, size_t len, msgsec_error *err)
 {
     msgsec_err rc = write_all(out->fd, data, len, out->path, err);
+    if (out->direct) {
+        if (close(out->fd) != 0 && rc == MSGSEC_OK)
+            rc = msgsec_seterr(err, MSGSEC_E_USAGE, "cannot write %s: %s", out->path,
+                               strerror(errno));
+        out->fd = -1;
+        out->direct = 0;
+        return rc;
+    }
     if (!out->tmp) /* standard output */
         return rc;
     if (close(out->fd) != 0 && rc == MSGSEC_OK)
@@ -145,6 +163,12 @@ msgsec_err cli_output_commit(cli_output *out, const void *data, size_t len, msgs
 
 void cli_output_abort(cli_output *out)
 {
+    if (out->direct) {
+        close(out->fd);
+        out->fd = -1;
+        out->direct = 0;
+        return;
+    }
     if (!out->tmp)
         return;
     if (out->fd >= 0)

@@ -58,6 +58,7 @@ typedef struct cli_output {
     const char *path; /* borrowed */
     char *tmp;        /* temporary file; NULL for stdout and after commit/abort */
     int fd;
+    int direct;       /* fd opened on a non-regular file (a pipe, /dev/stdout): no rename */
 } cli_output;
 msgsec_err cli_output_open(cli_output *out, const char *path, msgsec_error *err);
 /* Writes data, then renames the temporary file onto the path. */

@@ -218,6 +218,18 @@ def test_out_file(tmp):
     expect_fail(["wrap"] + RSA + SERVICE + ["--out", os.path.join(tmp, "nodir", "x")], 2,
                 "--out in a missing directory", stdin=b"x")
 
+    # a symbolic link (as /dev/stdout is) is written through, never replaced
+    real = os.path.join(tmp, "out", "real.xml")
+    link = os.path.join(tmp, "link.xml")
+    open(real, "wb").close()
+    os.symlink(real, link)
+    wrap(RSA + SERVICE + ["--out", link], b"payload", "wrap --out through a symlink")
+    check(os.path.islink(link), "--out replaced a symbolic link with a file")
+    with open(real, "rb") as f:
+        check(f.read().startswith(b"<s:Envelope"), "--out did not write through the symlink")
+    os.unlink(real)
+    os.unlink(link)
+
     target = os.path.join(tmp, "out", "payload.bin")
     garbage = os.path.join(tmp, "garbage.xml")
     with open(garbage, "wb") as f:
