@@ -42,10 +42,13 @@ typedef struct link_entry {
     pn_link_t *link;
 } link_entry;
 
-/* A delivery read in this batch, waiting for its outputs to be spooled. */
+/* A delivery read but not yet settled: its outputs outs[first..first+count)
+ * wait to be spooled (at the end of the batch, or later while the spool is
+ * full in block mode). */
 typedef struct pending {
     pn_delivery_t *delivery;
     int matched;
+    size_t first, count;
 } pending;
 
 struct amqp_side {
@@ -393,6 +396,7 @@ static void on_incoming(amqp_side *a, pn_delivery_t *d)
         return;
     }
     m->qos = 1;
+    size_t first = a->n_outs;
     route_table *t = routes_acquire(a->b);
     int matched = routes_apply(a->b, t, SIDE_AMQP, address, m, &a->outs, &a->n_outs);
     routes_release(t);
@@ -408,42 +412,76 @@ static void on_incoming(amqp_side *a, pn_delivery_t *d)
         a->pend = p;
         a->cap_pend = cap;
     }
-    a->pend[a->n_pend++] = (pending){d, matched};
+    a->pend[a->n_pend++] = (pending){d, matched, first, a->n_outs - first};
 }
 
-/* End of a proactor batch: spool what was read, then settle it. */
+/* Settles one delivery after its outputs were spooled (rc = spool_put's). */
+static void settle(amqp_side *a, const pending *p, msgsec_err rc, const msgsec_error *err)
+{
+    pn_delivery_t *d = p->delivery;
+    if (rc == MSGSEC_OK && p->matched > 0) {
+        pn_delivery_update(d, PN_ACCEPTED);
+    } else if (rc == MSGSEC_OK && p->matched == 0) {
+        blog(LOG_WARN, "reject", "side=amqp reason=no_route");
+        pn_delivery_update(d, PN_REJECTED);
+    } else if (rc == SPOOL_FULL || rc == SPOOL_TOO_BIG) {
+        /* when_full: reject (or a message that can never fit) */
+        atomic_fetch_add(&a->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
+        blog(LOG_WARN, "spool_refused", "side=amqp reason=\"%s\"", err->detail);
+        pn_condition_set_name(pn_disposition_condition(pn_delivery_local(d)),
+                              "amqp:resource-limit-exceeded");
+        pn_condition_set_description(pn_disposition_condition(pn_delivery_local(d)), err->detail);
+        pn_delivery_update(d, PN_REJECTED);
+    } else {
+        blog(LOG_ERROR, "spool_refused", "side=amqp reason=\"%s\"", err->detail);
+        pn_delivery_update(d, PN_RELEASED); /* the broker keeps it for later */
+    }
+    pn_delivery_settle(d);
+}
+
+/* End of a batch: spool what was read (one transaction when it all fits),
+ * then settle it. In block mode what does not fit stays unsettled (RabbitMQ
+ * holds it for us, no new credit is granted) and is retried on the next tick. */
 static void flush_incoming(amqp_side *a)
 {
     if (a->n_pend == 0)
         return;
     msgsec_error err = {0};
+    size_t i = 0;
     msgsec_err rc = spool_put(a->b->spool, a->outs, a->n_outs, 0, &err);
-    if (rc == MSGSEC_OK)
+    if (rc == MSGSEC_OK) {
         bridge_notify(a->b, a->outs, a->n_outs);
-    else
-        blog(LOG_WARN, "spool_refused", "side=amqp count=%zu reason=\"%s\"", a->n_pend, err.detail);
-    for (size_t i = 0; i < a->n_pend; i++) {
-        pn_delivery_t *d = a->pend[i].delivery;
-        if (rc == MSGSEC_OK && a->pend[i].matched > 0)
-            pn_delivery_update(d, PN_ACCEPTED);
-        else if (rc == MSGSEC_OK && a->pend[i].matched == 0) {
-            blog(LOG_WARN, "reject", "side=amqp reason=no_route");
-            pn_delivery_update(d, PN_REJECTED);
-        } else if (rc != MSGSEC_OK && strstr(err.detail, "full") &&
-                   spool_rejects_when_full(a->b->spool)) {
-            atomic_fetch_add(&a->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
-            pn_condition_set_name(pn_disposition_condition(pn_delivery_local(d)),
-                                  "amqp:resource-limit-exceeded");
-            pn_delivery_update(d, PN_REJECTED);
-        } else
-            pn_delivery_update(d, PN_RELEASED); /* the broker keeps it for later */
-        pn_delivery_settle(d);
+        for (; i < a->n_pend; i++)
+            settle(a, &a->pend[i], rc, &err);
+    } else if (rc != SPOOL_FULL) {
+        for (; i < a->n_pend; i++)
+            settle(a, &a->pend[i], rc, &err);
+    } else {
+        /* one delivery at a time, in order, as far as room allows */
+        for (; i < a->n_pend; i++) {
+            pending *p = &a->pend[i];
+            rc = spool_put(a->b->spool, a->outs + p->first, p->count, 0, &err);
+            if (rc == SPOOL_FULL && !spool_rejects_when_full(a->b->spool) && !a->stopping)
+                break;
+            if (rc == MSGSEC_OK)
+                bridge_notify(a->b, a->outs + p->first, p->count);
+            settle(a, p, rc, &err);
+        }
     }
-    for (size_t i = 0; i < a->n_outs; i++)
-        bmsg_free(a->outs[i]);
-    free(a->outs);
-    a->outs = NULL;
-    a->n_outs = a->n_pend = 0;
+    /* drop what was settled, keep the rest (with its outputs) in order */
+    size_t keep_from = i < a->n_pend ? a->pend[i].first : a->n_outs;
+    for (size_t j = 0; j < keep_from; j++)
+        bmsg_free(a->outs[j]);
+    if (a->n_outs > keep_from)
+        memmove(a->outs, a->outs + keep_from, (a->n_outs - keep_from) * sizeof *a->outs);
+    a->n_outs -= keep_from;
+    if (a->n_pend > i)
+        memmove(a->pend, a->pend + i, (a->n_pend - i) * sizeof *a->pend);
+    a->n_pend -= i;
+    for (size_t j = 0; j < a->n_pend; j++)
+        a->pend[j].first -= keep_from;
+    if (a->n_pend)
+        pn_proactor_set_timeout(a->proactor, TICK_MS);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -676,6 +714,9 @@ static void side_free(amqp_side *a)
         free(a->password);
     }
     free(a->pend);
+    for (size_t i = 0; i < a->n_outs; i++)
+        bmsg_free(a->outs[i]);
+    free(a->outs);
     free_links(&a->senders, &a->n_senders);
     free_links(&a->receivers, &a->n_receivers);
     pthread_mutex_destroy(&a->lock);

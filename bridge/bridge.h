@@ -67,10 +67,12 @@ typedef struct spool spool;
 msgsec_err spool_open(const char *path, size_t max_messages, size_t max_bytes, int reject_when_full,
                       spool **out, msgsec_error *err);
 void spool_close(spool *s);
+/* spool_put results besides MSGSEC_OK (MSGSEC_E_INTERNAL: LMDB failure) */
+#define SPOOL_FULL MSGSEC_E_POLICY      /* no room now (or closing); may fit later */
+#define SPOOL_TOO_BIG MSGSEC_E_MALFORMED /* can never fit the configured bounds */
 /* Durably stores msgs[0..n) in one transaction (fsync'd) and sets their ids.
  * When full: with when_full "block" and may_wait set, waits until there is
- * room (or spool_shutdown); otherwise returns MSGSEC_E_MALFORMED
- * ("spool full") and stores nothing. */
+ * room (or spool_shutdown); otherwise returns SPOOL_FULL and stores nothing. */
 msgsec_err spool_put(spool *s, bmsg **msgs, size_t n, int may_wait, msgsec_error *err);
 /* 1 if when_full is "reject". */
 int spool_rejects_when_full(const spool *s);

@@ -169,7 +169,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     if (rc == MSGSEC_OK) {
         bridge_notify(ms->b, outs, n);
         handled = 1;
-    } else if (strstr(err.detail, "full") || strstr(err.detail, "larger")) {
+    } else if ((rc == SPOOL_FULL && !atomic_load(&ms->b->stopping)) || rc == SPOOL_TOO_BIG) {
         /* when_full: reject. MQTT has no negative acknowledgement for a
            subscriber: the message is dropped, counted and logged. */
         atomic_fetch_add(&ms->b->metrics.rejects[REJECT_SPOOL_FULL], 1);

@@ -283,14 +283,16 @@ msgsec_err spool_put(spool *s, bmsg **msgs, size_t n, int may_wait, msgsec_error
     pthread_mutex_lock(&s->lock);
     if (total > s->max_bytes || n > s->max_messages) {
         pthread_mutex_unlock(&s->lock);
-        ret = msgsec_seterr(err, MSGSEC_E_MALFORMED, "message larger than the spool");
+        /* a batch may fit piecewise; a single message never will */
+        ret = n == 1 ? msgsec_seterr(err, SPOOL_TOO_BIG, "message larger than the spool bounds")
+                     : msgsec_seterr(err, SPOOL_FULL, "batch larger than the spool bounds");
         goto cleanup;
     }
     while (full(s, n, total) && may_wait && !s->reject_when_full && !s->shutdown)
         pthread_cond_wait(&s->room, &s->lock);
     if (full(s, n, total) || s->shutdown) {
         pthread_mutex_unlock(&s->lock);
-        ret = msgsec_seterr(err, MSGSEC_E_MALFORMED, s->shutdown ? "spool closing" : "spool full");
+        ret = msgsec_seterr(err, SPOOL_FULL, s->shutdown ? "spool closing" : "spool full");
         goto cleanup;
     }
     /* ids are assigned and written under the lock so a side's cursor never

@@ -7,7 +7,8 @@
 #   rmq_start DIR                 # starts a node (data, logs, cookie under DIR); ~5 s
 #   rmq_declare_queue NAME        # declares a durable classic queue NAME
 #                                 # (AMQP 1.0 address /amq/queue/NAME then targets it)
-#   rmq_queue_depth NAME          # prints the number of ready messages in NAME
+#   rmq_queue_depth NAME [COL]    # prints the number of ready messages in NAME
+#                                 # (COL: messages = ready + unacknowledged)
 #   rmq_ctl ARGS...               # rabbitmqctl against this node
 #   rmq_stop                      # stops the node (rabbitmqctl stop, then KILL)
 #   rmq_restart                   # stop + start on the same ports and data (persistent queues survive)
@@ -130,8 +131,8 @@ rmq_declare_queue() {
 }
 
 rmq_queue_depth() {
-    local name=${1:?usage: rmq_queue_depth NAME}
-    rmq_ctl list_queues name messages_ready --no-table-headers 2>/dev/null |
+    local name=${1:?usage: rmq_queue_depth NAME [COLUMN]}
+    rmq_ctl list_queues name "${2:-messages_ready}" --no-table-headers 2>/dev/null |
         awk -v q="$name" '$1 == q { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
