@@ -10,25 +10,28 @@
 static const char unwrap_usage[] =
     "usage: msgsec unwrap --cert FILE --key FILE\n"
     "                     [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]... [--users FILE]\n"
-    "                     [--keytab FILE] [--to URI] [--max-age SECONDS] [--clock-skew SECONDS]\n"
-    "                     [--replay-db PATH] [--context FILE] [--in FILE|-] [--out FILE|-]\n"
+    "                     [--keytab FILE] [--ticket-grace SECONDS] [--to URI] [--max-age SECONDS]\n"
+    "                     [--clock-skew SECONDS] [--replay-db PATH] [--context FILE]\n"
+    "                     [--in FILE|-] [--out FILE|-]\n"
     "\n"
     "Checks the envelope (--in, default stdin) completely with the service's own certificate\n"
     "and key and writes the payload to --out (default stdout) only when every check passed.\n"
     "--context FILE writes the security context as JSON. Defaults: --max-age 86400,\n"
-    "--clock-skew 300, replay cache in memory (use --replay-db DIR across runs).\n";
+    "--clock-skew 300, replay cache in memory (use --replay-db DIR across runs), --ticket-grace 0\n"
+    "(a Kerberos ticket that expired while the message was queued is refused; with N > 0 it\n"
+    "is accepted up to N seconds after its expiry; N <= --max-age).\n";
 
 static const char verify_usage[] =
     "usage: msgsec verify [--cert FILE] [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]...\n"
-    "                     [--users FILE] [--keytab FILE] [--to URI] [--max-age SECONDS]\n"
-    "                     [--clock-skew SECONDS] [--replay-db PATH] [--context FILE]\n"
-    "                     [--in FILE|-]\n"
+    "                     [--users FILE] [--keytab FILE] [--ticket-grace SECONDS] [--to URI]\n"
+    "                     [--max-age SECONDS] [--clock-skew SECONDS] [--replay-db PATH]\n"
+    "                     [--context FILE] [--in FILE|-]\n"
     "\n"
     "Checks what a broker can check without the service key: structure, limits, freshness,\n"
     "replay and, for certificate and issued credentials, signature, chain and sender.\n";
 
 enum {
-    OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_CRL, OPT_ISSUER_CERT, OPT_USERS, OPT_KEYTAB, OPT_TO,
+    OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_CRL, OPT_ISSUER_CERT, OPT_USERS, OPT_KEYTAB, OPT_TICKET_GRACE, OPT_TO,
     OPT_MAX_AGE, OPT_CLOCK_SKEW, OPT_REPLAY_DB, OPT_CONTEXT, OPT_IN, OPT_OUT
 };
 
@@ -39,6 +42,7 @@ enum {
     {"issuer-cert", required_argument, NULL, OPT_ISSUER_CERT},                              \
     {"users", required_argument, NULL, OPT_USERS},                                          \
     {"keytab", required_argument, NULL, OPT_KEYTAB},                                        \
+    {"ticket-grace", required_argument, NULL, OPT_TICKET_GRACE},                            \
     {"to", required_argument, NULL, OPT_TO},                                                \
     {"max-age", required_argument, NULL, OPT_MAX_AGE},                                      \
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},                                \
@@ -91,6 +95,10 @@ static int run_receiver(int argc, char **argv, int unwrap)
         case OPT_ISSUER_CERT: issuers[opts.n_issuer_files++] = optarg; break;
         case OPT_USERS: opts.users_file = optarg; break;
         case OPT_KEYTAB: opts.keytab_file = optarg; break;
+        case OPT_TICKET_GRACE:
+            if (cli_parse_long(cmd, "--ticket-grace", optarg, 0, LONG_MAX, &opts.ticket_grace))
+                rc = MSGSEC_E_USAGE;
+            break;
         case OPT_TO: opts.expected_to = optarg; break;
         case OPT_MAX_AGE:
             if (cli_parse_long(cmd, "--max-age", optarg, 1, LONG_MAX, &opts.max_age))
@@ -115,6 +123,10 @@ static int run_receiver(int argc, char **argv, int unwrap)
         goto cleanup;
     if (unwrap && (!opts.cert_file || !opts.key_file)) {
         rc = cli_fail(MSGSEC_E_USAGE, "unwrap: --cert and --key (the service's own) are required");
+        goto cleanup;
+    }
+    if (opts.ticket_grace > (opts.max_age ? opts.max_age : MSGSEC_DEFAULT_MAX_AGE)) {
+        rc = cli_fail(MSGSEC_E_USAGE, "%s: --ticket-grace must not exceed --max-age", cmd);
         goto cleanup;
     }
     opts.ca_files = ca;
