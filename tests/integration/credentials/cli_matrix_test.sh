@@ -5,7 +5,8 @@
 # tampered 4, expired 5, replayed across two processes 6, wrong issuer/realm,
 # wrong audience/service, malformed 3; plus the username secrecy and password
 # checks, the Kerberos ticket-lifetime rule with --ticket-grace, and the
-# holder-of-key binding of an assertion.
+# holder-of-key binding of an assertion; an assertion issued by pysaml2 goes
+# through wrap and unwrap.
 #   cli_matrix_test.sh MSGSEC TESTS_DIR      (env: MSGSEC_PKI)
 set -uo pipefail
 msgsec=${1:?usage: cli_matrix_test.sh MSGSEC TESTS_DIR}
@@ -151,6 +152,18 @@ unwrap_as "issued: shop1's assertion, message signed by CN=intruder (RSA) 4" 4 \
 swap_assertion "$work/i2.xml" "$work/a1.xml" "$work/i-swapped-ec.xml" || exit 1
 unwrap_as "issued: shop1's (RSA) assertion, message signed by shop2 (ECDSA) 8" 8 \
   '^msgsec: .*does not fit' "$work/i-swapped-ec.xml" "${iss[@]}"
+# an assertion from an independent SAML 2.0 implementation, through wrap and unwrap
+(cd "$work" && /usr/bin/python3 "$tests/integration/credentials/pysaml2_issue.py" \
+  "$pki/sts.pem" "$pki/sts.key" "$pki/client-rsa.pem" "$to" carol 600 "$work/a-pysaml2.xml") ||
+  exit 1
+iwrap "$work/i-pysaml2.xml" "$work/a-pysaml2.xml" client-rsa || exit 1
+unwrap_as "issued: pysaml2 assertion accepted" 0 '^$' "$work/i-pysaml2.xml" "${iss[@]}" \
+  --context "$work/i-pysaml2.json"
+check "issued: pysaml2 assertion context" 0 \
+  '"identity":"carol".*"issuer":"https://sts.example.com/pysaml2".*"role":.*"buyer"' \
+  cat "$work/i-pysaml2.json"
+unwrap_as "issued: pysaml2 assertion, untrusted issuer 4" 4 '^msgsec: .*not trusted' \
+  "$work/i-pysaml2.xml" --issuer-cert "$pki/ca.pem"
 truncated "$work/i.xml" "$work/i-trunc.xml"
 unwrap_as "issued: malformed 3" 3 '^msgsec: ' "$work/i-trunc.xml" "${iss[@]}"
 unwrap_as "issued: first delivery (process 1)" 0 '^$' "$work/i-replay.xml" "${iss[@]}" \
