@@ -70,6 +70,7 @@ struct amqp_side {
     char *host, *port, *mechanism, *username, *password;
     pn_ssl_domain_t *ssl;
     /* batch state */
+    uint64_t *done; size_t n_done, cap_done; /* accepted at the destination: leave the spool */
     pending *pend; size_t n_pend, cap_pend;
     bmsg **outs; size_t n_outs;
     pn_message_t *msg;
@@ -341,6 +342,22 @@ static void dispatch(amqp_side *a)
     }
 }
 
+/* Queues a settled message for removal from the spool at the end of the batch. */
+static void forget(amqp_side *a, uint64_t id)
+{
+    if (a->n_done == a->cap_done) {
+        size_t cap = a->cap_done ? a->cap_done * 2 : 256;
+        uint64_t *p = realloc(a->done, cap * sizeof *p);
+        if (!p) { /* keep it: a duplicate after restart is harmless */
+            spool_del(a->b->spool, SIDE_AMQP, &id, 1);
+            return;
+        }
+        a->done = p;
+        a->cap_done = cap;
+    }
+    a->done[a->n_done++] = id;
+}
+
 static void on_outcome(amqp_side *a, pn_delivery_t *d)
 {
     pn_delivery_tag_t tag = pn_delivery_tag(d);
@@ -349,7 +366,7 @@ static void on_outcome(amqp_side *a, pn_delivery_t *d)
         memcpy(&id, tag.start, sizeof id);
     uint64_t state = pn_delivery_remote_state(d);
     if (state == PN_ACCEPTED) {
-        spool_del(a->b->spool, SIDE_AMQP, id);
+        forget(a, id);
         atomic_fetch_add(&a->b->metrics.delivered[SIDE_AMQP], 1);
     } else if (state == PN_REJECTED) {
         pn_condition_t *c = pn_disposition_condition(pn_delivery_remote(d));
@@ -357,7 +374,7 @@ static void on_outcome(amqp_side *a, pn_delivery_t *d)
              (unsigned long long)id, pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
              pn_condition_get_description(c) ? pn_condition_get_description(c) : "");
         atomic_fetch_add(&a->b->metrics.rejects[REJECT_UNDELIVERABLE], 1);
-        spool_del(a->b->spool, SIDE_AMQP, id);
+        forget(a, id);
     } else if (id <= a->cursor) {
         /* released / modified: send it again */
         a->cursor = id - 1;
@@ -660,6 +677,8 @@ static void *amqp_thread(void *arg)
             own |= a->conn && pn_event_connection(e) == a->conn;
             handle(a, e);
         }
+        spool_del(a->b->spool, SIDE_AMQP, a->done, a->n_done);
+        a->n_done = 0;
         /* links are touched only from their connection's own batch */
         if (own && a->conn) {
             flush_incoming(a);
@@ -714,6 +733,7 @@ static void side_free(amqp_side *a)
         free(a->password);
     }
     free(a->pend);
+    free(a->done);
     for (size_t i = 0; i < a->n_outs; i++)
         bmsg_free(a->outs[i]);
     free(a->outs);

@@ -78,8 +78,10 @@ msgsec_err spool_put(spool *s, bmsg **msgs, size_t n, int may_wait, msgsec_error
 int spool_rejects_when_full(const spool *s);
 /* 1 if one more message would fit (used to withhold AMQP credit). */
 int spool_has_room(spool *s);
-/* Removes a message delivered to its destination. */
-void spool_del(spool *s, bridge_side side, uint64_t id);
+/* Removes messages delivered to their destination (one transaction, not
+ * synced: a lost deletion only means a duplicate after a crash). Unknown ids
+ * are ignored. */
+void spool_del(spool *s, bridge_side side, const uint64_t *ids, size_t n);
 /* Loads up to max messages for side with id > after, in id order.
  * Returns the count; *out[i] caller frees with bmsg_free. */
 size_t spool_next(spool *s, bridge_side side, uint64_t after, bmsg **out, size_t max);

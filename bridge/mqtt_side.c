@@ -315,7 +315,7 @@ static void sent(send_ctx *sc, int ok)
 {
     mqtt_side *ms = sc->m;
     if (ok) {
-        spool_del(ms->b->spool, SIDE_MQTT, sc->id);
+        spool_del(ms->b->spool, SIDE_MQTT, &sc->id, 1);
         atomic_fetch_add(&ms->b->metrics.delivered[SIDE_MQTT], 1);
     }
     pthread_mutex_lock(&ms->lock);

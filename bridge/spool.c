@@ -335,27 +335,32 @@ cleanup:
     return ret;
 }
 
-void spool_del(spool *s, bridge_side side, uint64_t id)
+void spool_del(spool *s, bridge_side side, const uint64_t *ids, size_t n)
 {
     MDB_txn *txn;
-    uint8_t kb[8];
-    key_of(id, kb);
-    MDB_val k = {8, kb}, v;
-    if (mdb_txn_begin(s->env, NULL, 0, &txn))
+    if (n == 0 || mdb_txn_begin(s->env, NULL, 0, &txn))
         return;
-    size_t size = 0;
-    int found = mdb_get(txn, s->dbi[side], &k, &v) == 0;
-    if (found) {
-        size = v.mv_size;
-        found = mdb_del(txn, s->dbi[side], &k, NULL) == 0;
+    size_t removed = 0, size = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kb[8];
+        key_of(ids[i], kb);
+        MDB_val k = {8, kb}, v;
+        if (mdb_get(txn, s->dbi[side], &k, &v) == 0) {
+            size_t len = v.mv_size;
+            if (mdb_del(txn, s->dbi[side], &k, NULL) == 0) {
+                removed++;
+                size += len;
+            }
+        }
     }
-    if (!found || mdb_txn_commit(txn)) {
-        if (!found)
-            mdb_txn_abort(txn);
+    if (removed == 0) {
+        mdb_txn_abort(txn);
         return;
     }
+    if (mdb_txn_commit(txn))
+        return;
     pthread_mutex_lock(&s->lock);
-    s->count--;
+    s->count -= removed;
     s->bytes -= size;
     pthread_cond_broadcast(&s->room);
     pthread_mutex_unlock(&s->lock);
