@@ -48,6 +48,7 @@ struct mqtt_side {
     unsigned session;       /* connection generation: callbacks of older ones are ignored */
     uint64_t cursor;
     size_t inflight;
+    uint64_t *done; size_t n_done, cap_done; /* acknowledged: leave the spool (pump batches) */
     int backoff_ms;
     struct timespec next_attempt;
     char *uri, *client_id, *username, *password;
@@ -314,11 +315,21 @@ static void start_connect(mqtt_side *ms)
 static void sent(send_ctx *sc, int ok)
 {
     mqtt_side *ms = sc->m;
-    if (ok) {
-        spool_del(ms->b->spool, SIDE_MQTT, &sc->id, 1);
-        atomic_fetch_add(&ms->b->metrics.delivered[SIDE_MQTT], 1);
-    }
     pthread_mutex_lock(&ms->lock);
+    if (ok) {
+        atomic_fetch_add(&ms->b->metrics.delivered[SIDE_MQTT], 1);
+        if (ms->n_done == ms->cap_done) {
+            size_t cap = ms->cap_done ? ms->cap_done * 2 : 256;
+            uint64_t *p = realloc(ms->done, cap * sizeof *p);
+            if (p) {
+                ms->done = p;
+                ms->cap_done = cap;
+            }
+        }
+        /* without room it stays spooled: one duplicate after a restart */
+        if (ms->n_done < ms->cap_done)
+            ms->done[ms->n_done++] = sc->id;
+    }
     if (sc->session == ms->session) {
         if (ms->inflight)
             ms->inflight--;
@@ -405,10 +416,24 @@ static int publish(mqtt_side *ms, const bmsg *m, unsigned session)
     return 0;
 }
 
+/* Removes the acknowledged messages from the spool, in one transaction. */
+static void forget_done(mqtt_side *ms)
+{
+    pthread_mutex_lock(&ms->lock);
+    uint64_t *ids = ms->done;
+    size_t n = ms->n_done;
+    ms->done = NULL;
+    ms->n_done = ms->cap_done = 0;
+    pthread_mutex_unlock(&ms->lock);
+    spool_del(ms->b->spool, SIDE_MQTT, ids, n);
+    free(ids);
+}
+
 /* Moves spooled MQTT-bound messages to Paho, MAX_INFLIGHT at a time. */
 static void pump_once(mqtt_side *ms)
 {
     bmsg *batch[SEND_BATCH];
+    forget_done(ms);
     for (;;) {
         pthread_mutex_lock(&ms->lock);
         int ok = ms->connected && ms->inflight < MAX_INFLIGHT;
@@ -492,6 +517,7 @@ static void side_free(mqtt_side *ms)
     free(ms->ca);
     free(ms->cert);
     free(ms->key);
+    free(ms->done);
     pthread_cond_destroy(&ms->wake);
     pthread_mutex_destroy(&ms->lock);
     free(ms);
@@ -592,6 +618,7 @@ void mqtt_side_stop(mqtt_side *ms, int timeout_ms)
     pthread_cond_signal(&ms->wake);
     pthread_mutex_unlock(&ms->lock);
     pthread_join(ms->pump, NULL);
+    forget_done(ms);
     MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
     d.timeout = 1000;
     if (MQTTAsync_isConnected(ms->client))
