@@ -12,12 +12,18 @@ scripts/build.sh -DMSGSEC_DOCKER_TESTS="${MSGSEC_DOCKER_TESTS:-1}"
 echo "== ctest (build/)"
 (cd build && ctest --output-on-failure --timeout 900 "$@")
 
-# The unit tests and the fuzz corpus once more under AddressSanitizer+UBSan.
+# The unit tests and the fuzz corpus once more under AddressSanitizer+UBSan
+# (clang, with the libFuzzer target built), then a short libFuzzer run.
 if [ $# -eq 0 ]; then
   echo "== ctest under ASan+UBSan (build-asan/)"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMSGSEC_SANITIZE=ON \
-    -DMSGSEC_INTEGRATION_TESTS=OFF -DMSGSEC_BUILD_BRIDGE=OFF -DMSGSEC_BUILD_PLUGIN=OFF >/dev/null
+  cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+    -DMSGSEC_SANITIZE=ON -DMSGSEC_FUZZ=ON -DMSGSEC_INTEGRATION_TESTS=OFF \
+    -DMSGSEC_BUILD_BRIDGE=OFF -DMSGSEC_BUILD_PLUGIN=OFF >/dev/null
   cmake --build build-asan -j"$(nproc)"
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure --timeout 900 -L 'unit|fuzz')
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+  (cd build-asan && ctest --output-on-failure --timeout 900 -L 'unit|fuzz')
+  echo "== libFuzzer smoke run of fuzz_unwrap (30 s)"
+  rm -rf build-asan/fuzz-corpus && mkdir -p build-asan/fuzz-corpus
+  MSGSEC_PKI=build-asan/test-pki build-asan/tests/fuzz/fuzz_unwrap -max_total_time=30 \
+    -max_len=65536 -print_final_stats=1 build-asan/fuzz-corpus tests/fuzz/corpus 2>&1 | tail -n 12
 fi
