@@ -114,6 +114,10 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
     r->skew = opts->clock_skew == 0 ? MSGSEC_DEFAULT_SKEW : opts->clock_skew < 0 ? 0 : opts->clock_skew;
     r->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : MSGSEC_DEFAULT_MAX_BYTES;
     r->accepted = opts->accepted_credentials ? opts->accepted_credentials : MSGSEC_CRED_ALL;
+    if (!(r->parser = xml_parser_new()) || !(r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        goto fail;
+    }
     if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
         (rc = replay_open(opts->replay_path, &r->replay, err)))
         goto fail;
@@ -145,6 +149,8 @@ void msgsec_receiver_free(msgsec_receiver *r)
     passwd_store_free(r->users);
     sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
+    xml_parser_free(r->parser);
+    EVP_MD_free(r->sha256);
     free(r->expected_to);
     free(r);
 }
@@ -364,7 +370,7 @@ static msgsec_err check_replay(recv_msg *m, msgsec_context *ctx, time_t until, m
     const char *id = ctx->message_id ? ctx->message_id : sig_text;
     const char *who = ctx->identity ? ctx->identity : "";
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && id && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+    int ok = md && id && EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
              EVP_DigestUpdate(md, who, strlen(who) + 1) == 1 &&
              EVP_DigestUpdate(md, id, strlen(id)) == 1 && EVP_DigestFinal_ex(md, key, &klen) == 1;
     EVP_MD_CTX_free(md);
@@ -391,27 +397,19 @@ static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *
     }
     if (!m->signer)
         return MSGSEC_OK;
-    unsigned char *der = NULL;
-    int len = i2d_X509(m->signer, &der);
-    if (m->assertion) {
-        ctx->identity = strdup(m->assertion->subject);
-        ctx->issuer = strdup(m->assertion->issuer);
-        for (size_t i = 0; i < m->assertion->n_claims; i++)
-            if (context_add_claim(ctx, m->assertion->claims[i].name,
-                                  m->assertion->claims[i].value) != 0)
-                len = -1;
-    } else {
-        ctx->identity = cert_subject_dn(m->signer);
-        ctx->issuer = cert_issuer_dn(m->signer);
-    }
-    if (len > 0 && (ctx->signer_der = malloc((size_t)len)) != NULL) {
-        memcpy(ctx->signer_der, der, (size_t)len);
-        ctx->signer_der_len = (size_t)len;
-    }
-    OPENSSL_free(der);
-    if (!ctx->identity || !ctx->issuer || !ctx->signer_der)
+    if (!m->assertion)
+        return trust_cert_identity(m->r, m->signer, &ctx->identity, &ctx->issuer,
+                                   &ctx->signer_der, &ctx->signer_der_len, err);
+    ctx->identity = strdup(m->assertion->subject);
+    ctx->issuer = strdup(m->assertion->issuer);
+    int ok = ctx->identity && ctx->issuer;
+    for (size_t i = 0; i < m->assertion->n_claims; i++)
+        ok &= context_add_claim(ctx, m->assertion->claims[i].name,
+                                m->assertion->claims[i].value) == 0;
+    if (!ok)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    return MSGSEC_OK;
+    return trust_cert_identity(m->r, m->signer, NULL, NULL, &ctx->signer_der,
+                               &ctx->signer_der_len, err);
 }
 
 static msgsec_err decrypt_body(recv_msg *m, msgsec_context *ctx, int already, msgsec_error *err)
@@ -446,7 +444,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     xmlNodePtr early[RECV_MAX_KEYS];
     size_t n_early;
     time_t until = 0;
-    if ((rc = xml_parse(envelope, len, m->r->max_bytes, &m->doc, err)) ||
+    if ((rc = xml_parser_parse(m->r->parser, envelope, len, m->r->max_bytes, &m->doc, err)) ||
         (rc = recv_check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
         (rc = scan_security(m, early, &n_early, err)) ||
         (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)))
@@ -519,6 +517,9 @@ static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope,
     if (m.sign_then_encrypt)
         xml_wipe_subtree(m.body);
     xmlFreeDoc(m.doc);
+    /* decrypted XML was parsed with the document's dictionary: do not keep it */
+    if (m.sign_then_encrypt || m.user_token)
+        xml_parser_drop(r->parser);
     ERR_clear_error();
     return rc;
 }

@@ -48,6 +48,8 @@ typedef struct signer_cache_entry {
     uint8_t *der;                   /* exact DER of the BinarySecurityToken */
     size_t der_len;
     X509 *cert;                     /* parsed once; callers take a reference */
+    char *subject, *issuer;         /* RFC 2253 DNs, formatted once */
+    EVP_PKEY_CTX *verify_ctx;       /* set up once for SHA-256 signatures; NULL until used */
     time_t valid_from, valid_until; /* window where the verified chain stays valid;
                                        valid_until 0 = chain not verified */
 } signer_cache_entry;
@@ -69,6 +71,8 @@ struct msgsec_receiver {
     unsigned accepted;           /* MSGSEC_CRED_BIT mask */
     time_t fixed_now;            /* 0 = real time */
     replay_store *replay;
+    xml_parser *parser;          /* reused for every envelope */
+    EVP_MD *sha256;              /* fetched once */
     signer_cache_entry signers[SIGNER_CACHE_SIZE];
     size_t signers_next;
 };
@@ -78,6 +82,17 @@ struct msgsec_receiver {
 msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
                                msgsec_error *err);
 void trust_cache_free(msgsec_receiver *r);
+
+/* Subject and issuer DN (RFC 2253) and DER of cert, from the cache when it
+ * holds cert. Each out-parameter may be NULL; caller frees with free(). */
+msgsec_err trust_cert_identity(msgsec_receiver *r, X509 *cert, char **subject, char **issuer,
+                               uint8_t **der, size_t *der_len, msgsec_error *err);
+
+/* An EVP_PKEY_CTX ready for EVP_PKEY_verify of a SHA-256 digest with cert's
+ * key (RSA PKCS#1 v1.5 or ECDSA): the cached one (*owned = 0) or a new one
+ * the caller frees with EVP_PKEY_CTX_free (*owned = 1). */
+msgsec_err trust_verify_ctx(msgsec_receiver *r, X509 *cert, EVP_PKEY_CTX **out, int *owned,
+                            msgsec_error *err);
 
 /* Chain of cert to the configured CAs (and CRLs) at now, key usage.
  * Untrusted/revoked -> MSGSEC_E_AUTH, expired/not yet valid -> MSGSEC_E_EXPIRED. */

@@ -271,7 +271,10 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     uint8_t *value = NULL, *der = NULL;
     size_t value_len, der_len = 0;
     strbuf si;
-    EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *pctx = NULL; /* RSA/ECDSA check of the SignedInfo digest */
+    int owned = 0;
+    uint8_t hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
     if ((rc = recv_b64_child(p->signature_value, "SignatureValue", &value, &value_len, err)))
         return rc;
     sb_init(&si, 2048, 1u << 20);
@@ -292,10 +295,9 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
         OPENSSL_cleanse(mac, sizeof mac);
         goto cleanup;
     }
-    EVP_PKEY *pub = X509_get0_pubkey(m->signer);
     const uint8_t *sigbytes = value;
     size_t siglen = value_len;
-    if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
+    if (EVP_PKEY_get_base_id(X509_get0_pubkey(m->signer)) == EVP_PKEY_EC) {
         if (value_len == 0 || value_len % 2 || value_len > 2 * 66 ||
             !ecdsa_raw_to_der(value, value_len, &der, &der_len)) {
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "ECDSA signature value has a wrong size");
@@ -304,23 +306,26 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
         sigbytes = der;
         siglen = der_len;
     }
-    if (!(md = EVP_MD_CTX_new()) || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signature check");
+    if ((rc = trust_verify_ctx(m->r, m->signer, &pctx, &owned, err)))
+        goto cleanup;
+    if (EVP_Digest(si.data, si.len, hash, &hash_len, m->r->sha256, NULL) != 1) {
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot hash SignedInfo");
         goto cleanup;
     }
-    if (EVP_DigestVerify(md, sigbytes, siglen, (const unsigned char *)si.data, si.len) != 1) {
+    if (EVP_PKEY_verify(pctx, sigbytes, siglen, hash, hash_len) != 1) {
         ERR_clear_error();
         rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signature value does not verify");
     }
 cleanup:
-    EVP_MD_CTX_free(md);
+    if (owned)
+        EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
     free(value);
     sb_free(&si, 0);
     return rc;
 }
 
-static msgsec_err verify_digests(sig_parts *p, msgsec_error *err)
+static msgsec_err verify_digests(const recv_msg *m, sig_parts *p, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -329,7 +334,7 @@ static msgsec_err verify_digests(sig_parts *p, msgsec_error *err)
     for (size_t i = 0; i < p->n_refs && rc == MSGSEC_OK; i++) {
         uint8_t digest[32];
         unsigned int dlen = 0;
-        if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        if (EVP_DigestInit_ex(md, m->r->sha256, NULL) != 1 ||
             xml_c14n_subtree(p->refs[i].node, p->refs[i].prefixes, sink_digest, md) != 0 ||
             EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != 32)
             rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot digest %.64s", p->refs[i].uri);
@@ -359,7 +364,7 @@ msgsec_err sig_process(recv_msg *m, msgsec_error *err)
         if (m->signer || sym) {
             rc = verify_value(m, &p, sym, err);
             if (rc == MSGSEC_OK)
-                rc = verify_digests(&p, err);
+                rc = verify_digests(m, &p, err);
             m->signature_checked = rc == MSGSEC_OK;
         }
     }

@@ -1,8 +1,9 @@
 /* recv_trust.c - chain verification of a signer certificate against the
  * receiver's X509_STORE (built once), with a small cache of recently seen
- * signer certificates keyed by their exact DER (parsed once; chain result
- * kept). A cached chain result
- * holds only inside the window where every certificate of the verified
+ * signer certificates keyed by their exact DER (parsed once; chain result,
+ * subject/issuer DNs and a signature verification context kept: per
+ * message they would cost more than the RSA verification). A cached chain
+ * result holds only inside the window where every certificate of the verified
  * chain (and every configured CRL) is valid, so time-based failures are
  * never masked; CAs and CRLs never change during a receiver's life.
  *
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "recv_internal.h"
@@ -54,13 +56,28 @@ static int validity_window(msgsec_receiver *r, STACK_OF(X509) *chain, time_t *fr
     return 0;
 }
 
+static void entry_clear(signer_cache_entry *e)
+{
+    X509_free(e->cert);
+    free(e->der);
+    free(e->subject);
+    free(e->issuer);
+    EVP_PKEY_CTX_free(e->verify_ctx);
+    memset(e, 0, sizeof *e);
+}
+
 void trust_cache_free(msgsec_receiver *r)
 {
-    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++) {
-        X509_free(r->signers[i].cert);
-        free(r->signers[i].der);
-        memset(&r->signers[i], 0, sizeof r->signers[i]);
-    }
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++)
+        entry_clear(&r->signers[i]);
+}
+
+static signer_cache_entry *cached(msgsec_receiver *r, const X509 *cert)
+{
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++)
+        if (r->signers[i].cert && r->signers[i].cert == cert)
+            return &r->signers[i];
+    return NULL;
 }
 
 msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
@@ -81,29 +98,78 @@ msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t le
         X509_free(cert);
         return msgsec_seterr_ssl(err, MSGSEC_E_MALFORMED, "BinarySecurityToken is not a certificate");
     }
-    signer_cache_entry *slot = &r->signers[r->signers_next];
-    uint8_t *copy = malloc(len);
-    if (copy) { /* without memory the certificate is just not cached */
-        X509_free(slot->cert);
-        free(slot->der);
-        memcpy(copy, der, len);
+    signer_cache_entry fresh = {.der = malloc(len), .der_len = len, .cert = cert,
+                                .subject = cert_subject_dn(cert), .issuer = cert_issuer_dn(cert)};
+    if (fresh.der && fresh.subject && fresh.issuer) {
+        memcpy(fresh.der, der, len);
         X509_up_ref(cert);
-        *slot = (signer_cache_entry){.der = copy, .der_len = len, .cert = cert};
+        entry_clear(&r->signers[r->signers_next]);
+        r->signers[r->signers_next] = fresh;
         r->signers_next = (r->signers_next + 1) % SIGNER_CACHE_SIZE;
+    } else { /* without memory the certificate is just not cached */
+        free(fresh.der);
+        free(fresh.subject);
+        free(fresh.issuer);
     }
     *out = cert;
+    return MSGSEC_OK;
+}
+
+msgsec_err trust_cert_identity(msgsec_receiver *r, X509 *cert, char **subject, char **issuer,
+                               uint8_t **der, size_t *der_len, msgsec_error *err)
+{
+    const signer_cache_entry *e = cached(r, cert);
+    int ok = 1;
+    if (subject)
+        ok &= (*subject = e ? strdup(e->subject) : cert_subject_dn(cert)) != NULL;
+    if (issuer)
+        ok &= (*issuer = e ? strdup(e->issuer) : cert_issuer_dn(cert)) != NULL;
+    if (der) {
+        unsigned char *encoded = NULL;
+        int n = e ? (int)e->der_len : i2d_X509(cert, &encoded);
+        *der = n > 0 ? malloc((size_t)n) : NULL;
+        if (*der) {
+            memcpy(*der, e ? e->der : encoded, (size_t)n);
+            *der_len = (size_t)n;
+        }
+        OPENSSL_free(encoded);
+        ok &= *der != NULL;
+    }
+    return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+}
+
+msgsec_err trust_verify_ctx(msgsec_receiver *r, X509 *cert, EVP_PKEY_CTX **out, int *owned,
+                            msgsec_error *err)
+{
+    signer_cache_entry *e = cached(r, cert);
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    *out = NULL;
+    *owned = 0;
+    if (e && e->verify_ctx) {
+        *out = e->verify_ctx;
+        return MSGSEC_OK;
+    }
+    EVP_PKEY_CTX *ctx = pub ? EVP_PKEY_CTX_new(pub, NULL) : NULL;
+    if (!ctx || EVP_PKEY_verify_init(ctx) != 1 ||
+        (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA &&
+         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+        EVP_PKEY_CTX_set_signature_md(ctx, r->sha256) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signature check");
+    }
+    if (e)
+        e->verify_ctx = ctx;
+    *owned = e == NULL;
+    *out = ctx;
     return MSGSEC_OK;
 }
 
 msgsec_err trust_verify_cert(msgsec_receiver *r, X509 *cert, time_t now, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
-    signer_cache_entry *entry = NULL;
     if (!(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE))
         return msgsec_seterr(err, MSGSEC_E_AUTH, "signer certificate is not for digital signatures");
-    for (size_t i = 0; i < SIGNER_CACHE_SIZE && !entry; i++)
-        if (r->signers[i].cert == cert)
-            entry = &r->signers[i];
+    signer_cache_entry *entry = cached(r, cert);
     if (entry && entry->valid_until && entry->valid_from <= now && now < entry->valid_until)
         return MSGSEC_OK;
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();

@@ -72,8 +72,22 @@ static msgsec_err parse_error(msgsec_error *err, const char *what, const xmlErro
     return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not well-formed XML", what);
 }
 
-msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
-                     msgsec_error *err)
+/* A parser context with the hooks above; NULL when out of memory. */
+static xmlParserCtxtPtr hardened_ctxt(void)
+{
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (!ctxt)
+        return NULL;
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->sax->externalSubset = refuse_doctype;
+    ctxt->sax->entityDecl = refuse_entity_decl;
+    ctxt->sax->startElementNs = start_element_bounded;
+    return ctxt;
+}
+
+/* Parses with ctxt (reset by libxml2 first), which keeps its hooks. */
+static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t len,
+                             size_t max_bytes, xmlDocPtr *out, msgsec_error *err)
 {
     parse_guard guard = {NULL};
     msgsec_err rc = MSGSEC_OK;
@@ -83,18 +97,11 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
                              len, max_bytes);
     if (len == 0)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty message");
-    xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt((const char *)buf, (int)len);
-    if (!ctxt)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     ctxt->_private = &guard;
-    ctxt->sax->internalSubset = refuse_doctype;
-    ctxt->sax->externalSubset = refuse_doctype;
-    ctxt->sax->entityDecl = refuse_entity_decl;
-    ctxt->sax->startElementNs = start_element_bounded;
-    xmlCtxtUseOptions(ctxt, XML_SAFE_OPTIONS);
-    xmlParseDocument(ctxt);
-    xmlDocPtr doc = ctxt->myDoc;
-    ctxt->myDoc = NULL;
+    /* frees the document itself when it is not well-formed */
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, (const char *)buf, (int)len, NULL, NULL,
+                                      XML_SAFE_OPTIONS);
+    ctxt->_private = NULL;
     if (guard.refused)
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", guard.refused);
     else if (!ctxt->wellFormed || !doc)
@@ -103,13 +110,64 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "DOCTYPE declarations are not allowed");
     else if (!xmlDocGetRootElement(doc))
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "no root element");
-    xmlFreeParserCtxt(ctxt);
     if (rc != MSGSEC_OK) {
         xmlFreeDoc(doc);
         return rc;
     }
     *out = doc;
     return MSGSEC_OK;
+}
+
+msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                     msgsec_error *err)
+{
+    xmlParserCtxtPtr ctxt = hardened_ctxt();
+    *out = NULL;
+    if (!ctxt)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    msgsec_err rc = parse_with(ctxt, buf, len, max_bytes, out, err);
+    xmlFreeParserCtxt(ctxt); /* the document keeps its reference to the dictionary */
+    return rc;
+}
+
+struct xml_parser {
+    xmlParserCtxtPtr ctxt; /* NULL until the next parse */
+    unsigned uses;
+};
+
+xml_parser *xml_parser_new(void) { return calloc(1, sizeof(xml_parser)); }
+
+void xml_parser_drop(xml_parser *p)
+{
+    xmlFreeParserCtxt(p->ctxt); /* NULL-safe; documents keep their dictionary */
+    p->ctxt = NULL;
+    p->uses = 0;
+}
+
+void xml_parser_free(xml_parser *p)
+{
+    if (!p)
+        return;
+    xml_parser_drop(p);
+    free(p);
+}
+
+msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_t max_bytes,
+                            xmlDocPtr *out, msgsec_error *err)
+{
+    /* The dictionary keeps every name (and short text) of every document
+     * parsed with it: bounded by entries and by documents. */
+    if (p->ctxt && (p->uses >= XML_PARSER_MAX_USES ||
+                    xmlDictSize(p->ctxt->dict) > XML_PARSER_MAX_NAMES))
+        xml_parser_drop(p);
+    *out = NULL;
+    if (!p->ctxt && !(p->ctxt = hardened_ctxt()))
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    msgsec_err rc = parse_with(p->ctxt, buf, len, max_bytes, out, err);
+    p->uses++;
+    if (rc != MSGSEC_OK) /* a failed or stopped parse leaves no state behind */
+        xml_parser_drop(p);
+    return rc;
 }
 
 static int subtree_depth(const xmlNode *node)
@@ -455,7 +513,7 @@ msgsec_err xml_exc_c14n_method(xmlNodePtr method, const char *what, xmlChar ***p
 }
 
 
-int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
+int xml_c14n_subtree_libxml2(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
 {
     /* xmlC14NExecute walks from doc->children and asks a visibility callback
      * for every node of the document. Presenting the subtree as the
@@ -475,4 +533,322 @@ int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *s
     if (xmlOutputBufferClose(buf) < 0)
         rc = -1;
     return rc < 0 ? -1 : 0;
+}
+
+/* ---- the direct writer: libxml2's exclusive c14n (c14n.c of 2.9), node by
+ * node, for the subtrees that xml_c14n_fast_eligible accepts. */
+
+#define C14N_MAX_DEPTH 256
+#define C14N_MAX_ATTRS 64
+
+/* Namespaces libxml2 accepts without a relative-URI failure (absolute, with
+ * a server or urn:); c14n of any other declaration is left to libxml2. */
+static const char *const known_namespaces[] = {
+    NS_SOAP12, NS_SOAP11, NS_WSA,   NS_WSSE,  NS_WSSE11, NS_WSU,
+    NS_DS,     NS_XENC,   NS_XENC11, NS_SAML2, ALG_EXC_C14N,
+    "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2001/XMLSchema-instance",
+};
+
+static int known_namespace(const xmlChar *href)
+{
+    for (size_t i = 0; i < sizeof known_namespaces / sizeof known_namespaces[0]; i++)
+        if (strcmp((const char *)href, known_namespaces[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A namespace the writer may print as libxml2 does: ="href" verbatim
+ * (libxml2 switches quotes when the URI holds one). */
+static int printable_ns(const xmlNs *ns)
+{
+    return !ns || !ns->href || !strchr((const char *)ns->href, '"');
+}
+
+static int eligible_element(const xmlNode *el, int depth)
+{
+    int n_attrs = 0;
+    if (depth > C14N_MAX_DEPTH || !printable_ns(el->ns))
+        return 0;
+    if (!el->ns && !printable_ns(xmlSearchNs(el->doc, (xmlNodePtr)el, NULL)))
+        return 0;
+    for (const xmlNs *ns = el->nsDef; ns; ns = ns->next)
+        if (ns->href && *ns->href && !known_namespace(ns->href))
+            return 0;
+    for (const xmlAttr *a = el->properties; a; a = a->next) {
+        if (++n_attrs > C14N_MAX_ATTRS || !printable_ns(a->ns))
+            return 0;
+        for (const xmlNode *t = a->children; t; t = t->next)
+            if (t->type != XML_TEXT_NODE)
+                return 0;
+    }
+    for (const xmlNode *c = el->children; c; c = c->next) {
+        switch (c->type) {
+        case XML_ELEMENT_NODE:
+            if (!eligible_element(c, depth + 1))
+                return 0;
+            break;
+        case XML_TEXT_NODE:
+        case XML_CDATA_SECTION_NODE:
+        case XML_COMMENT_NODE:
+        case XML_PI_NODE:
+            break;
+        default: /* entity references, XInclude markers, ... */
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int xml_c14n_fast_eligible(const xmlNode *node, xmlChar **prefixes)
+{
+    return (!prefixes || !prefixes[0]) && node && node->type == XML_ELEMENT_NODE && node->doc &&
+           eligible_element(node, 0);
+}
+
+typedef struct c14n_writer {
+    xml_sink sink;
+    void *sink_ctx;
+    int failed;
+    size_t len;
+    char buf[4096];
+    const xmlNs **rendered; /* libxml2's ns_rendered stack */
+    size_t n_rendered, cap_rendered;
+    const xmlNs *rendered_local[64];
+} c14n_writer;
+
+static void w_flush(c14n_writer *w)
+{
+    if (w->len && !w->failed && w->sink(w->sink_ctx, w->buf, (int)w->len) < 0)
+        w->failed = 1;
+    w->len = 0;
+}
+
+static void w_put(c14n_writer *w, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (w->len == sizeof w->buf)
+            w_flush(w);
+        size_t k = sizeof w->buf - w->len < n ? sizeof w->buf - w->len : n;
+        memcpy(w->buf + w->len, s, k);
+        w->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static void w_puts(c14n_writer *w, const char *s) { w_put(w, s, strlen(s)); }
+
+/* Which bytes c14n replaces in text, attribute values and PIs
+ * (xmlC11NNormalizeString of libxml2); the terminating NUL stops all. */
+enum c14n_escape { ESC_TEXT = 1, ESC_ATTR = 2, ESC_PI = 4, ESC_END = 7 };
+static const unsigned char escaped_in[256] = {
+    ['\0'] = ESC_END,           ['<'] = ESC_TEXT | ESC_ATTR, ['>'] = ESC_TEXT,
+    ['&'] = ESC_TEXT | ESC_ATTR, ['"'] = ESC_ATTR,           ['\t'] = ESC_ATTR,
+    ['\n'] = ESC_ATTR,          ['\r'] = ESC_END,
+};
+
+static void w_escaped(c14n_writer *w, const xmlChar *s, enum c14n_escape mode)
+{
+    for (;;) {
+        const xmlChar *run = s;
+        while (!(escaped_in[*s] & mode))
+            s++;
+        w_put(w, (const char *)run, (size_t)(s - run));
+        switch (*s++) {
+        case '\0': return;
+        case '<': w_put(w, "&lt;", 4); break;
+        case '>': w_put(w, "&gt;", 4); break;
+        case '&': w_put(w, "&amp;", 5); break;
+        case '"': w_put(w, "&quot;", 6); break;
+        case '\t': w_put(w, "&#x9;", 5); break;
+        case '\n': w_put(w, "&#xA;", 5); break;
+        default: w_put(w, "&#xD;", 5); break; /* '\r' */
+        }
+    }
+}
+
+static const xmlChar *str_or_empty(const xmlChar *s) { return s ? s : (const xmlChar *)""; }
+
+/* xmlExcC14NVisibleNsStackFind (every node is visible) */
+static int ns_already_rendered(const c14n_writer *w, const xmlNs *ns)
+{
+    const char *prefix = (const char *)str_or_empty(ns ? ns->prefix : NULL);
+    const char *href = (const char *)str_or_empty(ns ? ns->href : NULL);
+    for (size_t i = w->n_rendered; i-- > 0;) {
+        const xmlNs *r = w->rendered[i];
+        if (strcmp(prefix, (const char *)str_or_empty(r ? r->prefix : NULL)) == 0)
+            return strcmp(href, (const char *)str_or_empty(r ? r->href : NULL)) == 0;
+    }
+    return !*prefix && !*href;
+}
+
+static void ns_push(c14n_writer *w, const xmlNs *ns)
+{
+    if (w->n_rendered == w->cap_rendered) {
+        size_t cap = w->cap_rendered * 2;
+        const xmlNs **grown = w->rendered == w->rendered_local
+                                  ? malloc(cap * sizeof *grown)
+                                  : realloc(w->rendered, cap * sizeof *grown);
+        if (!grown) {
+            w->failed = 1;
+            return;
+        }
+        if (w->rendered == w->rendered_local)
+            memcpy(grown, w->rendered_local, sizeof w->rendered_local);
+        w->rendered = grown;
+        w->cap_rendered = cap;
+    }
+    w->rendered[w->n_rendered++] = ns;
+}
+
+static int is_xml_ns(const xmlNs *ns)
+{
+    return ns && ns->prefix && strcmp((const char *)ns->prefix, "xml") == 0 && ns->href &&
+           strcmp((const char *)ns->href, (const char *)XML_XML_NAMESPACE) == 0;
+}
+
+static int empty(const xmlChar *s) { return !s || !*s; }
+
+/* xmlC14NNsCompare / xmlC14NAttrsCompare (xmlStrcmp: NULL first) */
+static int ns_cmp(const xmlNs *a, const xmlNs *b) { return xmlStrcmp(a->prefix, b->prefix); }
+
+static int attr_cmp(const xmlAttr *a, const xmlAttr *b)
+{
+    if (a->ns == b->ns)
+        return xmlStrcmp(a->name, b->name);
+    if (!a->ns || !a->ns->prefix)
+        return -1;
+    if (!b->ns || !b->ns->prefix)
+        return 1;
+    int rc = xmlStrcmp(a->ns->href, b->ns->href);
+    return rc ? rc : xmlStrcmp(a->name, b->name);
+}
+
+static void w_qname(c14n_writer *w, const xmlNs *ns, const xmlChar *name)
+{
+    if (ns && !empty(ns->prefix)) {
+        w_puts(w, (const char *)ns->prefix);
+        w_put(w, ":", 1);
+    }
+    w_puts(w, (const char *)name);
+}
+
+static void w_ns_decl(c14n_writer *w, const xmlNs *ns)
+{
+    if (ns->prefix) {
+        w_put(w, " xmlns:", 7);
+        w_puts(w, (const char *)ns->prefix);
+        w_put(w, "=\"", 2);
+    } else {
+        w_put(w, " xmlns=\"", 8);
+    }
+    if (ns->href)
+        w_puts(w, (const char *)ns->href);
+    w_put(w, "\"", 1);
+}
+
+/* xmlExcC14NProcessNamespacesAxis without an InclusiveNamespaces list */
+static void w_namespaces(c14n_writer *w, const xmlNode *el)
+{
+    const xmlNs *list[C14N_MAX_ATTRS + 1];
+    size_t n = 0;
+    int has_empty_ns = 0, utilizes_empty_ns = !el->ns;
+    const xmlNs *ns = el->ns ? el->ns : xmlSearchNs(el->doc, (xmlNodePtr)el, NULL);
+    if (ns && !is_xml_ns(ns)) {
+        if (!ns_already_rendered(w, ns))
+            list[n++] = ns;
+        ns_push(w, ns);
+        has_empty_ns = empty(ns->prefix);
+    }
+    for (const xmlAttr *a = el->properties; a; a = a->next) {
+        if (a->ns && !is_xml_ns(a->ns)) {
+            int already = ns_already_rendered(w, a->ns);
+            ns_push(w, a->ns);
+            if (!already)
+                list[n++] = a->ns;
+            if (empty(a->ns->prefix))
+                has_empty_ns = 1;
+        } else if (a->ns && empty(a->ns->prefix) && empty(a->ns->href)) {
+            utilizes_empty_ns = 1;
+        }
+    }
+    if (utilizes_empty_ns && !has_empty_ns && !ns_already_rendered(w, NULL))
+        w_put(w, " xmlns=\"\"", 9);
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of entries */
+        for (size_t j = i; j > 0 && ns_cmp(list[j - 1], list[j]) > 0; j--) {
+            const xmlNs *t = list[j];
+            list[j] = list[j - 1];
+            list[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        w_ns_decl(w, list[i]);
+}
+
+static void w_attributes(c14n_writer *w, const xmlNode *el)
+{
+    const xmlAttr *list[C14N_MAX_ATTRS];
+    size_t n = 0;
+    for (const xmlAttr *a = el->properties; a; a = a->next) {
+        size_t j = n++;
+        for (; j > 0 && attr_cmp(list[j - 1], a) > 0; j--)
+            list[j] = list[j - 1];
+        list[j] = a;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w_put(w, " ", 1);
+        w_qname(w, list[i]->ns, list[i]->name);
+        w_put(w, "=\"", 2);
+        for (const xmlNode *t = list[i]->children; t; t = t->next)
+            if (t->content)
+                w_escaped(w, t->content, ESC_ATTR);
+        w_put(w, "\"", 1);
+    }
+}
+
+static void w_element(c14n_writer *w, const xmlNode *el)
+{
+    size_t mark = w->n_rendered;
+    w_put(w, "<", 1);
+    w_qname(w, el->ns, el->name);
+    w_namespaces(w, el);
+    w_attributes(w, el);
+    w_put(w, ">", 1);
+    for (const xmlNode *c = el->children; c && !w->failed; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE) {
+            w_element(w, c);
+        } else if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
+            w_escaped(w, c->content, ESC_TEXT);
+        } else if (c->type == XML_PI_NODE) {
+            w_put(w, "<?", 2);
+            w_puts(w, (const char *)c->name);
+            if (!empty(c->content)) {
+                w_put(w, " ", 1);
+                w_escaped(w, c->content, ESC_PI);
+            }
+            w_put(w, "?>", 2);
+        } /* comments are left out */
+    }
+    w_put(w, "</", 2);
+    w_qname(w, el->ns, el->name);
+    w_put(w, ">", 1);
+    w->n_rendered = mark;
+}
+
+int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx)
+{
+    if (!xml_c14n_fast_eligible(node, prefixes))
+        return xml_c14n_subtree_libxml2(node, prefixes, sink, sink_ctx);
+    c14n_writer w;
+    w.sink = sink;
+    w.sink_ctx = sink_ctx;
+    w.failed = 0;
+    w.len = 0;
+    w.rendered = w.rendered_local;
+    w.n_rendered = 0;
+    w.cap_rendered = sizeof w.rendered_local / sizeof w.rendered_local[0];
+    w_element(&w, node);
+    w_flush(&w);
+    if (w.rendered != w.rendered_local)
+        free(w.rendered);
+    return w.failed ? -1 : 0;
 }

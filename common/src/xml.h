@@ -18,6 +18,25 @@
 msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
                      msgsec_error *err);
 
+/* A reusable parser for a stream of documents (one per receiver, not
+ * thread-safe): keeping libxml2's context and its name dictionary saves
+ * their set-up per message. The context is recreated after
+ * XML_PARSER_MAX_USES documents, once its dictionary holds more than
+ * XML_PARSER_MAX_NAMES strings (names are attacker-chosen) and after any
+ * failed parse; the hooks and options are those of xml_parse. */
+typedef struct xml_parser xml_parser;
+#define XML_PARSER_MAX_USES 1000
+#define XML_PARSER_MAX_NAMES 2000
+/* NULL when out of memory; free with xml_parser_free. */
+xml_parser *xml_parser_new(void);
+void xml_parser_free(xml_parser *p);
+/* As xml_parse. Documents stay valid after the parser is dropped or freed. */
+msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_t max_bytes,
+                            xmlDocPtr *out, msgsec_error *err);
+/* Forgets the context and its dictionary now, e.g. after plaintext was
+ * parsed into a document that shares it (short strings are interned). */
+void xml_parser_drop(xml_parser *p);
+
 /* Parses data as element content in the context of parent (in-scope
  * namespaces), with the same restrictions, and inserts the nodes in place of
  * `replaced` (which is unlinked and freed). Depth is bounded as for xml_parse. */
@@ -77,7 +96,17 @@ typedef int (*xml_sink)(void *ctx, const char *buf, int len);
 
 /* Streams the exclusive XML c14n 1.0 (without comments) of the subtree rooted
  * at node into sink. prefixes: InclusiveNamespaces PrefixList
- * (NULL-terminated, may be NULL). 0 ok, -1 failure. */
+ * (NULL-terminated, may be NULL). 0 ok, -1 failure.
+ * Writes directly from the tree, byte for byte what libxml2's xmlC14NExecute
+ * writes, when xml_c14n_fast_eligible(node, prefixes); else runs libxml2. */
 int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx);
+/* 1 when the direct writer handles the subtree: an element, no PrefixList,
+ * only element/text/CDATA/comment/PI nodes, attribute values of text only,
+ * no namespace URI with a '"', namespace declarations only of well-known
+ * absolute URIs (libxml2 fails c14n on relative ones), bounded depth and
+ * attributes per element. */
+int xml_c14n_fast_eligible(const xmlNode *node, xmlChar **prefixes);
+/* The same through libxml2's xmlC14NExecute (the reference of the tests). */
+int xml_c14n_subtree_libxml2(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx);
 
 #endif
