@@ -215,8 +215,10 @@ static void subscribe_all(mqtt_side *ms)
     }
     if (n > 0) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        ro.subscribeOptionsCount = n;
-        ro.subscribeOptionsList = opts;
+        if (ms->version == 5) {
+            ro.subscribeOptionsCount = n;
+            ro.subscribeOptionsList = opts;
+        }
         int rc = MQTTAsync_subscribeMany(ms->client, n, filters, qos, &ro);
         blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_subscribe", "filters=%d rc=%d", n, rc);
     }
@@ -267,31 +269,50 @@ static void on_connection_lost(void *ctx, char *cause)
     blog(LOG_WARN, "mqtt_disconnected", "uri=%s cause=\"%s\"", ms->uri, cause ? cause : "");
 }
 
-static void on_connect_failure(void *ctx, MQTTAsync_failureData5 *r)
+static void connect_failed(mqtt_side *ms, int code, int reason, const char *message)
 {
-    mqtt_side *ms = ctx;
     pthread_mutex_lock(&ms->lock);
     schedule_reconnect(ms);
     pthread_mutex_unlock(&ms->lock);
-    blog(LOG_WARN, "mqtt_connect_failed", "uri=%s code=%d reason=%d message=\"%s\"", ms->uri,
-         r ? r->code : 0, r ? (int)r->reasonCode : 0, r && r->message ? r->message : "");
+    blog(LOG_WARN, "mqtt_connect_failed", "uri=%s code=%d reason=%d message=\"%s\"", ms->uri, code,
+         reason, message ? message : "");
+}
+
+/* Paho has one callback signature per protocol version. */
+static void on_connect_failure5(void *ctx, MQTTAsync_failureData5 *r)
+{
+    connect_failed(ctx, r ? r->code : 0, r ? (int)r->reasonCode : 0, r ? r->message : NULL);
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *r)
+{
+    connect_failed(ctx, r ? r->code : 0, 0, r ? r->message : NULL);
 }
 
 static void start_connect(mqtt_side *ms)
 {
-    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_connectOptions v5 = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_connectOptions v311 = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions o = ms->version == 5 ? v5 : v311;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     MQTTProperties props = MQTTProperties_initializer;
     MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
                            .value.integer4 = SESSION_EXPIRY};
-    MQTTProperties_add(&props, &expiry);
-    o.cleanstart = 0;
+    if (ms->version == 5) {
+        MQTTProperties_add(&props, &expiry);
+        o.cleanstart = 0;
+        o.connectProperties = &props;
+    } else {
+        o.cleansession = 0; /* MQTT 3.1.1: persistent session */
+    }
     o.keepAliveInterval = 20;
-    o.connectProperties = &props;
     o.username = ms->username;
     o.password = ms->password;
     o.context = ms;
-    o.onFailure5 = on_connect_failure;
+    if (ms->version == 5)
+        o.onFailure5 = on_connect_failure5;
+    else
+        o.onFailure = on_connect_failure;
     if (ms->ca || ms->cert) {
         ssl.trustStore = ms->ca;
         ssl.keyStore = ms->cert;
@@ -342,18 +363,33 @@ static void sent(send_ctx *sc, int ok)
     free(sc);
 }
 
-static void on_sent(void *ctx, MQTTAsync_successData5 *r)
+static void on_sent5(void *ctx, MQTTAsync_successData5 *r)
 {
     (void)r;
     sent(ctx, 1);
 }
 
-static void on_send_failed(void *ctx, MQTTAsync_failureData5 *r)
+static void on_sent(void *ctx, MQTTAsync_successData *r)
 {
-    send_ctx *sc = ctx;
+    (void)r;
+    sent(ctx, 1);
+}
+
+static void send_failed(send_ctx *sc, int code, int reason)
+{
     blog(LOG_WARN, "mqtt_publish_failed", "id=%llu code=%d reason=%d", (unsigned long long)sc->id,
-         r ? r->code : 0, r ? (int)r->reasonCode : 0);
+         code, reason);
     sent(sc, 0);
+}
+
+static void on_send_failed5(void *ctx, MQTTAsync_failureData5 *r)
+{
+    send_failed(ctx, r ? r->code : 0, r ? (int)r->reasonCode : 0);
+}
+
+static void on_send_failed(void *ctx, MQTTAsync_failureData *r)
+{
+    send_failed(ctx, r ? r->code : 0, 0);
 }
 
 static void add_str_prop(MQTTProperties *props, enum MQTTPropertyCodes code, const char *data,
@@ -395,7 +431,8 @@ static int publish(mqtt_side *ms, const bmsg *m, unsigned session)
     if (m->bridge_id)
         add_str_prop(&props, MQTTPROPERTY_CODE_USER_PROPERTY, "msgsec-bridge-id",
                      strlen("msgsec-bridge-id"), m->bridge_id);
-    msg.properties = props;
+    if (ms->version == 5)
+        msg.properties = props; /* MQTT 3.1.1 carries the payload only */
     send_ctx *sc = malloc(sizeof *sc);
     if (!sc) {
         MQTTProperties_free(&props);
@@ -403,8 +440,13 @@ static int publish(mqtt_side *ms, const bmsg *m, unsigned session)
     }
     *sc = (send_ctx){ms, m->id, session};
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess5 = on_sent;
-    ro.onFailure5 = on_send_failed;
+    if (ms->version == 5) {
+        ro.onSuccess5 = on_sent5;
+        ro.onFailure5 = on_send_failed5;
+    } else {
+        ro.onSuccess = on_sent;
+        ro.onFailure = on_send_failed;
+    }
     ro.context = sc;
     int rc = MQTTAsync_sendMessage(ms->client, m->dest, &msg, &ro);
     MQTTProperties_free(&props);
@@ -554,7 +596,8 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     if (cfg->mqtt.password_file && (rc = bridge_read_secret(cfg->mqtt.password_file, &ms->password, err)))
         goto done;
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
-    co.MQTTVersion = cfg->mqtt.version == 4 ? MQTTVERSION_3_1_1 : MQTTVERSION_5;
+    ms->version = cfg->mqtt.version == 4 ? 4 : 5;
+    co.MQTTVersion = ms->version == 4 ? MQTTVERSION_3_1_1 : MQTTVERSION_5;
     int prc = MQTTAsync_createWithOptions(&ms->client, ms->uri, ms->client_id,
                                           MQTTCLIENT_PERSISTENCE_DEFAULT, persist, &co);
     if (prc != MQTTASYNC_SUCCESS) {

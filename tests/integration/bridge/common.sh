@@ -87,7 +87,7 @@ bt_config() {
     METRICS_PORT=$(mosq_free_port)
     {
         cat <<EOF
-mqtt: {host: 127.0.0.1, port: $MOSQ_PORT, client_id: bridge-$$, version: 5}
+mqtt: {host: 127.0.0.1, port: $MOSQ_PORT, client_id: bridge-$$, version: ${BT_MQTT_VERSION:-5}}
 amqp: {url: "$AMQP_URL"}
 spool: {path: $T/spool${BT_SPOOL_EXTRA:-}}
 metrics: {listen: "127.0.0.1:$METRICS_PORT"}
