@@ -1,6 +1,7 @@
 /* bridge.c - glue shared by the sides: hand-off of spooled messages,
  * secrets, and the bridge-specific configuration checks (the shared loader
  * checks syntax, endpoints and per-action requirements). */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,5 +47,9 @@ msgsec_err bridge_check_config(const msgsec_config *cfg, msgsec_error *err)
         return msgsec_seterr(err, MSGSEC_E_USAGE,
                              "%s: spool.path is required (messages are acknowledged only once spooled)",
                              cfg->path);
+    struct sockaddr_in sa;
+    msgsec_error why = {0};
+    if (cfg->metrics.listen && metrics_parse_listen(cfg->metrics.listen, &sa, &why))
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "%s: %s", cfg->path, why.detail);
     return MSGSEC_OK;
 }

@@ -157,6 +157,9 @@ void amqp_side_stop(amqp_side *a, int timeout_ms);
 
 /* ------------------------------------------------------------- http */
 typedef struct metrics_http metrics_http;
+struct sockaddr_in;
+/* Parses metrics.listen ("IPV4:PORT"). */
+msgsec_err metrics_parse_listen(const char *listen, struct sockaddr_in *sa, msgsec_error *err);
 msgsec_err metrics_start(bridge *b, const char *listen, metrics_http **out, msgsec_error *err);
 void metrics_stop(metrics_http *h);
 

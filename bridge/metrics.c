@@ -110,25 +110,35 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     return ret;
 }
 
-msgsec_err metrics_start(bridge *b, const char *listen, metrics_http **out, msgsec_error *err)
+msgsec_err metrics_parse_listen(const char *listen, struct sockaddr_in *sa, msgsec_error *err)
 {
-    *out = NULL;
-    struct sockaddr_in sa = {.sin_family = AF_INET};
     char host[64];
     const char *colon = strrchr(listen, ':');
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
     if (!colon || (size_t)(colon - listen) >= sizeof host || !end || *end || port <= 0 || port > 65535)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: expected IPV4:PORT, got \"%s\"", listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: \"%s\" is not an IPv4 address", host);
-    sa.sin_port = htons((uint16_t)port);
+    sa->sin_port = htons((uint16_t)port);
+    return MSGSEC_OK;
+}
+
+msgsec_err metrics_start(bridge *b, const char *listen, metrics_http **out, msgsec_error *err)
+{
+    *out = NULL;
+    struct sockaddr_in sa;
+    msgsec_err rc = metrics_parse_listen(listen, &sa, err);
+    if (rc)
+        return rc;
     metrics_http *h = calloc(1, sizeof *h);
     if (!h)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port),
                                  NULL, NULL, answer, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     if (!h->daemon) {
         free(h);

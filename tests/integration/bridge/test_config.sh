@@ -95,8 +95,9 @@ routes:
   - {from: "mqtt:a", to: "amqp:/amq/queue/a", action: forward}
 EOF
 sed -i "s#^metrics: .*#metrics: {listen: \"localhost:$METRICS_PORT\"}#" "$T/bridge.yaml"
+expect_refused "metrics address not IPv4" "bridge.yaml: metrics.listen: .localhost. is not an IPv4 address"
 rc=0; "$BRIDGE_BIN" --config "$T/bridge.yaml" 2> "$T/err.txt" || rc=$?
-[ $rc -eq 2 ] && grep -q "metrics.listen" "$T/err.txt" || fail "bad metrics address: exit $rc ($(cat "$T/err.txt"))"
+[ $rc -eq 2 ] && grep -q "metrics.listen" "$T/err.txt" || fail "bad metrics address at start: exit $rc ($(cat "$T/err.txt"))"
 
 # brokers down: the bridge runs, retries with backoff, and reports 503
 bt_config <<EOF
