@@ -43,6 +43,8 @@ struct mqtt_side {
     pthread_t pump;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_mutex_t sub_lock; /* guards subscribed */
+    char **subscribed; size_t n_subscribed;
     int notified;
     int connected, connecting, stopping, stop_pump;
     unsigned session;       /* connection generation: callbacks of older ones are ignored */
@@ -194,6 +196,23 @@ done:
 
 /* ------------------------------------------------------------ connection */
 
+static int in_list(char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Subscribes the filters of the current routing table and unsubscribes
+ * those a reload removed (the session is persistent: they would stay). */
 static void subscribe_all(mqtt_side *ms)
 {
     route_table *t = routes_acquire(ms->b);
@@ -201,31 +220,45 @@ static void subscribe_all(mqtt_side *ms)
     char **filters = calloc(cfg->n_routes + 1, sizeof *filters);
     int *qos = calloc(cfg->n_routes + 1, sizeof *qos);
     MQTTSubscribe_options *opts = calloc(cfg->n_routes + 1, sizeof *opts);
-    int n = 0;
+    size_t n = 0;
     for (size_t i = 0; filters && qos && opts && i < cfg->n_routes; i++) {
         bridge_side side;
         const char *name;
-        if (route_endpoint(cfg->routes[i].from, &side, &name) || side != SIDE_MQTT)
+        if (route_endpoint(cfg->routes[i].from, &side, &name) || side != SIDE_MQTT ||
+            in_list(filters, n, name) || !(filters[n] = strdup(name)))
             continue;
-        filters[n] = (char *)name;
         qos[n] = cfg->routes[i].qos > 1 ? 1 : cfg->routes[i].qos;
         opts[n] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
         opts[n].noLocal = 1;
         n++;
     }
+    routes_release(t);
+    pthread_mutex_lock(&ms->sub_lock);
+    char **gone = calloc(ms->n_subscribed + 1, sizeof *gone);
+    int n_gone = 0;
+    for (size_t i = 0; gone && i < ms->n_subscribed; i++)
+        if (!in_list(filters, n, ms->subscribed[i]))
+            gone[n_gone++] = ms->subscribed[i];
+    if (n_gone > 0) {
+        int rc = MQTTAsync_unsubscribeMany(ms->client, n_gone, gone, NULL);
+        blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_unsubscribe", "filters=%d rc=%d", n_gone, rc);
+    }
+    free(gone);
     if (n > 0) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
         if (ms->version == 5) {
-            ro.subscribeOptionsCount = n;
+            ro.subscribeOptionsCount = (int)n;
             ro.subscribeOptionsList = opts;
         }
-        int rc = MQTTAsync_subscribeMany(ms->client, n, filters, qos, &ro);
-        blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_subscribe", "filters=%d rc=%d", n, rc);
+        int rc = MQTTAsync_subscribeMany(ms->client, (int)n, filters, qos, &ro);
+        blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_subscribe", "filters=%zu rc=%d", n, rc);
     }
-    free(filters);
+    free_list(ms->subscribed, ms->n_subscribed);
+    ms->subscribed = filters;
+    ms->n_subscribed = n;
+    pthread_mutex_unlock(&ms->sub_lock);
     free(qos);
     free(opts);
-    routes_release(t);
 }
 
 static void on_connected(void *ctx, char *cause)
@@ -560,6 +593,8 @@ static void side_free(mqtt_side *ms)
     free(ms->cert);
     free(ms->key);
     free(ms->done);
+    free_list(ms->subscribed, ms->n_subscribed);
+    pthread_mutex_destroy(&ms->sub_lock);
     pthread_cond_destroy(&ms->wake);
     pthread_mutex_destroy(&ms->lock);
     free(ms);
@@ -574,6 +609,7 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     if (!ms)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     pthread_mutex_init(&ms->lock, NULL);
+    pthread_mutex_init(&ms->sub_lock, NULL);
     pthread_cond_init(&ms->wake, NULL);
     ms->b = b;
     ms->backoff_ms = BACKOFF_MIN_MS;

@@ -40,6 +40,19 @@ wait $SUB
 $CLIENTS amqp-recv --url "$AMQP_URL" --address "/amq/queue/$QB" --expect 1 --prefix b --timeout 20 > "$T/b.json"
 [ "$(bt_json "$T/b.json" missing_count)" = 0 ] || fail "new mqtt->amqp route inactive after reload"
 
+# a route removed: its filter is unsubscribed, its messages no longer flow
+bt_config <<EOF
+routes:
+  - {from: "mqtt:r/b", to: "amqp:/amq/queue/$QB", action: forward}
+  - {from: "amqp:/amq/queue/$QC", to: "mqtt:r/c", action: forward}
+EOF
+kill -HUP "$PID"
+for i in $(seq 1 50); do grep -q "event=mqtt_unsubscribe filters=1 rc=0" "$T/bridge.log" && break; sleep 0.1; done
+grep -q "event=mqtt_unsubscribe filters=1 rc=0" "$T/bridge.log" || fail "removed filter not unsubscribed"
+$CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic r/a --prefix gone > /dev/null
+sleep 1
+[ "$(rmq_queue_depth "$QA")" = 0 ] || fail "a removed route still forwards"
+
 # a broken file: refused with its line, the routes in force stay
 printf 'routes:\n  - {from: "mqtt:r/b", to: "nowhere", action: forward}\n' > "$T/bridge.yaml"
 kill -HUP "$PID"
