@@ -45,7 +45,9 @@ msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY
 /* A recently seen signer certificate: parsing one costs more than an RSA
  * verification in OpenSSL 3, and chain verification more still. */
 typedef struct signer_cache_entry {
-    uint8_t *der;                   /* exact DER of the BinarySecurityToken */
+    char *b64;                      /* the BinarySecurityToken's text when first seen */
+    size_t b64_len;
+    uint8_t *der;                   /* its exact DER */
     size_t der_len;
     X509 *cert;                     /* parsed once; callers take a reference */
     char *subject, *issuer;         /* RFC 2253 DNs, formatted once */
@@ -77,9 +79,10 @@ struct msgsec_receiver {
     size_t signers_next;
 };
 
-/* The certificate of DER bytes der[0..len), parsed or from the cache.
+/* The certificate of a BinarySecurityToken's base64 text b64 (borrowed): from
+ * the cache (same text, or same DER after decoding) or parsed and cached.
  * *out: a new reference, caller frees with X509_free. */
-msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
+msgsec_err trust_cert_from_b64(msgsec_receiver *r, const char *b64, X509 **out,
                                msgsec_error *err);
 void trust_cache_free(msgsec_receiver *r);
 

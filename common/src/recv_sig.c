@@ -35,7 +35,8 @@ typedef struct sig_parts {
 msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
                           msgsec_error *err)
 {
-    char *text = node ? xml_text(node) : NULL;
+    char *copy = NULL;
+    const char *text = node ? xml_text_ref(node, &copy) : NULL;
     *out = NULL;
     *len = 0;
     if (!node)
@@ -43,7 +44,7 @@ msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size
     if (!text)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     int bad = b64_decode(text, strlen(text), out, len);
-    xmlFree(text);
+    xmlFree(copy);
     if (bad)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not valid base64", what);
     return MSGSEC_OK;
@@ -133,18 +134,17 @@ static msgsec_err load_bst_cert(recv_msg *m, xmlNodePtr bst, msgsec_error *err)
 {
     const char *vt = xml_attr(bst, NULL, "ValueType");
     const char *enc = xml_attr(bst, NULL, "EncodingType");
-    uint8_t *der = NULL;
-    size_t len;
+    char *copy = NULL;
     if (!vt || strcmp(vt, WSS_X509V3) != 0)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "signing token type %.80s not supported",
                              vt ? vt : "(none)");
     if (enc && strcmp(enc, WSS_BASE64) != 0)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "BinarySecurityToken encoding %.80s", enc);
-    msgsec_err rc = recv_b64_child(bst, "BinarySecurityToken", &der, &len, err);
-    if (rc)
-        return rc;
-    rc = trust_cert_from_der(m->r, der, len, &m->signer, err);
-    free(der);
+    const char *text = xml_text_ref(bst, &copy);
+    if (!text)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    msgsec_err rc = trust_cert_from_b64(m->r, text, &m->signer, err);
+    xmlFree(copy);
     if (rc)
         return rc;
     m->credential = MSGSEC_CRED_CERTIFICATE;
@@ -264,35 +264,52 @@ static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_
     return ok;
 }
 
+/* SHA-256 of the exclusive c14n of node, streamed (md: reused context). */
+static int c14n_sha256(const recv_msg *m, EVP_MD_CTX *md, xmlNodePtr node, xmlChar **prefixes,
+                       uint8_t out[32])
+{
+    unsigned int len = 0;
+    return EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
+                   xml_c14n_subtree(node, prefixes, sink_digest, md) == 0 &&
+                   EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32
+               ? 0
+               : -1;
+}
+
+/* HMAC-SHA256 of SignedInfo under the symmetric key, compared in constant time. */
+static msgsec_err verify_hmac(const sig_parts *p, const recv_key *sym, const uint8_t *value,
+                              size_t value_len, msgsec_error *err)
+{
+    msgsec_err rc = MSGSEC_OK;
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    size_t mac_len = 0;
+    strbuf si;
+    sb_init(&si, 2048, 1u << 20);
+    if (xml_c14n_subtree(p->signed_info, p->si_prefixes, sink_strbuf, &si) != 0 || si.failed)
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
+    else if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sym->sign_key, sym->sign_len,
+                        (const unsigned char *)si.data, si.len, mac, sizeof mac, &mac_len))
+        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "HMAC failed");
+    else if (value_len != mac_len || !ct_equal(mac, value, mac_len))
+        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signature value does not verify");
+    OPENSSL_cleanse(mac, sizeof mac);
+    sb_free(&si, 0);
+    return rc;
+}
+
 static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *sym,
                                msgsec_error *err)
 {
     msgsec_err rc;
-    uint8_t *value = NULL, *der = NULL;
+    uint8_t *value = NULL, *der = NULL, hash[32];
     size_t value_len, der_len = 0;
-    strbuf si;
     EVP_PKEY_CTX *pctx = NULL; /* RSA/ECDSA check of the SignedInfo digest */
+    EVP_MD_CTX *md = NULL;
     int owned = 0;
-    uint8_t hash[EVP_MAX_MD_SIZE];
-    unsigned int hash_len = 0;
     if ((rc = recv_b64_child(p->signature_value, "SignatureValue", &value, &value_len, err)))
         return rc;
-    sb_init(&si, 2048, 1u << 20);
-    if (xml_c14n_subtree(p->signed_info, p->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
-        goto cleanup;
-    }
     if (sym) {
-        uint8_t mac[EVP_MAX_MD_SIZE];
-        size_t mac_len = 0;
-        if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sym->sign_key, sym->sign_len,
-                       (const unsigned char *)si.data, si.len, mac, sizeof mac, &mac_len)) {
-            rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "HMAC failed");
-            goto cleanup;
-        }
-        if (value_len != mac_len || !ct_equal(mac, value, mac_len))
-            rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signature value does not verify");
-        OPENSSL_cleanse(mac, sizeof mac);
+        rc = verify_hmac(p, sym, value, value_len, err);
         goto cleanup;
     }
     const uint8_t *sigbytes = value;
@@ -308,20 +325,20 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     }
     if ((rc = trust_verify_ctx(m->r, m->signer, &pctx, &owned, err)))
         goto cleanup;
-    if (EVP_Digest(si.data, si.len, hash, &hash_len, m->r->sha256, NULL) != 1) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot hash SignedInfo");
+    if (!(md = EVP_MD_CTX_new()) || c14n_sha256(m, md, p->signed_info, p->si_prefixes, hash)) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }
-    if (EVP_PKEY_verify(pctx, sigbytes, siglen, hash, hash_len) != 1) {
+    if (EVP_PKEY_verify(pctx, sigbytes, siglen, hash, sizeof hash) != 1) {
         ERR_clear_error();
         rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signature value does not verify");
     }
 cleanup:
+    EVP_MD_CTX_free(md);
     if (owned)
         EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
     free(value);
-    sb_free(&si, 0);
     return rc;
 }
 
@@ -333,10 +350,7 @@ static msgsec_err verify_digests(const recv_msg *m, sig_parts *p, msgsec_error *
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     for (size_t i = 0; i < p->n_refs && rc == MSGSEC_OK; i++) {
         uint8_t digest[32];
-        unsigned int dlen = 0;
-        if (EVP_DigestInit_ex(md, m->r->sha256, NULL) != 1 ||
-            xml_c14n_subtree(p->refs[i].node, p->refs[i].prefixes, sink_digest, md) != 0 ||
-            EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != 32)
+        if (c14n_sha256(m, md, p->refs[i].node, p->refs[i].prefixes, digest) != 0)
             rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot digest %.64s", p->refs[i].uri);
         else if (!ct_equal(digest, p->refs[i].digest, 32))
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "digest of %.64s does not match (content "

@@ -1,11 +1,12 @@
 /* recv_trust.c - chain verification of a signer certificate against the
  * receiver's X509_STORE (built once), with a small cache of recently seen
- * signer certificates keyed by their exact DER (parsed once; chain result,
- * subject/issuer DNs and a signature verification context kept: per
- * message they would cost more than the RSA verification). A cached chain
- * result holds only inside the window where every certificate of the verified
- * chain (and every configured CRL) is valid, so time-based failures are
- * never masked; CAs and CRLs never change during a receiver's life.
+ * signer certificates keyed by their token's text or exact DER: parsed
+ * once, with the chain result, subject/issuer DNs and a signature
+ * verification context kept (per message they would cost more than the RSA
+ * verification). A cached chain result holds only inside the window where
+ * every certificate of the verified chain (and every configured CRL) is
+ * valid, so time-based failures are never masked; CAs and CRLs never change
+ * during a receiver's life.
  *
  * Classes: untrusted, revoked, wrong key usage -> MSGSEC_E_AUTH;
  * expired or not yet valid -> MSGSEC_E_EXPIRED. */
@@ -59,6 +60,7 @@ static int validity_window(msgsec_receiver *r, STACK_OF(X509) *chain, time_t *fr
 static void entry_clear(signer_cache_entry *e)
 {
     X509_free(e->cert);
+    free(e->b64);
     free(e->der);
     free(e->subject);
     free(e->issuer);
@@ -80,15 +82,32 @@ static signer_cache_entry *cached(msgsec_receiver *r, const X509 *cert)
     return NULL;
 }
 
-msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t len, X509 **out,
+static X509 *cache_hit(signer_cache_entry *e)
+{
+    X509_up_ref(e->cert);
+    return e->cert;
+}
+
+msgsec_err trust_cert_from_b64(msgsec_receiver *r, const char *b64, X509 **out,
                                msgsec_error *err)
 {
+    size_t b64_len = strlen(b64), len = 0;
+    uint8_t *der = NULL;
     *out = NULL;
     for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++) {
         signer_cache_entry *e = &r->signers[i];
+        if (e->cert && e->b64_len == b64_len && memcmp(e->b64, b64, b64_len) == 0) {
+            *out = cache_hit(e);
+            return MSGSEC_OK;
+        }
+    }
+    if (b64_decode(b64, b64_len, &der, &len) != 0)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "BinarySecurityToken is not valid base64");
+    for (size_t i = 0; i < SIGNER_CACHE_SIZE; i++) {
+        signer_cache_entry *e = &r->signers[i];
         if (e->cert && e->der_len == len && memcmp(e->der, der, len) == 0) {
-            X509_up_ref(e->cert);
-            *out = e->cert;
+            *out = cache_hit(e);
+            free(der);
             return MSGSEC_OK;
         }
     }
@@ -96,17 +115,19 @@ msgsec_err trust_cert_from_der(msgsec_receiver *r, const uint8_t *der, size_t le
     X509 *cert = d2i_X509(NULL, &p, (long)len);
     if (!cert || p != der + len) {
         X509_free(cert);
+        free(der);
         return msgsec_seterr_ssl(err, MSGSEC_E_MALFORMED, "BinarySecurityToken is not a certificate");
     }
-    signer_cache_entry fresh = {.der = malloc(len), .der_len = len, .cert = cert,
-                                .subject = cert_subject_dn(cert), .issuer = cert_issuer_dn(cert)};
-    if (fresh.der && fresh.subject && fresh.issuer) {
-        memcpy(fresh.der, der, len);
+    signer_cache_entry fresh = {.b64 = strndup(b64, b64_len), .b64_len = b64_len, .der = der,
+                                .der_len = len, .cert = cert, .subject = cert_subject_dn(cert),
+                                .issuer = cert_issuer_dn(cert)};
+    if (fresh.b64 && fresh.subject && fresh.issuer) {
         X509_up_ref(cert);
         entry_clear(&r->signers[r->signers_next]);
         r->signers[r->signers_next] = fresh;
         r->signers_next = (r->signers_next + 1) % SIGNER_CACHE_SIZE;
     } else { /* without memory the certificate is just not cached */
+        free(fresh.b64);
         free(fresh.der);
         free(fresh.subject);
         free(fresh.issuer);

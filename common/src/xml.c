@@ -337,6 +337,15 @@ char *xml_text(const xmlNode *node)
     return s;
 }
 
+const char *xml_text_ref(const xmlNode *node, char **copy)
+{
+    const xmlNode *only = node->children;
+    *copy = NULL;
+    if (only && !only->next && only->type == XML_TEXT_NODE && only->content)
+        return (const char *)only->content;
+    return *copy = xml_text(node);
+}
+
 /* ------------------------------------------------------------ ID registry */
 
 static int id_cmp(const void *a, const void *b)

@@ -61,6 +61,10 @@ xmlNodePtr xml_child(const xmlNode *parent, const char *ns, const char *name, in
 const char *xml_attr(const xmlNode *node, const char *ns, const char *name);
 /* Text content of the direct text children; caller frees with xmlFree. */
 char *xml_text(const xmlNode *node);
+/* The same without a copy in the usual case of one text child (borrowed from
+ * the tree); otherwise *copy holds it (caller frees with xmlFree). NULL when
+ * out of memory. */
+const char *xml_text_ref(const xmlNode *node, char **copy);
 
 /* ---- ID registry: wsu:Id anywhere, Id on ds/xenc elements, ID on saml2:Assertion */
 typedef struct xml_id {
