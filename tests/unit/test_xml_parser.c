@@ -1,0 +1,151 @@
+/* test_xml_parser.c - the reusable parser of a receiver (xml_parser_*): a
+ * context reused across documents keeps every defense of xml_parse (DOCTYPE,
+ * entity declarations and depth refused with class 3, also right after
+ * accepted documents and after a refusal), documents outlive it, and its
+ * name dictionary is bounded: shared while small, replaced once it holds
+ * more than XML_PARSER_MAX_NAMES names or after XML_PARSER_MAX_USES
+ * documents. */
+#include "recv_test_util.h"
+
+static msgsec_err parse_with(xml_parser *p, const char *xml, xmlDocPtr *doc, msgsec_error *e)
+{
+    return xml_parser_parse(p, (const uint8_t *)xml, strlen(xml), 1u << 20, doc, e);
+}
+
+static xmlDocPtr parse_ok(xml_parser *p, const char *xml)
+{
+    xmlDocPtr doc = NULL;
+    msgsec_error e;
+    if (parse_with(p, xml, &doc, &e) != MSGSEC_OK)
+        fail_msg("parse: %s", e.detail);
+    return doc;
+}
+
+static void assert_refused(xml_parser *p, const char *xml, const char *reason)
+{
+    xmlDocPtr doc = NULL;
+    msgsec_error e;
+    assert_int_equal(parse_with(p, xml, &doc, &e), MSGSEC_E_MALFORMED);
+    assert_null(doc);
+    if (!strstr(e.detail, reason))
+        fail_msg("expected \"%s\" in \"%s\"", reason, e.detail);
+}
+
+static char *deep_document(int depth)
+{
+    strbuf sb;
+    sb_init(&sb, 1024, 0);
+    for (int i = 0; i < depth; i++)
+        sb_puts(&sb, "<a>");
+    for (int i = 0; i < depth; i++)
+        sb_puts(&sb, "</a>");
+    return sb_steal(&sb, NULL);
+}
+
+static void test_defenses_survive_reuse(void **state)
+{
+    (void)state;
+    xml_parser *p = xml_parser_new();
+    assert_non_null(p);
+    char *deep = deep_document(XML_MAX_DEPTH + 2), *ok_depth = deep_document(XML_MAX_DEPTH);
+    for (int round = 0; round < 3; round++) {
+        xmlFreeDoc(parse_ok(p, "<r><x a=\"1\">t</x></r>"));
+        assert_refused(p, "<!DOCTYPE r><r/>", "DOCTYPE");
+        assert_refused(p, "<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", "DOCTYPE");
+        assert_refused(p, deep, "nesting");
+        xmlFreeDoc(parse_ok(p, ok_depth));
+        assert_refused(p, "<r><x></r>", "not well-formed");
+        assert_refused(p, "", "empty");
+    }
+    free(deep);
+    free(ok_depth);
+    xml_parser_free(p);
+}
+
+static void test_documents_outlive_the_parser(void **state)
+{
+    (void)state;
+    xml_parser *p = xml_parser_new();
+    xmlDocPtr a = parse_ok(p, "<r><one/></r>"), b = parse_ok(p, "<r><two/></r>");
+    assert_ptr_equal(a->dict, b->dict); /* one context, one dictionary */
+    xml_parser_free(p);
+    assert_string_equal((const char *)xml_first_elem(xmlDocGetRootElement(a))->name, "one");
+    assert_string_equal((const char *)xml_first_elem(xmlDocGetRootElement(b))->name, "two");
+    xmlFreeDoc(a);
+    xmlFreeDoc(b);
+}
+
+/* A document with n element names never seen before (prefix tag). */
+static char *many_names(const char *tag, int n)
+{
+    strbuf sb;
+    sb_init(&sb, 1024, 0);
+    sb_puts(&sb, "<r>");
+    for (int i = 0; i < n; i++)
+        sb_printf(&sb, "<%s%d/>", tag, i);
+    sb_puts(&sb, "</r>");
+    return sb_steal(&sb, NULL);
+}
+
+static void test_dictionary_bounded(void **state)
+{
+    (void)state;
+    xml_parser *p = xml_parser_new();
+    char *first = many_names("a", XML_PARSER_MAX_NAMES / 2),
+         *second = many_names("b", XML_PARSER_MAX_NAMES / 2 + 10), *third = many_names("c", 5);
+    xmlDocPtr d1 = parse_ok(p, first), d2 = parse_ok(p, second), d3 = parse_ok(p, third);
+    assert_ptr_equal(d1->dict, d2->dict);
+    assert_true(xmlDictSize(d2->dict) > XML_PARSER_MAX_NAMES);
+    assert_ptr_not_equal(d2->dict, d3->dict); /* over the bound: a fresh context */
+    assert_true(xmlDictSize(d3->dict) < 100);
+    xmlFreeDoc(d1);
+    xmlFreeDoc(d2);
+    xmlFreeDoc(d3);
+    free(first);
+    free(second);
+    free(third);
+    xml_parser_free(p);
+}
+
+static void test_uses_bounded(void **state)
+{
+    (void)state;
+    xml_parser *p = xml_parser_new();
+    xmlDocPtr first = parse_ok(p, "<r/>"), last = NULL;
+    for (int i = 1; i < XML_PARSER_MAX_USES; i++) {
+        xmlDocPtr d = parse_ok(p, "<r/>");
+        assert_ptr_equal(d->dict, first->dict);
+        xmlFreeDoc(d);
+    }
+    last = parse_ok(p, "<r/>");
+    assert_ptr_not_equal(last->dict, first->dict);
+    xmlFreeDoc(first);
+    xmlFreeDoc(last);
+    xml_parser_free(p);
+}
+
+/* A refused parse drops the context: the next document starts afresh. */
+static void test_refusal_drops_context(void **state)
+{
+    (void)state;
+    xml_parser *p = xml_parser_new();
+    xmlDocPtr a = parse_ok(p, "<r/>");
+    assert_refused(p, "<!DOCTYPE r><r/>", "DOCTYPE");
+    xmlDocPtr b = parse_ok(p, "<r/>");
+    assert_ptr_not_equal(a->dict, b->dict);
+    xmlFreeDoc(a);
+    xmlFreeDoc(b);
+    xml_parser_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defenses_survive_reuse),
+        cmocka_unit_test(test_documents_outlive_the_parser),
+        cmocka_unit_test(test_dictionary_bounded),
+        cmocka_unit_test(test_uses_bounded),
+        cmocka_unit_test(test_refusal_drops_context),
+    };
+    return cmocka_run_group_tests(tests, test_global_setup, NULL);
+}
