@@ -6,7 +6,13 @@
  * (CLOCK_THREAD_CPUTIME_ID): the machine is a shared 2-core box, and CPU time
  * is what the other tenants cannot inflate; rates are per CPU-second of one core.
  *
- * usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN]]
+ * The other credentials (1 KiB payload) are measured when CRED_DIR is given
+ * (run_core_bench.sh makes it): `users` (password store, user alice) and
+ * `password`, `assertion.xml` (from `msgsec sts issue` for client-rsa.pem,
+ * audience urn:msgsec:service) and, with a running KDC ($KRB5CCNAME holds
+ * alice's TGT), `service.keytab` and `spn`.
+ *
+ * usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN [CRED_DIR]]]
  * PKI_DIR is the output of tests/lib/pki.sh. Not a test: see run_core_bench.sh.
  */
 #include <stdio.h>
@@ -14,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -42,19 +49,37 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static const char *path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", pki, name);
-    return p;
-}
-
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "msgsec_bench_core: %s: %s\n", what, detail);
     exit(1);
+}
+
+/* A ring of buffers: enough for every path the options hold at once. */
+static const char *path_in(const char *dir, const char *name)
+{
+    static char buf[32][512];
+    static int next;
+    char *p = buf[next++ % 32];
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+static const char *path(const char *name) { return path_in(pki, name); }
+
+/* The first line of a small file, or NULL when it does not exist. Caller frees. */
+static char *read_line(const char *file)
+{
+    char buf[256];
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return NULL;
+    char *line = fgets(buf, sizeof buf, f) ? strdup(buf) : NULL;
+    fclose(f);
+    if (!line)
+        die("empty file", file);
+    line[strcspn(line, "\n")] = '\0';
+    return line;
 }
 
 /* ------------------------------------------------------------ primitives */
@@ -216,10 +241,88 @@ static double unwrap_run(wrap_state *w, msgsec_receiver *rcv, msgsec_error *why)
     return (double)n / busy;
 }
 
+/* One row of the credential table: 1 KiB payload, each wrap and unwrap rate
+ * paired with the RSA-2048 primitive timed right before it in the same round. */
+static void bench_credential(const char *name, const msgsec_sender_opts *so,
+                             const msgsec_receiver_opts *ro, pkey_op *rsa_sign,
+                             pkey_op *rsa_decrypt)
+{
+    wrap_state w = {.len = 1024};
+    msgsec_receiver *rcv = NULL;
+    msgsec_error e = {0};
+    uint8_t payload[1024];
+    double wrap[64], wrap_x[64], unwrap[64], unwrap_x[64];
+
+    for (size_t k = 0; k < sizeof payload; k++)
+        payload[k] = (uint8_t)(k * 31 + 7);
+    w.payload = payload;
+    if (msgsec_sender_new(so, &w.sender, &e) != MSGSEC_OK)
+        die(name, e.detail);
+    if (msgsec_receiver_new(ro, &rcv, &e) != MSGSEC_OK)
+        die(name, e.detail);
+    for (int r = 0; r < runs; r++) {
+        double sign = one_run(op_sign, rsa_sign);
+        wrap[r] = one_run(op_wrap, &w);
+        wrap_x[r] = wrap[r] / sign;
+        double decrypt = one_run(op_decrypt, rsa_decrypt);
+        if ((unwrap[r] = unwrap_run(&w, rcv, &e)) < 0)
+            die(name, e.detail);
+        unwrap_x[r] = unwrap[r] / decrypt;
+    }
+    printf("%-10s | %9.1f %7.3fx | %9.1f %8.4fx | %9zu\n", name, median(wrap, runs),
+           median(wrap_x, runs), median(unwrap, runs), median(unwrap_x, runs), w.last_env_len);
+    msgsec_receiver_free(rcv);
+    msgsec_sender_free(w.sender);
+}
+
+static void bench_credentials(const char *dir, pkey_op *rsa_sign, pkey_op *rsa_decrypt)
+{
+    const char *issuers[] = {path("sts.pem")};
+    msgsec_receiver_opts ro = {.cert_file = path("service.pem"),
+                               .key_file = path("service.key"),
+                               .issuer_files = issuers,
+                               .n_issuer_files = 1,
+                               .users_file = path_in(dir, "users")};
+    char *password = read_line(path_in(dir, "password"));
+    char *spn = read_line(path_in(dir, "spn"));
+    if (!password)
+        die("no password file in", dir);
+
+    printf("\n%-10s | %9s %8s | %9s %9s | %9s\n", "credential", "wrap/s", "x sign", "unwrap/s",
+           "x decr", "envelope");
+    msgsec_sender_opts username = {.credential = MSGSEC_CRED_USERNAME,
+                                   .username = "alice",
+                                   .password = password,
+                                   .service_cert_file = path("service.pem")};
+    bench_credential("username", &username, &ro, rsa_sign, rsa_decrypt);
+    msgsec_sender_opts issued = {.credential = MSGSEC_CRED_ISSUED,
+                                 .cert_file = path("client-rsa.pem"),
+                                 .key_file = path("client-rsa.key"),
+                                 .token_file = path_in(dir, "assertion.xml"),
+                                 .service_cert_file = path("service.pem")};
+    bench_credential("issued", &issued, &ro, rsa_sign, rsa_decrypt);
+    if (spn) {
+        msgsec_sender_opts windows = {.credential = MSGSEC_CRED_WINDOWS,
+                                      .service_principal = spn,
+                                      .service_cert_file = path("service.pem")};
+        ro.keytab_file = path_in(dir, "service.keytab");
+        bench_credential("windows", &windows, &ro, rsa_sign, rsa_decrypt);
+    } else {
+        printf("%-10s | not measured: no %s (needs a KDC)\n", "windows", path_in(dir, "spn"));
+    }
+    printf("1 KiB payload, RSA-2048 service key; issued signs with RSA-2048 (client-rsa).\n"
+           "x sign: wrap rate / RSA-2048 sign rate; x decr: unwrap rate / RSA-2048 OAEP\n"
+           "private-decrypt rate (medians of per-round ratios). username unwrap includes the\n"
+           "scrypt password check (N=32768) by design.\n");
+    OPENSSL_cleanse(password, strlen(password));
+    free(password);
+    free(spn);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN]]\n");
+    if (argc < 2 || argc > 5) {
+        fprintf(stderr, "usage: msgsec_bench_core PKI_DIR [RUNS [SECONDS_PER_RUN [CRED_DIR]]]\n");
         return 2;
     }
     pki = argv[1];
@@ -317,6 +420,8 @@ int main(int argc, char **argv)
     if (!rcv)
         printf("unwrap not measured: %s\n", rcv_err.detail);
     msgsec_receiver_free(rcv);
+    if (argc > 4)
+        bench_credentials(argv[4], &rsa_sign, &rsa_decrypt);
     EVP_PKEY_CTX_free(rsa_sign.ctx);
     EVP_PKEY_CTX_free(ec_sign.ctx);
     EVP_PKEY_CTX_free(ec_verify.ctx);
