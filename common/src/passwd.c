@@ -1,15 +1,18 @@
 /* passwd.c - the password store of the `username` credential (passwd.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -38,10 +41,28 @@ typedef struct passwd_entry {
     size_t line_off, line_len; /* the entry's text in the file (passwd_set rewrites it) */
 } passwd_entry;
 
+/* Recently verified (user, password) pairs, as HMAC-SHA256(key, user 0 password)
+ * under a per-store random key: the tags say nothing about the passwords once the
+ * store is freed, and a wrong password or an unknown user never gets in. A
+ * separate allocation, so that passwd_check keeps taking a const store. */
+typedef struct verified_tag {
+    uint8_t tag[32];
+    struct timespec until; /* CLOCK_MONOTONIC */
+} verified_tag;
+
+typedef struct verified_cache {
+    pthread_mutex_t lock;
+    uint8_t key[32];
+    verified_tag *slots;
+    size_t n_slots, next; /* oldest insertion is replaced first */
+    long ttl;             /* seconds; 0 = off */
+} verified_cache;
+
 struct passwd_store {
     passwd_entry *entries;
     size_t n, cap;
     passwd_entry dummy; /* what an unknown user's password is hashed against */
+    verified_cache *cache;
 };
 
 static msgsec_err derive(const char *password, const passwd_entry *e, uint8_t *out,
@@ -163,8 +184,21 @@ static const char *parse_entry(char *line, passwd_entry *e)
     return NULL;
 }
 
+static void cache_free(verified_cache *cache)
+{
+    if (!cache)
+        return;
+    pthread_mutex_destroy(&cache->lock);
+    if (cache->slots)
+        OPENSSL_cleanse(cache->slots, cache->n_slots * sizeof *cache->slots);
+    free(cache->slots);
+    OPENSSL_cleanse(cache, sizeof *cache);
+    free(cache);
+}
+
 static void store_clear(passwd_store *store)
 {
+    cache_free(store->cache);
     for (size_t i = 0; i < store->n; i++)
         free(store->entries[i].name);
     if (store->entries)
@@ -266,6 +300,8 @@ msgsec_err passwd_store_load(const char *path, passwd_store **out, msgsec_error 
     if (rc == MSGSEC_OK &&
         (new_entry_params(&store->dummy) != 0 || RAND_bytes(store->dummy.hash, HASH_LEN) != 1))
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "no random numbers");
+    if (rc == MSGSEC_OK)
+        rc = passwd_store_cache(store, PASSWD_CACHE_SLOTS, PASSWD_CACHE_TTL, err);
     free(text);
     if (rc != MSGSEC_OK) {
         passwd_store_free(store);
@@ -285,11 +321,91 @@ void passwd_store_free(passwd_store *store)
 
 size_t passwd_store_count(const passwd_store *store) { return store->n; }
 
+msgsec_err passwd_store_cache(passwd_store *store, size_t slots, long ttl_seconds,
+                              msgsec_error *err)
+{
+    verified_cache *cache = NULL;
+    if (slots > 0 && ttl_seconds > 0) {
+        if (!(cache = calloc(1, sizeof *cache)) ||
+            !(cache->slots = calloc(slots, sizeof *cache->slots))) {
+            free(cache);
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        }
+        cache->n_slots = slots;
+        cache->ttl = ttl_seconds;
+        if (pthread_mutex_init(&cache->lock, NULL) != 0 ||
+            RAND_bytes(cache->key, sizeof cache->key) != 1) {
+            free(cache->slots);
+            free(cache);
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot set up the password cache");
+        }
+    }
+    cache_free(store->cache);
+    store->cache = cache;
+    return MSGSEC_OK;
+}
+
+/* tag = HMAC-SHA256(cache key, user 0 password); 0 on success. */
+static int cache_tag(const verified_cache *cache, const char *user, const char *password,
+                     uint8_t tag[32])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    size_t len = 0;
+    int ok = ctx && EVP_MAC_init(ctx, cache->key, sizeof cache->key, params) == 1 &&
+             EVP_MAC_update(ctx, (const uint8_t *)user, strlen(user) + 1) == 1 &&
+             EVP_MAC_update(ctx, (const uint8_t *)password, strlen(password)) == 1 &&
+             EVP_MAC_final(ctx, tag, &len, 32) == 1 && len == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return ok ? 0 : -1;
+}
+
+static int later(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
+}
+
+/* 1 when tag was verified less than ttl seconds ago. */
+static int cache_hit(verified_cache *cache, const uint8_t tag[32])
+{
+    struct timespec now;
+    int hit = 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&cache->lock);
+    for (size_t i = 0; i < cache->n_slots; i++)
+        if (later(&cache->slots[i].until, &now) && ct_equal(cache->slots[i].tag, tag, 32))
+            hit = 1;
+    pthread_mutex_unlock(&cache->lock);
+    return hit;
+}
+
+static void cache_insert(verified_cache *cache, const uint8_t tag[32])
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&cache->lock);
+    verified_tag *slot = &cache->slots[cache->next];
+    cache->next = (cache->next + 1) % cache->n_slots;
+    memcpy(slot->tag, tag, 32);
+    slot->until = now;
+    slot->until.tv_sec += cache->ttl;
+    pthread_mutex_unlock(&cache->lock);
+}
+
 msgsec_err passwd_check(const passwd_store *store, const char *user, const char *password,
                         msgsec_error *err)
 {
     const passwd_entry *found = NULL;
-    uint8_t got[HASH_MAX];
+    uint8_t got[HASH_MAX], tag[32];
+    int tagged = store->cache && user && password &&
+                 cache_tag(store->cache, user, password, tag) == 0;
+    if (tagged && cache_hit(store->cache, tag)) {
+        OPENSSL_cleanse(tag, sizeof tag);
+        return MSGSEC_OK;
+    }
     /* no early exit: the scan costs the same wherever (and whether) the user is */
     for (size_t i = 0; user && i < store->n; i++)
         if (strcmp(store->entries[i].name, user) == 0)
@@ -300,6 +416,9 @@ msgsec_err passwd_check(const passwd_store *store, const char *user, const char 
         return rc;
     int match = ct_equal(got, against->hash, against->hash_len);
     OPENSSL_cleanse(got, sizeof got);
+    if (match && found && tagged)
+        cache_insert(store->cache, tag);
+    OPENSSL_cleanse(tag, sizeof tag);
     if (!match || !found)
         return msgsec_seterr(err, MSGSEC_E_AUTH, "unknown user or wrong password");
     return MSGSEC_OK;

@@ -24,6 +24,8 @@
 #define PASSWD_SCRYPT_P 1u
 #define PASSWD_MAX_BYTES ((size_t)16 << 20) /* largest store file */
 #define PASSWD_MAX_PASSWORD 1024            /* bytes; longer passwords are refused */
+#define PASSWD_CACHE_SLOTS 256              /* verified-password cache (passwd_check) */
+#define PASSWD_CACHE_TTL 300                /* seconds */
 
 typedef struct passwd_store passwd_store;
 
@@ -35,11 +37,23 @@ msgsec_err passwd_store_load(const char *path, passwd_store **out, msgsec_error 
 void passwd_store_free(passwd_store *store);
 size_t passwd_store_count(const passwd_store *store);
 
+/* Replaces the store's verified-password cache by one of `slots` entries kept
+ * ttl_seconds each (0 for either: no cache). A store is loaded with
+ * PASSWD_CACHE_SLOTS / PASSWD_CACHE_TTL. Why: a queue consumer unwraps many
+ * messages from the same user, and scrypt (N = 32768, ~100 ms of one core)
+ * would cap it at ~10 username messages per second. Only a pair that passed
+ * scrypt is cached, as HMAC-SHA256(per-store random key, user 0 password),
+ * so a wrong password or an unknown user always costs the full scrypt and
+ * nothing reversible is kept; the oldest entry is replaced when full. */
+msgsec_err passwd_store_cache(passwd_store *store, size_t slots, long ttl_seconds,
+                              msgsec_error *err);
+
 /* Checks user's password (NUL-terminated, borrowed; the caller wipes it).
  * MSGSEC_OK, or MSGSEC_E_AUTH with the same detail and the same work (one
  * scrypt, a constant-time compare) for an unknown user and a wrong password,
- * so neither the answer nor its timing tells which users exist. Thread-safe
- * on a shared store. */
+ * so neither the answer nor its timing tells which users exist. A pair
+ * verified within the cache TTL is accepted without scrypt (see
+ * passwd_store_cache). Thread-safe on a shared store. */
 msgsec_err passwd_check(const passwd_store *store, const char *user, const char *password,
                         msgsec_error *err);
 

@@ -1,6 +1,6 @@
 /* test_passwd.c - the password store of the username credential: set, update,
- * check, refusals with their line, file mode, timing of unknown users, and the
- * `msgsec passwd` command. */
+ * check, refusals with their line, file mode, timing of unknown users, the
+ * verified-password cache, and the `msgsec passwd` command. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,12 +262,13 @@ static void test_set_refusals(void **state)
     assert_non_null(strstr(err.detail, "/nonexistent-dir/users"));
 }
 
-static double seconds_of_check(const passwd_store *store, const char *user, const char *pw)
+static double seconds_of_check(const passwd_store *store, const char *user, const char *pw,
+                               msgsec_err want)
 {
     struct timespec a, b;
     msgsec_error err;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    assert_int_equal(passwd_check(store, user, pw, &err), MSGSEC_E_AUTH);
+    assert_int_equal(passwd_check(store, user, pw, &err), want);
     clock_gettime(CLOCK_MONOTONIC, &b);
     return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 }
@@ -283,8 +284,8 @@ static void test_timing_unknown_vs_wrong(void **state)
     passwd_store *store = load(path);
     double wrong = 1e9, unknown = 1e9;
     for (int i = 0; i < 3; i++) {
-        double w = seconds_of_check(store, "alice", "wrong");
-        double u = seconds_of_check(store, "nobody", "wrong");
+        double w = seconds_of_check(store, "alice", "wrong", MSGSEC_E_AUTH);
+        double u = seconds_of_check(store, "nobody", "wrong", MSGSEC_E_AUTH);
         wrong = w < wrong ? w : wrong;
         unknown = u < unknown ? u : unknown;
     }
@@ -292,6 +293,53 @@ static void test_timing_unknown_vs_wrong(void **state)
     print_message("wrong password %.1f ms, unknown user %.1f ms (min of 3)\n", wrong * 1e3,
                   unknown * 1e3);
     assert_true(unknown > wrong / 3 && unknown < wrong * 3);
+}
+
+/* The verified-password cache: a pair that passed scrypt is accepted again
+ * without it (>= 10x faster: scrypt N=32768 is ~100 ms, a hit ~10 us); a wrong
+ * password, another user with the same password and an unknown user still
+ * cost the full scrypt and fail; entries expire after the TTL and the oldest
+ * is replaced when the cache is full; without a cache every check is slow. */
+static void test_verified_cache(void **state)
+{
+    const char *path = fresh_store("users-cache");
+    msgsec_error err;
+    assert_int_equal(passwd_set(path, "alice", "alice-pw", NULL, &err), MSGSEC_OK);
+    assert_int_equal(passwd_set(path, "bob", "bob-pw", NULL, &err), MSGSEC_OK);
+    assert_int_equal(passwd_set(path, "carol", "carol-pw", NULL, &err), MSGSEC_OK);
+    passwd_store *store = load(path);
+
+    double first = seconds_of_check(store, "alice", "alice-pw", MSGSEC_OK);
+    double again = seconds_of_check(store, "alice", "alice-pw", MSGSEC_OK);
+    print_message("first check %.1f ms, cached %.3f ms\n", first * 1e3, again * 1e3);
+    assert_true(again < first / 10);
+    double wrong = seconds_of_check(store, "alice", "alice-pw ", MSGSEC_E_AUTH);
+    assert_true(wrong > again * 10);
+    assert_true(seconds_of_check(store, "bob", "alice-pw", MSGSEC_E_AUTH) > again * 10);
+    assert_true(seconds_of_check(store, "nobody", "alice-pw", MSGSEC_E_AUTH) > again * 10);
+    assert_int_equal(passwd_check(store, "alice", "", &err), MSGSEC_E_AUTH);
+    assert_int_equal(passwd_check(store, "alic", "ealice-pw", &err), MSGSEC_E_AUTH);
+
+    /* two slots: a third verified user evicts the oldest */
+    assert_int_equal(passwd_store_cache(store, 2, 300, &err), MSGSEC_OK);
+    assert_int_equal(passwd_check(store, "alice", "alice-pw", &err), MSGSEC_OK);
+    assert_int_equal(passwd_check(store, "bob", "bob-pw", &err), MSGSEC_OK);
+    assert_true(seconds_of_check(store, "bob", "bob-pw", MSGSEC_OK) < first / 10);
+    assert_int_equal(passwd_check(store, "carol", "carol-pw", &err), MSGSEC_OK);
+    assert_true(seconds_of_check(store, "alice", "alice-pw", MSGSEC_OK) > first / 10);
+
+    /* TTL: one second */
+    assert_int_equal(passwd_store_cache(store, 4, 1, &err), MSGSEC_OK);
+    assert_int_equal(passwd_check(store, "bob", "bob-pw", &err), MSGSEC_OK);
+    assert_true(seconds_of_check(store, "bob", "bob-pw", MSGSEC_OK) < first / 10);
+    sleep(2);
+    assert_true(seconds_of_check(store, "bob", "bob-pw", MSGSEC_OK) > first / 10);
+
+    /* no cache */
+    assert_int_equal(passwd_store_cache(store, 0, 0, &err), MSGSEC_OK);
+    assert_int_equal(passwd_check(store, "bob", "bob-pw", &err), MSGSEC_OK);
+    assert_true(seconds_of_check(store, "bob", "bob-pw", MSGSEC_OK) > first / 10);
+    passwd_store_free(store);
 }
 
 /* Path of the msgsec command: $MSGSEC_BIN, else BUILD/common/msgsec next to
@@ -415,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_store_refusals),
         cmocka_unit_test(test_set_refusals),
         cmocka_unit_test(test_timing_unknown_vs_wrong),
+        cmocka_unit_test(test_verified_cache),
         cmocka_unit_test(test_cli_round_trip),
         cmocka_unit_test(test_cli_concurrent_updates),
     };
