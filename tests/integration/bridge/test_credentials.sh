@@ -12,6 +12,7 @@ source "$(dirname "$0")/common.sh"
 source "$TESTS_DIR/lib/kdc.sh"
 : "${MSGSEC_BIN:?the msgsec command is needed}"
 bt_init credentials
+# shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; kdc_stop; set +e; (exit $rc); _bt_cleanup' EXIT
 kdc_start "$T/kdc" EXAMPLE.COM || fail "KDC did not start"
 kdc_adduser alice@EXAMPLE.COM alice-pw

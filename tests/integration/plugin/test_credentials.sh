@@ -9,6 +9,7 @@
 source "$(dirname "$0")/common.sh"
 # shellcheck source=../../lib/kdc.sh
 source "$PLUGIN_TESTS/../../lib/kdc.sh"
+# shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; kdc_stop; set +e; (exit $rc); cleanup' EXIT
 cp "$PKI/sts.pem" "$CONF/"
 to=urn:example:orders
