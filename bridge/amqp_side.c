@@ -34,12 +34,14 @@
 #define MAX_INFLIGHT 1000
 #define SEND_BATCH 64
 #define TICK_MS 1000
+#define LINK_RETRY_MS 10000
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 10000
 
 typedef struct link_entry {
     char *address;
-    pn_link_t *link;
+    pn_link_t *link;         /* NULL while blocked */
+    struct timespec retry;   /* blocked (refused by the peer) until then */
 } link_entry;
 
 /* A delivery read but not yet settled: its outputs outs[first..first+count)
@@ -57,10 +59,12 @@ struct amqp_side {
     pthread_t thread;
     pthread_mutex_t lock; /* guards conn for wake-ups from other threads */
     pn_connection_t *conn;
-    pn_session_t *session;
+    int opened;           /* the connection is initialised (links can be made) */
     link_entry *senders; size_t n_senders;
     link_entry *receivers; size_t n_receivers;
     uint64_t cursor;      /* highest spool id sent on this connection */
+    uint64_t skipped;     /* lowest id passed over for a blocked address; 0 = none */
+    int blocked;          /* links refused by the peer, waiting for their retry time */
     size_t inflight;
     int backoff_ms;
     int stopping, stopped, force_closed;
@@ -231,6 +235,25 @@ static void free_links(link_entry **links, size_t *n)
     *n = 0;
 }
 
+static pn_link_t *open_link(amqp_side *a, int sender, const char *address)
+{
+    char name[300];
+    snprintf(name, sizeof name, "msgsec-bridge-%s-%s", sender ? "to" : "from", address);
+    /* one session per link: RabbitMQ ends the whole session when it refuses
+       a link (e.g. amqp:not-found), which must not take the other routes */
+    pn_session_t *ssn = pn_session(a->conn);
+    pn_session_open(ssn);
+    pn_link_t *link = sender ? pn_sender(ssn, name) : pn_receiver(ssn, name);
+    pn_terminus_t *t = sender ? pn_link_target(link) : pn_link_source(link);
+    pn_terminus_set_address(t, address);
+    if (sender)
+        pn_link_set_snd_settle_mode(link, PN_SND_UNSETTLED);
+    else
+        pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+    pn_link_open(link);
+    return link;
+}
+
 static pn_link_t *add_link(amqp_side *a, int sender, const char *address)
 {
     link_entry **links = sender ? &a->senders : &a->receivers;
@@ -239,28 +262,81 @@ static pn_link_t *add_link(amqp_side *a, int sender, const char *address)
     if (!l)
         return NULL;
     *links = l;
-    char name[300];
-    snprintf(name, sizeof name, "msgsec-bridge-%s-%s", sender ? "to" : "from", address);
-    pn_link_t *link = sender ? pn_sender(a->session, name) : pn_receiver(a->session, name);
-    pn_terminus_t *t = sender ? pn_link_target(link) : pn_link_source(link);
-    pn_terminus_set_address(t, address);
-    if (sender) {
-        pn_link_set_snd_settle_mode(link, PN_SND_UNSETTLED);
-    } else {
-        pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-    }
-    pn_link_open(link);
-    l[*n].address = strdup(address);
-    l[*n].link = link;
+    l[*n] = (link_entry){.address = strdup(address), .link = open_link(a, sender, address)};
     (*n)++;
-    return link;
+    return l[*n - 1].link;
 }
 
-static pn_link_t *sender_for(amqp_side *a, const char *address)
+static int due_now(const struct timespec *t)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* A link the peer refused (e.g. no such queue) is retried after a delay on
+ * its own; the connection and the other routes keep running. */
+static void block_link(amqp_side *a, pn_link_t *link)
+{
+    link_entry *links = pn_link_is_sender(link) ? a->senders : a->receivers;
+    size_t n = pn_link_is_sender(link) ? a->n_senders : a->n_receivers;
+    for (size_t i = 0; i < n; i++) {
+        if (links[i].link != link)
+            continue;
+        links[i].link = NULL;
+        /* outcomes of what was sent on it will not come: send again later */
+        for (pn_delivery_t *d = pn_unsettled_head(link); d; d = pn_unsettled_next(d)) {
+            pn_delivery_tag_t tag = pn_delivery_tag(d);
+            uint64_t id = 0;
+            if (pn_link_is_sender(link) && tag.size == sizeof id) {
+                memcpy(&id, tag.start, sizeof id);
+                if (!a->skipped || id < a->skipped)
+                    a->skipped = id;
+                if (a->inflight)
+                    a->inflight--;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &links[i].retry);
+        links[i].retry.tv_sec += LINK_RETRY_MS / 1000;
+        a->blocked++;
+    }
+    pn_link_close(link);
+    if (!(pn_session_state(pn_link_session(link)) & PN_LOCAL_CLOSED))
+        pn_session_close(pn_link_session(link));
+    pn_proactor_set_timeout(a->proactor, TICK_MS);
+}
+
+/* Re-opens blocked links whose time has come; sends again what was skipped. */
+static void retry_links(amqp_side *a)
+{
+    for (int sender = 0; sender < 2 && a->blocked; sender++) {
+        link_entry *links = sender ? a->senders : a->receivers;
+        size_t n = sender ? a->n_senders : a->n_receivers;
+        for (size_t i = 0; i < n; i++) {
+            if (links[i].link || !due_now(&links[i].retry))
+                continue;
+            links[i].link = open_link(a, sender, links[i].address);
+            a->blocked--;
+            if (!sender)
+                pn_link_flow(links[i].link, CREDIT_WINDOW);
+        }
+    }
+    if (a->skipped && a->cursor >= a->skipped)
+        a->cursor = a->skipped - 1;
+    a->skipped = 0;
+    if (a->blocked)
+        pn_proactor_set_timeout(a->proactor, TICK_MS);
+}
+
+/* The sender link for address (opened on first use); NULL while blocked. */
+static pn_link_t *sender_for(amqp_side *a, const char *address, int *blocked)
+{
+    *blocked = 0;
     for (size_t i = 0; i < a->n_senders; i++)
-        if (strcmp(a->senders[i].address, address) == 0)
+        if (strcmp(a->senders[i].address, address) == 0) {
+            *blocked = a->senders[i].link == NULL;
             return a->senders[i].link;
+        }
     return add_link(a, 1, address);
 }
 
@@ -302,6 +378,8 @@ static void grant_credit(amqp_side *a)
     }
     for (size_t i = 0; i < a->n_receivers; i++) {
         pn_link_t *l = a->receivers[i].link;
+        if (!l)
+            continue; /* blocked */
         int credit = pn_link_credit(l);
         if (credit < CREDIT_WINDOW / 2)
             pn_link_flow(l, CREDIT_WINDOW - credit);
@@ -312,7 +390,7 @@ static void grant_credit(amqp_side *a)
 
 static void dispatch(amqp_side *a)
 {
-    if (!a->conn || !a->session || a->stopping)
+    if (!a->conn || !a->opened || a->stopping)
         return;
     bmsg *batch[SEND_BATCH];
     while (a->inflight < MAX_INFLIGHT) {
@@ -321,7 +399,14 @@ static void dispatch(amqp_side *a)
             return;
         size_t i = 0;
         for (; i < n; i++) {
-            pn_link_t *l = sender_for(a, batch[i]->dest);
+            int blocked;
+            pn_link_t *l = sender_for(a, batch[i]->dest, &blocked);
+            if (blocked) { /* passed over now, sent again when the link is retried */
+                if (!a->skipped)
+                    a->skipped = batch[i]->id;
+                a->cursor = batch[i]->id;
+                continue;
+            }
             if (!l || pn_link_credit(l) <= 0)
                 break; /* resumes on PN_LINK_FLOW */
             uint64_t tag = batch[i]->id;
@@ -539,7 +624,7 @@ static void connection_lost(amqp_side *a, pn_condition_t *cond)
     pthread_mutex_lock(&a->lock);
     a->conn = NULL;
     pthread_mutex_unlock(&a->lock);
-    a->session = NULL;
+    a->opened = 0;
     /* deliveries read but not yet spooled: the broker redelivers them */
     for (size_t i = 0; i < a->n_outs; i++)
         bmsg_free(a->outs[i]);
@@ -550,6 +635,8 @@ static void connection_lost(amqp_side *a, pn_condition_t *cond)
     free_links(&a->receivers, &a->n_receivers);
     a->inflight = 0;
     a->cursor = 0; /* everything still spooled is in doubt: send again */
+    a->skipped = 0;
+    a->blocked = 0;
     atomic_store(&a->b->metrics.connected[SIDE_AMQP], 0);
     if (a->stopping) {
         a->stopped = 1;
@@ -568,8 +655,7 @@ static void handle(amqp_side *a, pn_event_t *e)
     case PN_CONNECTION_INIT: {
         pn_connection_t *c = pn_event_connection(e);
         pn_connection_open(c);
-        a->session = pn_session(c);
-        pn_session_open(a->session);
+        a->opened = 1;
         open_receivers(a);
         grant_credit(a);
         break;
@@ -585,7 +671,7 @@ static void handle(amqp_side *a, pn_event_t *e)
             /* stop requested (see PN_PROACTOR_INTERRUPT): stop consuming, and
                close once the outcomes of what we sent are in (or time is up) */
             for (size_t i = 0; i < a->n_receivers; i++)
-                if (!(pn_link_state(a->receivers[i].link) & PN_LOCAL_CLOSED))
+                if (a->receivers[i].link && !(pn_link_state(a->receivers[i].link) & PN_LOCAL_CLOSED))
                     pn_link_close(a->receivers[i].link);
             if (a->inflight == 0 || a->force_closed)
                 pn_connection_close(a->conn);
@@ -596,6 +682,7 @@ static void handle(amqp_side *a, pn_event_t *e)
             pn_connection_close(a->conn);
             break;
         }
+        retry_links(a);
         dispatch(a);
         break;
     case PN_LINK_FLOW:
@@ -618,14 +705,41 @@ static void handle(amqp_side *a, pn_event_t *e)
     }
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH: {
-        if (pn_link_state(pn_event_link(e)) & PN_LOCAL_CLOSED)
-            break; /* our own close (stopping) */
-        pn_condition_t *c = pn_link_remote_condition(pn_event_link(e));
-        blog(LOG_WARN, "amqp_link_closed", "link=%s condition=\"%s\" description=\"%s\"",
-             pn_link_name(pn_event_link(e)), pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
-             pn_condition_get_description(c) ? pn_condition_get_description(c) : "");
-        /* RabbitMQ has no link recovery: start over with a fresh connection */
-        pn_connection_close(pn_event_connection(e));
+        pn_link_t *l = pn_event_link(e);
+        if (pn_link_state(l) & PN_LOCAL_CLOSED)
+            break; /* our own close (stopping, or already blocked) */
+        pn_condition_t *c = pn_link_remote_condition(l);
+        blog(LOG_WARN, "amqp_link_closed", "link=%s condition=\"%s\" description=\"%s\" retry_ms=%d",
+             pn_link_name(l), pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
+             pn_condition_get_description(c) ? pn_condition_get_description(c) : "", LINK_RETRY_MS);
+        /* RabbitMQ has no link recovery: this address is retried on its own
+           later; its messages stay spooled */
+        block_link(a, l);
+        dispatch(a);
+        break;
+    }
+    case PN_SESSION_REMOTE_CLOSE: {
+        pn_session_t *ssn = pn_event_session(e);
+        if (pn_session_state(ssn) & PN_LOCAL_CLOSED)
+            break;
+        pn_condition_t *c = pn_session_remote_condition(ssn);
+        for (int sender = 0; sender < 2; sender++) {
+            link_entry *links = sender ? a->senders : a->receivers;
+            size_t n = sender ? a->n_senders : a->n_receivers;
+            for (size_t i = 0; i < n; i++) {
+                pn_link_t *l = links[i].link;
+                if (!l || pn_link_session(l) != ssn)
+                    continue;
+                blog(LOG_WARN, "amqp_link_closed", "link=%s condition=\"%s\" description=\"%s\" retry_ms=%d",
+                     pn_link_name(l), pn_condition_get_name(c) ? pn_condition_get_name(c) : "",
+                     pn_condition_get_description(c) ? pn_condition_get_description(c) : "",
+                     LINK_RETRY_MS);
+                block_link(a, l);
+            }
+        }
+        if (!(pn_session_state(ssn) & PN_LOCAL_CLOSED))
+            pn_session_close(ssn);
+        dispatch(a);
         break;
     }
     case PN_CONNECTION_REMOTE_CLOSE:
