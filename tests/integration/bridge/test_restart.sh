@@ -38,10 +38,12 @@ stream_with() {
         --rate "$send_rate" > "$T/$p-send.json" &
     local send=$!
     [ "$restart" != rmq_restart ] || wait $send || fail "$p: preload failed"
+    # the bridge subscribes before the first publish: Mosquitto keeps nothing
+    # for a client id that never had a session
+    [ -n "$BRIDGE_PID" ] || bt_bridge_start
     $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic "$p/in" --count "$N" --prefix "${p}i" --size 200 --rate "$RATE" \
         --timeout "$TIMEOUT" > "$T/$p-pub.json" &
     local pub=$!
-    [ -n "$BRIDGE_PID" ] || bt_bridge_start
     sleep 1.5
     echo "$p: restarting the broker mid-stream"
     $restart
