@@ -17,10 +17,8 @@
 #include "xml.h"
 
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
-#define NS_EXC_C14N ALG_EXC_C14N
 #define SAML_NAMEID_X509 "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
 #define SAML_DEFAULT_LIFETIME 3600L
-#define SAML_MAX_PREFIXES 16
 
 /* ------------------------------------------------------------ c14n digest */
 
@@ -368,53 +366,6 @@ static msgsec_err key_info_cert(const xmlNode *key_info, const char *what, X509 
     return rc;
 }
 
-static void free_prefixes(xmlChar **v)
-{
-    if (v)
-        for (xmlChar **p = v; *p; p++)
-            xmlFree(*p);
-    free(v);
-}
-
-/* The exc-c14n algorithm element `method` (CanonicalizationMethod or
- * Transform): checks the URI and reads an optional InclusiveNamespaces
- * PrefixList into *prefixes (NULL-terminated; NULL when absent). */
-static msgsec_err exc_c14n_method(const xmlNode *method, xmlChar ***prefixes, msgsec_error *err)
-{
-    const char *alg = xml_attr(method, NULL, "Algorithm");
-    *prefixes = NULL;
-    if (!alg || strcmp(alg, ALG_EXC_C14N) != 0)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: c14n %.80s is not allowed",
-                             alg ? alg : "(none)");
-    xmlNodePtr inc = xml_first_elem(method);
-    if (!inc)
-        return MSGSEC_OK;
-    if (!xml_is(inc, NS_EXC_C14N, "InclusiveNamespaces") || xml_next_elem(inc))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: unexpected c14n parameter");
-    const char *list = xml_attr(inc, NULL, "PrefixList");
-    size_t n = 0;
-    xmlChar **v = calloc(SAML_MAX_PREFIXES + 1, sizeof *v);
-    if (!v)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    for (const char *p = list ? list : ""; *p;) {
-        size_t skip = strspn(p, " \t\r\n"), word;
-        p += skip;
-        if (!(word = strcspn(p, " \t\r\n")))
-            break;
-        if (n == SAML_MAX_PREFIXES) {
-            free_prefixes(v);
-            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature: PrefixList too long");
-        }
-        if (!(v[n++] = xmlStrndup((const xmlChar *)p, (int)word))) {
-            free_prefixes(v);
-            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-        }
-        p += word;
-    }
-    *prefixes = v;
-    return MSGSEC_OK;
-}
-
 static int algorithm_is(const xmlNode *node, const char *uri)
 {
     const char *alg = node ? xml_attr(node, NULL, "Algorithm") : NULL;
@@ -429,8 +380,8 @@ typedef struct saml_sig {
 
 static void saml_sig_clear(saml_sig *s)
 {
-    free_prefixes(s->si_prefixes);
-    free_prefixes(s->ref_prefixes);
+    xml_free_prefixes(s->si_prefixes);
+    xml_free_prefixes(s->ref_prefixes);
 }
 
 /* Signature shape and algorithms: one Reference to "#id" with the
@@ -462,7 +413,8 @@ static msgsec_err sig_shape(xmlNodePtr sig, const char *id, saml_sig *s, msgsec_
     if (xml_next_elem(ref))
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "SAML signature must reference only the assertion");
-    if ((rc = exc_c14n_method(c14n, &s->si_prefixes, err)) != MSGSEC_OK)
+    if ((rc = xml_exc_c14n_method((xmlNodePtr)c14n, "SAML signature", &s->si_prefixes,
+                                  err)) != MSGSEC_OK)
         return rc;
     if (!algorithm_is(method, ALG_RSA_SHA256))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature algorithm %.80s is not allowed",
@@ -481,7 +433,8 @@ static msgsec_err sig_shape(xmlNodePtr sig, const char *id, saml_sig *s, msgsec_
         xml_first_elem(t1) || !xml_is(t2, NS_DS, "Transform") || xml_next_elem(t2))
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "SAML signature transforms must be [enveloped-signature, exc-c14n]");
-    if ((rc = exc_c14n_method(t2, &s->ref_prefixes, err)) != MSGSEC_OK)
+    if ((rc = xml_exc_c14n_method((xmlNodePtr)t2, "SAML signature", &s->ref_prefixes,
+                                  err)) != MSGSEC_OK)
         return rc;
     xmlNodePtr dm = xml_next_elem(transforms);
     if (!xml_is(dm, NS_DS, "DigestMethod") || !algorithm_is(dm, ALG_SHA256))

@@ -466,6 +466,9 @@ void xml_free_prefixes(xmlChar **list)
     free(list);
 }
 
+/* More prefixes than any real signer lists: a bound on hostile input. */
+#define XML_MAX_PREFIXES 16
+
 /* Splits an InclusiveNamespaces PrefixList into a NULL-terminated array. */
 static msgsec_err parse_prefix_list(const char *list, xmlChar ***out, msgsec_error *err)
 {
@@ -481,6 +484,11 @@ static msgsec_err parse_prefix_list(const char *list, xmlChar ***out, msgsec_err
             p++;
         if (p == start)
             break;
+        if (n == XML_MAX_PREFIXES) {
+            xml_free_prefixes(v);
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "PrefixList has more than %d prefixes",
+                                 XML_MAX_PREFIXES);
+        }
         if (n == cap) {
             xmlChar **w = realloc(v, (cap * 2 + 1) * sizeof *v);
             if (!w) {
@@ -507,7 +515,7 @@ msgsec_err xml_exc_c14n_method(xmlNodePtr method, const char *what, xmlChar ***p
     const char *alg = xml_attr(method, NULL, "Algorithm");
     *prefixes = NULL;
     if (!alg || strcmp(alg, ALG_EXC_C14N) != 0)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "%s algorithm %.80s refused (exc-c14n only)",
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "%s algorithm %.80s is not allowed (exc-c14n only)",
                              what, alg ? alg : "(none)");
     for (xmlNodePtr c = xml_first_elem(method); c; c = xml_next_elem(c)) {
         const char *list = xml_attr(c, NULL, "PrefixList");
