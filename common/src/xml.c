@@ -640,7 +640,7 @@ static void w_flush(c14n_writer *w)
     w->len = 0;
 }
 
-static void w_put(c14n_writer *w, const char *s, size_t n)
+static void w_put_spill(c14n_writer *w, const char *s, size_t n)
 {
     while (n > 0) {
         if (w->len == sizeof w->buf)
@@ -653,24 +653,34 @@ static void w_put(c14n_writer *w, const char *s, size_t n)
     }
 }
 
+static inline void w_put(c14n_writer *w, const char *s, size_t n)
+{
+    if (n <= sizeof w->buf - w->len) { /* nearly always: one copy */
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+    } else {
+        w_put_spill(w, s, n);
+    }
+}
+
 static void w_puts(c14n_writer *w, const char *s) { w_put(w, s, strlen(s)); }
 
 /* Which bytes c14n replaces in text, attribute values and PIs
- * (xmlC11NNormalizeString of libxml2); the terminating NUL stops all. */
-enum c14n_escape { ESC_TEXT = 1, ESC_ATTR = 2, ESC_PI = 4, ESC_END = 7 };
-static const unsigned char escaped_in[256] = {
-    ['\0'] = ESC_END,           ['<'] = ESC_TEXT | ESC_ATTR, ['>'] = ESC_TEXT,
-    ['&'] = ESC_TEXT | ESC_ATTR, ['"'] = ESC_ATTR,           ['\t'] = ESC_ATTR,
-    ['\n'] = ESC_ATTR,          ['\r'] = ESC_END,
+ * (xmlC11NNormalizeString of libxml2). strcspn scans the long runs without
+ * any of them (base64 values) many bytes at a time. */
+enum c14n_escape { ESC_TEXT, ESC_ATTR, ESC_PI };
+static const char *const escaped_in[] = {
+    [ESC_TEXT] = "&<>\r",
+    [ESC_ATTR] = "&<\"\t\n\r",
+    [ESC_PI] = "\r",
 };
 
 static void w_escaped(c14n_writer *w, const xmlChar *s, enum c14n_escape mode)
 {
     for (;;) {
-        const xmlChar *run = s;
-        while (!(escaped_in[*s] & mode))
-            s++;
-        w_put(w, (const char *)run, (size_t)(s - run));
+        size_t run = strcspn((const char *)s, escaped_in[mode]);
+        w_put(w, (const char *)s, run);
+        s += run;
         switch (*s++) {
         case '\0': return;
         case '<': w_put(w, "&lt;", 4); break;
