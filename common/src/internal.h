@@ -94,6 +94,10 @@ char *sb_steal(strbuf *sb, size_t *len);
 /* ---- base64 (RFC 4648, whitespace in input ignored) ---- */
 /* *out: caller frees with free(). Returns 0 on success, -1 on bad input. */
 int b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len);
+/* The same into out (cap bytes) without allocating, for short values: 0 on
+ * success, -1 on bad input, 1 when the value may not fit (nothing decoded;
+ * b64_decode gives the answer). */
+int b64_decode_small(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* ---- time ---- */
 /* Formats t as xsd:dateTime UTC with millisecond precision ("...T..:..:..Z"). buf >= 32. */

@@ -183,5 +183,9 @@ int dec_is_xml(xmlNodePtr ed);
 /* Decodes base64 text of node into *out (caller frees with free()). */
 msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
                           msgsec_error *err);
+/* The same into buf (cap bytes) when the value fits, without allocating:
+ * *out is then buf, else a copy the caller frees with free(). */
+msgsec_err recv_b64_child_buf(xmlNodePtr node, const char *what, uint8_t *buf, size_t cap,
+                              uint8_t **out, size_t *len, msgsec_error *err);
 
 #endif

@@ -21,7 +21,7 @@ typedef struct sig_ref {
     const char *uri;
     xmlNodePtr node;
     xmlChar **prefixes;
-    uint8_t *digest; /* 32 bytes */
+    uint8_t digest[32];
 } sig_ref;
 
 typedef struct sig_parts {
@@ -35,6 +35,12 @@ typedef struct sig_parts {
 msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
                           msgsec_error *err)
 {
+    return recv_b64_child_buf(node, what, NULL, 0, out, len, err);
+}
+
+msgsec_err recv_b64_child_buf(xmlNodePtr node, const char *what, uint8_t *buf, size_t cap,
+                              uint8_t **out, size_t *len, msgsec_error *err)
+{
     char *copy = NULL;
     const char *text = node ? xml_text_ref(node, &copy) : NULL;
     *out = NULL;
@@ -43,7 +49,12 @@ msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "missing %s", what);
     if (!text)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    int bad = b64_decode(text, strlen(text), out, len);
+    size_t text_len = strlen(text);
+    int bad = buf ? b64_decode_small(text, text_len, buf, cap, len) : 1;
+    if (bad == 0)
+        *out = buf;
+    else if (bad == 1)
+        bad = b64_decode(text, text_len, out, len);
     xmlFree(copy);
     if (bad)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not valid base64", what);
@@ -53,6 +64,7 @@ msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size
 static msgsec_err parse_reference(recv_msg *m, xmlNodePtr ref, sig_ref *out, msgsec_error *err)
 {
     msgsec_err rc;
+    uint8_t buf[48], *digest; /* room for any base64 a SHA-256 value may be written as */
     size_t dlen;
     out->uri = xml_attr(ref, NULL, "URI");
     if ((rc = xml_ids_resolve(&m->ids, out->uri, &out->node, err)) != MSGSEC_OK)
@@ -75,8 +87,12 @@ static msgsec_err parse_reference(recv_msg *m, xmlNodePtr ref, sig_ref *out, msg
     if (!alg || strcmp(alg, ALG_SHA256) != 0)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "digest algorithm %.80s refused (sha256 only)",
                              alg ? alg : "(none)");
-    if ((rc = recv_b64_child(dv, "DigestValue", &out->digest, &dlen, err)) != MSGSEC_OK)
+    if ((rc = recv_b64_child_buf(dv, "DigestValue", buf, sizeof buf, &digest, &dlen, err)))
         return rc;
+    if (dlen == 32)
+        memcpy(out->digest, digest, 32);
+    if (digest != buf)
+        free(digest);
     if (dlen != 32)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "Reference %.64s: DigestValue is not SHA-256",
                              out->uri);
@@ -301,12 +317,14 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
                                msgsec_error *err)
 {
     msgsec_err rc;
-    uint8_t *value = NULL, *der = NULL, hash[32];
+    /* value_buf: up to RSA-4096 (684 base64 characters, 513 bytes with the padding) */
+    uint8_t value_buf[516], *value = NULL, *der = NULL, hash[32];
     size_t value_len, der_len = 0;
     EVP_PKEY_CTX *pctx = NULL; /* RSA/ECDSA check of the SignedInfo digest */
     EVP_MD_CTX *md = NULL;
     int owned = 0;
-    if ((rc = recv_b64_child(p->signature_value, "SignatureValue", &value, &value_len, err)))
+    if ((rc = recv_b64_child_buf(p->signature_value, "SignatureValue", value_buf,
+                                 sizeof value_buf, &value, &value_len, err)))
         return rc;
     if (sym) {
         rc = verify_hmac(p, sym, value, value_len, err);
@@ -338,7 +356,8 @@ cleanup:
     if (owned)
         EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
-    free(value);
+    if (value != value_buf)
+        free(value);
     return rc;
 }
 
@@ -383,9 +402,7 @@ msgsec_err sig_process(recv_msg *m, msgsec_error *err)
         }
     }
     xml_free_prefixes(p.si_prefixes);
-    for (size_t i = 0; i < p.n_refs; i++) {
+    for (size_t i = 0; i < p.n_refs; i++)
         xml_free_prefixes(p.refs[i].prefixes);
-        free(p.refs[i].digest);
-    }
     return rc;
 }

@@ -219,6 +219,24 @@ char *sb_steal(strbuf *sb, size_t *len)
 
 /* ------------------------------------------------------------------ base64 */
 
+static int is_b64_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Decodes clean[0..n) (no whitespace, n % 4 == 0) into buf (n / 4 * 3 bytes). */
+static int decode_clean(const char *clean, size_t n, uint8_t *buf, size_t *out_len)
+{
+    int dec = n ? EVP_DecodeBlock(buf, (const unsigned char *)clean, (int)n) : 0;
+    if (dec < 0)
+        return -1;
+    /* EVP_DecodeBlock counts padding as zero bytes */
+    size_t pad = 0;
+    if (n >= 1 && clean[n - 1] == '=')
+        pad++;
+    if (n >= 2 && clean[n - 2] == '=')
+        pad++;
+    *out_len = (size_t)dec - pad;
+    return 0;
+}
+
 int b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
@@ -227,37 +245,47 @@ int b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
     if (!clean)
         return -1;
     size_t n = 0;
-    for (size_t i = 0; i < in_len; i++) {
-        char c = in[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-        clean[n++] = c;
-    }
+    for (size_t i = 0; i < in_len; i++)
+        if (!is_b64_space(in[i]))
+            clean[n++] = in[i];
     if (n % 4 != 0 || n > INT32_MAX) {
         free(clean);
         return -1;
     }
     uint8_t *buf = malloc(n / 4 * 3 + 1);
-    if (!buf) {
-        free(clean);
-        return -1;
-    }
-    int dec = n ? EVP_DecodeBlock(buf, (unsigned char *)clean, (int)n) : 0;
-    if (dec < 0) {
+    if (!buf || decode_clean(clean, n, buf, out_len) != 0) {
         free(clean);
         free(buf);
+        *out_len = 0;
         return -1;
     }
-    /* EVP_DecodeBlock counts padding as zero bytes */
-    size_t pad = 0;
-    if (n >= 1 && clean[n - 1] == '=')
-        pad++;
-    if (n >= 2 && clean[n - 2] == '=')
-        pad++;
     free(clean);
     *out = buf;
-    *out_len = (size_t)dec - pad;
     return 0;
+}
+
+/* Values up to this many base64 characters are cleaned of whitespace on
+ * the stack (a 4096-bit RSA SignatureValue, with line breaks, fits). */
+#define B64_STACK_CHARS 1024
+
+int b64_decode_small(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    char clean[B64_STACK_CHARS];
+    size_t n = 0;
+    *out_len = 0;
+    for (size_t i = 0; i < in_len; i++)
+        n += !is_b64_space(in[i]);
+    if (n % 4 != 0)
+        return -1; /* as b64_decode */
+    if (n / 4 * 3 > cap || n > INT32_MAX || (n != in_len && n > sizeof clean))
+        return 1;
+    if (n != in_len) {
+        n = 0;
+        for (size_t i = 0; i < in_len; i++)
+            if (!is_b64_space(in[i]))
+                clean[n++] = in[i];
+    }
+    return decode_clean(n != in_len ? clean : in, n, out, out_len);
 }
 
 /* -------------------------------------------------------------------- time */

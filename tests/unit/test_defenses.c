@@ -341,6 +341,43 @@ static void test_not_soap(void **state)
     assert_unwrap_class("not xml at all", MSGSEC_E_MALFORMED);
 }
 
+/* b64_decode_small (DigestValue, SignatureValue) accepts, refuses and
+ * decodes exactly as b64_decode whenever it answers, odd inputs included. */
+static void test_base64_without_allocation(void **state)
+{
+    (void)state;
+    char spaced[1400], digest[] = "yCf9DNTJk2Zv1LHi4ltQf9j+OVbbKCFpssZQg/jYeSY=";
+    const char *inputs[] = {"", "AAAA", "AA==", "AAA=", "A===", "====", "AA==AAAA", "AA AA",
+                            " AAAA\n", "AAAA-", "AAA-", "AAAA----", "AB*D", "\x80" "AAA",
+                            "QUJD\r\nREVG\tR0g=", digest, spaced};
+    const size_t caps[] = {0, 3, 32, 33, 48, 516, 2000};
+    spaced[0] = '\0'; /* 1120 characters in lines of 76: more than the stack takes */
+    for (int i = 1; i <= 280; i++)
+        strcat(spaced, i % 19 ? "QUJD" : "QUJD\r\n");
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        uint8_t *heap = NULL;
+        size_t heap_len = 0, len = 0;
+        int want = b64_decode(inputs[i], strlen(inputs[i]), &heap, &heap_len);
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            uint8_t buf[2000];
+            int got = b64_decode_small(inputs[i], strlen(inputs[i]), buf, caps[c], &len);
+            if (got == 1)
+                continue; /* does not fit: the caller asks b64_decode */
+            assert_int_equal(got, want);
+            if (got == 0) {
+                assert_int_equal(len, heap_len);
+                assert_memory_equal(buf, heap, len);
+            }
+        }
+        free(heap);
+    }
+    uint8_t buf[48];
+    size_t len = 0;
+    assert_int_equal(b64_decode_small(digest, strlen(digest), buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 32);
+    assert_int_equal(b64_decode_small(spaced, strlen(spaced), buf, sizeof buf, &len), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsigned_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unprocessed_security_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_soap, setup, teardown),
+        cmocka_unit_test(test_base64_without_allocation),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);
 }
