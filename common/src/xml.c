@@ -353,8 +353,21 @@ static int id_cmp(const void *a, const void *b)
     return strcmp(((const xml_id *)a)->name, ((const xml_id *)b)->name);
 }
 
+/* 1 when node has an attribute named Id or ID in any namespace: most
+ * elements have none, and then need no namespace comparison at all. */
+static int has_id_attr(const xmlNode *node)
+{
+    for (const xmlAttr *a = node->properties; a; a = a->next)
+        if (a->name[0] == 'I' && (a->name[1] == 'd' || a->name[1] == 'D') && !a->name[2])
+            return 1;
+    return 0;
+}
+
 static const char *element_id(const xmlNode *node, const char **second)
 {
+    *second = NULL;
+    if (!has_id_attr(node))
+        return NULL;
     const char *wsu = xml_attr(node, NS_WSU, "Id");
     const char *local = NULL;
     const char *ns = node->ns ? (const char *)node->ns->href : NULL;
@@ -407,8 +420,17 @@ msgsec_err xml_ids_build(xml_ids *ids, xmlDocPtr doc, msgsec_error *err)
         if (node)
             node = node->next;
     }
-    if (ids->n > 1)
+    if (ids->n > 16) {
         qsort(ids->items, ids->n, sizeof *ids->items, id_cmp);
+    } else { /* the usual handful: insertion sort costs less than qsort's set-up */
+        for (size_t i = 1; i < ids->n; i++) {
+            xml_id item = ids->items[i];
+            size_t j = i;
+            for (; j > 0 && id_cmp(&ids->items[j - 1], &item) > 0; j--)
+                ids->items[j] = ids->items[j - 1];
+            ids->items[j] = item;
+        }
+    }
     for (size_t i = 1; i < ids->n; i++)
         if (strcmp(ids->items[i - 1].name, ids->items[i].name) == 0 &&
             ids->items[i - 1].node != ids->items[i].node)
