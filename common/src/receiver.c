@@ -114,7 +114,8 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
     r->skew = opts->clock_skew == 0 ? MSGSEC_DEFAULT_SKEW : opts->clock_skew < 0 ? 0 : opts->clock_skew;
     r->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : MSGSEC_DEFAULT_MAX_BYTES;
     r->accepted = opts->accepted_credentials ? opts->accepted_credentials : MSGSEC_CRED_ALL;
-    if (!(r->parser = xml_parser_new()) || !(r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+    if (!(r->parser = xml_parser_new()) || !(r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
+        !(r->md = EVP_MD_CTX_new())) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto fail;
     }
@@ -150,6 +151,7 @@ void msgsec_receiver_free(msgsec_receiver *r)
     sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
     xml_parser_free(r->parser);
+    EVP_MD_CTX_free(r->md);
     EVP_MD_free(r->sha256);
     free(r->expected_to);
     free(r);
@@ -309,14 +311,15 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
 
 char *recv_text(xmlNodePtr node)
 {
-    char *t = node ? xml_text(node) : NULL;
+    char *copy = NULL;
+    const char *t = node ? xml_text_ref(node, &copy) : NULL;
     if (!t)
         return NULL;
     size_t start = strspn(t, " \t\r\n"), end = strlen(t);
     while (end > start && strchr(" \t\r\n", t[end - 1]))
         end--;
     char *s = strndup(t + start, end - start);
-    xmlFree(t);
+    xmlFree(copy);
     return s;
 }
 
@@ -369,11 +372,10 @@ static msgsec_err check_replay(recv_msg *m, msgsec_context *ctx, time_t until, m
     char *sig_text = ctx->message_id ? NULL : recv_text(sv);
     const char *id = ctx->message_id ? ctx->message_id : sig_text;
     const char *who = ctx->identity ? ctx->identity : "";
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && id && EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
+    EVP_MD_CTX *md = m->r->md;
+    int ok = id && EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
              EVP_DigestUpdate(md, who, strlen(who) + 1) == 1 &&
              EVP_DigestUpdate(md, id, strlen(id)) == 1 && EVP_DigestFinal_ex(md, key, &klen) == 1;
-    EVP_MD_CTX_free(md);
     free(sig_text);
     if (!ok)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot compute the replay key");

@@ -75,6 +75,8 @@ struct msgsec_receiver {
     replay_store *replay;
     xml_parser *parser;          /* reused for every envelope */
     EVP_MD *sha256;              /* fetched once */
+    EVP_MD_CTX *md;              /* SHA-256 of references, SignedInfo and the replay key:
+                                    one context reused saves its set-up per digest */
     signer_cache_entry signers[SIGNER_CACHE_SIZE];
     size_t signers_next;
 };

@@ -280,10 +280,10 @@ static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_
     return ok;
 }
 
-/* SHA-256 of the exclusive c14n of node, streamed (md: reused context). */
-static int c14n_sha256(const recv_msg *m, EVP_MD_CTX *md, xmlNodePtr node, xmlChar **prefixes,
-                       uint8_t out[32])
+/* SHA-256 of the exclusive c14n of node, streamed (the receiver's context). */
+static int c14n_sha256(const recv_msg *m, xmlNodePtr node, xmlChar **prefixes, uint8_t out[32])
 {
+    EVP_MD_CTX *md = m->r->md;
     unsigned int len = 0;
     return EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
                    xml_c14n_subtree(node, prefixes, sink_digest, md) == 0 &&
@@ -321,7 +321,6 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     uint8_t value_buf[516], *value = NULL, *der = NULL, hash[32];
     size_t value_len, der_len = 0;
     EVP_PKEY_CTX *pctx = NULL; /* RSA/ECDSA check of the SignedInfo digest */
-    EVP_MD_CTX *md = NULL;
     int owned = 0;
     if ((rc = recv_b64_child_buf(p->signature_value, "SignatureValue", value_buf,
                                  sizeof value_buf, &value, &value_len, err)))
@@ -332,7 +331,8 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     }
     const uint8_t *sigbytes = value;
     size_t siglen = value_len;
-    if (EVP_PKEY_get_base_id(X509_get0_pubkey(m->signer)) == EVP_PKEY_EC) {
+    /* the algorithm fits the key (check_algorithm_fits_key): ECDSA iff an EC key */
+    if (strcmp(p->algorithm, ALG_ECDSA_SHA256) == 0) {
         if (value_len == 0 || value_len % 2 || value_len > 2 * 66 ||
             !ecdsa_raw_to_der(value, value_len, &der, &der_len)) {
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "ECDSA signature value has a wrong size");
@@ -343,7 +343,7 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     }
     if ((rc = trust_verify_ctx(m->r, m->signer, &pctx, &owned, err)))
         goto cleanup;
-    if (!(md = EVP_MD_CTX_new()) || c14n_sha256(m, md, p->signed_info, p->si_prefixes, hash)) {
+    if (c14n_sha256(m, p->signed_info, p->si_prefixes, hash)) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }
@@ -352,7 +352,6 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
         rc = msgsec_seterr(err, MSGSEC_E_AUTH, "signature value does not verify");
     }
 cleanup:
-    EVP_MD_CTX_free(md);
     if (owned)
         EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
@@ -364,18 +363,14 @@ cleanup:
 static msgsec_err verify_digests(const recv_msg *m, sig_parts *p, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     for (size_t i = 0; i < p->n_refs && rc == MSGSEC_OK; i++) {
         uint8_t digest[32];
-        if (c14n_sha256(m, md, p->refs[i].node, p->refs[i].prefixes, digest) != 0)
+        if (c14n_sha256(m, p->refs[i].node, p->refs[i].prefixes, digest) != 0)
             rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot digest %.64s", p->refs[i].uri);
         else if (!ct_equal(digest, p->refs[i].digest, 32))
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "digest of %.64s does not match (content "
                                "altered)", p->refs[i].uri);
     }
-    EVP_MD_CTX_free(md);
     return rc;
 }
 
