@@ -725,6 +725,8 @@ static int ns_already_rendered(const c14n_writer *w, const xmlNs *ns)
     const char *href = (const char *)str_or_empty(ns ? ns->href : NULL);
     for (size_t i = w->n_rendered; i-- > 0;) {
         const xmlNs *r = w->rendered[i];
+        if (r == ns) /* the usual case (a child in its parent's namespace): same prefix and href */
+            return 1;
         if (strcmp(prefix, (const char *)str_or_empty(r ? r->prefix : NULL)) == 0)
             return strcmp(href, (const char *)str_or_empty(r ? r->href : NULL)) == 0;
     }
@@ -752,7 +754,9 @@ static void ns_push(c14n_writer *w, const xmlNs *ns)
 
 static int is_xml_ns(const xmlNs *ns)
 {
-    return ns && ns->prefix && strcmp((const char *)ns->prefix, "xml") == 0 && ns->href &&
+    /* the first byte alone settles it for nearly every element */
+    return ns && ns->prefix && ns->prefix[0] == 'x' &&
+           strcmp((const char *)ns->prefix, "xml") == 0 && ns->href &&
            strcmp((const char *)ns->href, (const char *)XML_XML_NAMESPACE) == 0;
 }
 
