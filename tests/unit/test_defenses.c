@@ -349,7 +349,8 @@ static void test_base64_without_allocation(void **state)
     char spaced[1400], digest[] = "yCf9DNTJk2Zv1LHi4ltQf9j+OVbbKCFpssZQg/jYeSY=";
     const char *inputs[] = {"", "AAAA", "AA==", "AAA=", "A===", "====", "AA==AAAA", "AA AA",
                             " AAAA\n", "AAAA-", "AAA-", "AAAA----", "AB*D", "\x80" "AAA",
-                            "QUJD\r\nREVG\tR0g=", digest, spaced};
+                            "QUJD\r\nREVG\tR0g=", "QUI=", "QQ==", "AB==", "AAB=", "A=AA", "A=A=",
+                            "AAAA====", "AAAA\xff" "AAA", digest, spaced};
     const size_t caps[] = {0, 3, 32, 33, 48, 516, 2000};
     spaced[0] = '\0'; /* 1120 characters in lines of 76: more than the stack takes */
     for (int i = 1; i <= 280; i++)
