@@ -1,8 +1,8 @@
 /* bridge.h - internals shared by the msgsec-bridge source files.
  *
  * Threads: main (signals, reload), the AMQP proactor thread (amqp_side.c),
- * Paho's receive thread (messages from MQTT, mqtt_side.c), the MQTT publish
- * pump thread (mqtt_side.c) and libmicrohttpd's thread (metrics.c).
+ * the MQTT receive thread (mqtt_ingress.c), the MQTT publish pump thread and
+ * Paho's threads (mqtt_side.c), and libmicrohttpd's thread (metrics.c).
  *
  * Every message that crosses the bridge is first written to the durable spool
  * (spool.c) and only then acknowledged to its source; it leaves the spool when
@@ -149,6 +149,17 @@ void mqtt_side_notify(mqtt_side *m);
 void mqtt_side_resubscribe(mqtt_side *m);
 /* Stops consuming, waits up to timeout_ms for in-flight publishes, disconnects. */
 void mqtt_side_stop(mqtt_side *m, int timeout_ms);
+
+/* The receiving MQTT connection (mqtt_ingress.c), owned by the MQTT side.
+ * cfg and password: borrowed (copied). */
+typedef struct mqtt_ingress mqtt_ingress;
+msgsec_err mqtt_ingress_start(bridge *b, const msgsec_config *cfg, const char *password,
+                              mqtt_ingress **out, msgsec_error *err);
+/* Subscriptions follow the current routing table. Thread-safe. */
+void mqtt_ingress_resubscribe(mqtt_ingress *in);
+/* Stops reading (what is not acknowledged is redelivered by the broker),
+ * disconnects and frees. NULL-safe. */
+void mqtt_ingress_stop(mqtt_ingress *in);
 
 msgsec_err amqp_side_start(bridge *b, amqp_side **out, msgsec_error *err);
 void amqp_side_notify(amqp_side *a);

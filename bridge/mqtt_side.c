@@ -1,26 +1,12 @@
-/* mqtt_side.c - the MQTT side (Eclipse Paho MQTT C, MQTTAsync, MQTT 5).
+/* mqtt_side.c - the MQTT side. Receiving is mqtt_ingress.c (our own
+ * subscriber connection, group commit before PUBACK); publishing what the
+ * spool holds for MQTT is Eclipse Paho MQTT C (MQTTAsync, MQTT 5 or 3.1.1)
+ * on a second connection, client id "<mqtt.client_id>-pub".
  *
- * Why Paho and not libmosquitto: libmosquitto 2.0.11 sends the PUBACK of a
- * QoS 1 message before on_message runs, so a bridge killed in between loses
- * the message. Paho's MQTTAsync (1.3.12, src/MQTTProtocolClient.c
- * MQTTProtocol_handlePublishes + src/MQTTAsyncUtils.c
- * Protocol_processPublication) calls messageArrived inline, on its receive
- * thread, *before* it writes the PUBACK; a message it cannot hand over at once
- * (callback returned 0, or older messages still queued) is first written to
- * Paho's persistence store (enabled here, under spool.path) and only then
- * acknowledged, and restored into the queue on restart. Our messageArrived
- * returns 1 only after the routed result is fsync'd in the spool, so no
- * acknowledged message exists only in memory.
- *
- * QoS 2 in: Paho sends PUBREC (MQTT 5) before delivering, which reopens the
- * window, so subscriptions are made at most at QoS 1: the bridge guarantees
- * at-least-once and receivers de-duplicate by wsa:MessageID. QoS 2 out is
- * honoured (the spool keeps the message until PUBCOMP).
- *
- * The session is persistent (clean start off, session expiry one day, fixed
- * client id): messages published while the bridge is down wait in Mosquitto.
- * Subscriptions use No Local so a topic the bridge both publishes and
- * subscribes cannot loop.
+ * A message leaves the spool only when Paho reports it complete (PUBACK for
+ * QoS 1, PUBCOMP for QoS 2); on reconnect everything still spooled is sent
+ * again (at-least-once). Paho's own persistence (in-flight publishes) lives
+ * under spool.path/paho.
  */
 #include <MQTTAsync.h>
 #include <stdio.h>
@@ -43,8 +29,7 @@ struct mqtt_side {
     pthread_t pump;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    pthread_mutex_t sub_lock; /* guards subscribed */
-    char **subscribed; size_t n_subscribed;
+    mqtt_ingress *ingress;
     int notified;
     int connected, connecting, stopping, stop_pump;
     unsigned session;       /* connection generation: callbacks of older ones are ignored */
@@ -84,181 +69,17 @@ static int due(const struct timespec *ts)
     return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
 
-static char *lenstr(const MQTTLenString *s, size_t *len)
-{
-    char *out = malloc((size_t)s->len + 1);
-    if (out) {
-        memcpy(out, s->data, (size_t)s->len);
-        out[s->len] = 0;
-        if (len)
-            *len = (size_t)s->len;
-    }
-    return out;
-}
-
-/* ------------------------------------------------------------ receive */
-
-/* MQTT 5 message -> bmsg (topic as subject; user properties as properties;
- * msgsec-bridge-id kept as the bridge id). */
-static bmsg *from_mqtt(const char *topic, const MQTTAsync_message *msg)
-{
-    bmsg *m = calloc(1, sizeof *m);
-    if (!m || bmsg_set_payload(m, msg->payload, (size_t)msg->payloadlen) ||
-        !(m->subject = strdup(topic))) {
-        bmsg_free(m);
-        return NULL;
-    }
-    m->qos = msg->qos;
-    int ok = 1;
-    for (int i = 0; ok && i < msg->properties.count; i++) {
-        const MQTTProperty *p = &msg->properties.array[i];
-        switch (p->identifier) {
-        case MQTTPROPERTY_CODE_CONTENT_TYPE:
-            free(m->content_type);
-            ok = (m->content_type = lenstr(&p->value.data, NULL)) != NULL;
-            break;
-        case MQTTPROPERTY_CODE_CORRELATION_DATA:
-            free(m->correlation);
-            ok = (m->correlation = (uint8_t *)lenstr(&p->value.data, &m->correlation_len)) != NULL;
-            break;
-        case MQTTPROPERTY_CODE_RESPONSE_TOPIC:
-            free(m->reply_to);
-            ok = (m->reply_to = lenstr(&p->value.data, NULL)) != NULL;
-            break;
-        case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL:
-            m->ttl_ms = (int64_t)p->value.integer4 * 1000;
-            break;
-        case MQTTPROPERTY_CODE_USER_PROPERTY: {
-            char *k = lenstr(&p->value.data, NULL), *v = lenstr(&p->value.value, NULL);
-            if (k && v && strcmp(k, "msgsec-bridge-id") == 0 && !m->bridge_id) {
-                m->bridge_id = v;
-                v = NULL;
-            } else
-                ok = k && v && bmsg_add_prop(m, k, v) == 0;
-            free(k);
-            free(v);
-            break;
-        }
-        default:
-            break;
-        }
-    }
-    if (!ok) {
-        bmsg_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
-{
-    mqtt_side *ms = ctx;
-    char *t = topic_len > 0 ? strndup(topic, (size_t)topic_len) : strdup(topic);
-    bmsg *in = t ? from_mqtt(t, msg) : NULL;
-    bmsg **outs = NULL;
-    size_t n = 0;
-    int handled = 0;
-    if (!in) {
-        blog(LOG_ERROR, "mqtt_message", "reason=out_of_memory");
-        goto done; /* returning 0: Paho keeps it queued and persisted */
-    }
-    route_table *rt = routes_acquire(ms->b);
-    int matched = routes_apply(ms->b, rt, SIDE_MQTT, t, in, &outs, &n);
-    routes_release(rt);
-    if (matched < 0)
-        goto done;
-    msgsec_error err = {0};
-    msgsec_err rc = spool_put(ms->b->spool, outs, n, 1, &err);
-    if (rc == MSGSEC_OK) {
-        bridge_notify(ms->b, outs, n);
-        handled = 1;
-    } else if ((rc == SPOOL_FULL && !atomic_load(&ms->b->stopping)) || rc == SPOOL_TOO_BIG) {
-        /* when_full: reject. MQTT has no negative acknowledgement for a
-           subscriber: the message is dropped, counted and logged. */
-        atomic_fetch_add(&ms->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
-        blog(LOG_WARN, "reject", "side=mqtt topic=%s reason=spool_full detail=\"%s\"", t, err.detail);
-        handled = 1;
-    } else {
-        blog(LOG_ERROR, "spool_refused", "side=mqtt topic=%s reason=\"%s\"", t, err.detail);
-    }
-done:
-    for (size_t i = 0; i < n; i++)
-        bmsg_free(outs[i]);
-    free(outs);
-    bmsg_free(in);
-    free(t);
-    if (handled) {
-        MQTTAsync_freeMessage(&msg);
-        MQTTAsync_free(topic);
-    }
-    return handled;
-}
-
 /* ------------------------------------------------------------ connection */
 
-static int in_list(char *const *list, size_t n, const char *s)
+/* This connection subscribes to nothing (mqtt_ingress.c receives), but Paho
+ * requires a messageArrived callback. */
+static int on_unexpected_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i], s) == 0)
-            return 1;
-    return 0;
-}
-
-static void free_list(char **list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
-}
-
-/* Subscribes the filters of the current routing table and unsubscribes
- * those a reload removed (the session is persistent: they would stay). */
-static void subscribe_all(mqtt_side *ms)
-{
-    route_table *t = routes_acquire(ms->b);
-    const msgsec_config *cfg = t->cfg;
-    char **filters = calloc(cfg->n_routes + 1, sizeof *filters);
-    int *qos = calloc(cfg->n_routes + 1, sizeof *qos);
-    MQTTSubscribe_options *opts = calloc(cfg->n_routes + 1, sizeof *opts);
-    size_t n = 0;
-    for (size_t i = 0; filters && qos && opts && i < cfg->n_routes; i++) {
-        bridge_side side;
-        const char *name;
-        if (route_endpoint(cfg->routes[i].from, &side, &name) || side != SIDE_MQTT ||
-            in_list(filters, n, name) || !(filters[n] = strdup(name)))
-            continue;
-        qos[n] = cfg->routes[i].qos > 1 ? 1 : cfg->routes[i].qos;
-        opts[n] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
-        opts[n].noLocal = 1;
-        n++;
-    }
-    routes_release(t);
-    pthread_mutex_lock(&ms->sub_lock);
-    char **gone = calloc(ms->n_subscribed + 1, sizeof *gone);
-    int n_gone = 0;
-    for (size_t i = 0; gone && i < ms->n_subscribed; i++)
-        if (!in_list(filters, n, ms->subscribed[i]))
-            gone[n_gone++] = ms->subscribed[i];
-    if (n_gone > 0) {
-        int rc = MQTTAsync_unsubscribeMany(ms->client, n_gone, gone, NULL);
-        blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_unsubscribe", "filters=%d rc=%d", n_gone, rc);
-    }
-    free(gone);
-    if (n > 0) {
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        if (ms->version == 5) {
-            ro.subscribeOptionsCount = (int)n;
-            ro.subscribeOptionsList = opts;
-        }
-        int rc = MQTTAsync_subscribeMany(ms->client, (int)n, filters, qos, &ro);
-        blog(rc == MQTTASYNC_SUCCESS ? LOG_INFO : LOG_ERROR, "mqtt_subscribe", "filters=%zu rc=%d", n, rc);
-    }
-    free_list(ms->subscribed, ms->n_subscribed);
-    ms->subscribed = filters;
-    ms->n_subscribed = n;
-    pthread_mutex_unlock(&ms->sub_lock);
-    free(qos);
-    free(opts);
+    (void)ctx;
+    (void)topic_len;
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
 }
 
 static void on_connected(void *ctx, char *cause)
@@ -276,8 +97,7 @@ static void on_connected(void *ctx, char *cause)
     pthread_cond_signal(&ms->wake);
     pthread_mutex_unlock(&ms->lock);
     atomic_store(&ms->b->metrics.connected[SIDE_MQTT], 1);
-    blog(LOG_INFO, "mqtt_connected", "uri=%s client_id=%s", ms->uri, ms->client_id);
-    subscribe_all(ms);
+    blog(LOG_INFO, "mqtt_out_connected", "uri=%s client_id=%s", ms->uri, ms->client_id);
 }
 
 static void schedule_reconnect(mqtt_side *ms)
@@ -299,7 +119,7 @@ static void on_connection_lost(void *ctx, char *cause)
     pthread_mutex_unlock(&ms->lock);
     atomic_store(&ms->b->metrics.connected[SIDE_MQTT], 0);
     atomic_fetch_add(&ms->b->metrics.reconnects[SIDE_MQTT], 1);
-    blog(LOG_WARN, "mqtt_disconnected", "uri=%s cause=\"%s\"", ms->uri, cause ? cause : "");
+    blog(LOG_WARN, "mqtt_out_disconnected", "uri=%s cause=\"%s\"", ms->uri, cause ? cause : "");
 }
 
 static void connect_failed(mqtt_side *ms, int code, int reason, const char *message)
@@ -307,7 +127,7 @@ static void connect_failed(mqtt_side *ms, int code, int reason, const char *mess
     pthread_mutex_lock(&ms->lock);
     schedule_reconnect(ms);
     pthread_mutex_unlock(&ms->lock);
-    blog(LOG_WARN, "mqtt_connect_failed", "uri=%s code=%d reason=%d message=\"%s\"", ms->uri, code,
+    blog(LOG_WARN, "mqtt_out_connect_failed", "uri=%s code=%d reason=%d message=\"%s\"", ms->uri, code,
          reason, message ? message : "");
 }
 
@@ -360,7 +180,7 @@ static void start_connect(mqtt_side *ms)
         pthread_mutex_lock(&ms->lock);
         schedule_reconnect(ms);
         pthread_mutex_unlock(&ms->lock);
-        blog(LOG_WARN, "mqtt_connect_failed", "uri=%s code=%d", ms->uri, rc);
+        blog(LOG_WARN, "mqtt_out_connect_failed", "uri=%s code=%d", ms->uri, rc);
     }
 }
 
@@ -576,6 +396,15 @@ static void *pump_thread(void *arg)
 
 /* ------------------------------------------------------------ public */
 
+static void mqtt_side_stop_pump(mqtt_side *ms)
+{
+    pthread_mutex_lock(&ms->lock);
+    ms->stop_pump = 1;
+    pthread_cond_signal(&ms->wake);
+    pthread_mutex_unlock(&ms->lock);
+    pthread_join(ms->pump, NULL);
+}
+
 static void side_free(mqtt_side *ms)
 {
     if (!ms)
@@ -593,8 +422,6 @@ static void side_free(mqtt_side *ms)
     free(ms->cert);
     free(ms->key);
     free(ms->done);
-    free_list(ms->subscribed, ms->n_subscribed);
-    pthread_mutex_destroy(&ms->sub_lock);
     pthread_cond_destroy(&ms->wake);
     pthread_mutex_destroy(&ms->lock);
     free(ms);
@@ -609,7 +436,6 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     if (!ms)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     pthread_mutex_init(&ms->lock, NULL);
-    pthread_mutex_init(&ms->sub_lock, NULL);
     pthread_cond_init(&ms->wake, NULL);
     ms->b = b;
     ms->backoff_ms = BACKOFF_MIN_MS;
@@ -620,11 +446,11 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     char uri[600], persist[4096];
     snprintf(uri, sizeof uri, "%s://%s:%d", tls ? "ssl" : "tcp",
              cfg->mqtt.host ? cfg->mqtt.host : "127.0.0.1", cfg->mqtt.port ? cfg->mqtt.port : 1883);
-    /* Paho's own persistence (messages it acknowledged but could not hand
-       over yet) lives next to the spool */
     snprintf(persist, sizeof persist, "%s/paho", cfg->spool.path);
     ms->uri = strdup(uri);
-    ms->client_id = strdup(cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge");
+    ms->client_id = malloc(strlen(cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge") + 5);
+    if (ms->client_id)
+        sprintf(ms->client_id, "%s-pub", cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge");
     ms->username = dup_or_null(cfg->mqtt.username);
     ms->ca = dup_or_null(cfg->mqtt.tls.ca);
     ms->cert = dup_or_null(cfg->mqtt.tls.cert);
@@ -641,11 +467,15 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
                            cfg->path, ms->uri, prc);
         goto done;
     }
-    MQTTAsync_setCallbacks(ms->client, ms, on_connection_lost, on_message, NULL);
+    MQTTAsync_setCallbacks(ms->client, ms, on_connection_lost, on_unexpected_message, NULL);
     MQTTAsync_setConnected(ms->client, ms, on_connected);
     clock_gettime(CLOCK_MONOTONIC, &ms->next_attempt);
-    if (pthread_create(&ms->pump, NULL, pump_thread, ms))
+    if (pthread_create(&ms->pump, NULL, pump_thread, ms)) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot start the MQTT thread");
+        goto done;
+    }
+    if ((rc = mqtt_ingress_start(b, cfg, ms->password, &ms->ingress, err)))
+        mqtt_side_stop_pump(ms);
 done:
     routes_release(t);
     if (rc) {
@@ -664,20 +494,15 @@ void mqtt_side_notify(mqtt_side *ms)
     pthread_mutex_unlock(&ms->lock);
 }
 
-void mqtt_side_resubscribe(mqtt_side *ms)
-{
-    pthread_mutex_lock(&ms->lock);
-    int connected = ms->connected;
-    pthread_mutex_unlock(&ms->lock);
-    if (connected)
-        subscribe_all(ms);
-}
+void mqtt_side_resubscribe(mqtt_side *ms) { mqtt_ingress_resubscribe(ms->ingress); }
 
 void mqtt_side_stop(mqtt_side *ms, int timeout_ms)
 {
     if (!ms)
         return;
     struct timespec deadline;
+    mqtt_ingress_stop(ms->ingress); /* stop consuming first */
+    ms->ingress = NULL;
     now_plus(&deadline, timeout_ms);
     pthread_mutex_lock(&ms->lock);
     ms->stopping = 1;
@@ -692,11 +517,7 @@ void mqtt_side_stop(mqtt_side *ms, int timeout_ms)
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);
     }
-    pthread_mutex_lock(&ms->lock);
-    ms->stop_pump = 1;
-    pthread_cond_signal(&ms->wake);
-    pthread_mutex_unlock(&ms->lock);
-    pthread_join(ms->pump, NULL);
+    mqtt_side_stop_pump(ms);
     forget_done(ms);
     MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
     d.timeout = 1000;

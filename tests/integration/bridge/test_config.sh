@@ -49,6 +49,20 @@ routes:
 EOF
 expect_refused "wildcard destination" "bridge.yaml:6:.*(wildcard|topic name)"
 
+# a route publishing into a filter the bridge consumes (separate MQTT
+# connections for the two directions: No Local cannot break the loop)
+bt_config <<EOF
+routes:
+  - {from: "mqtt:a/#", to: "amqp:/amq/queue/a", action: forward}
+  - {from: "amqp:/amq/queue/b", to: "mqtt:a/back", action: forward}
+EOF
+expect_refused "mqtt loop" "bridge.yaml:7:.*consume its own output.*mqtt:a/back.*line 6"
+bt_config <<EOF
+routes:
+  - {from: "mqtt:a/#", to: "amqp:/amq/queue/a", action: forward, dead_letter: "mqtt:a/dead"}
+EOF
+expect_refused "dead letters into a source" "bridge.yaml:6:.*consume its own output.*mqtt:a/dead"
+
 # protect without service_cert
 bt_config <<EOF
 identity: {cert: $PKI/service.pem, key: $PKI/service.key}

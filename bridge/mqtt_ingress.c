@@ -1,0 +1,1153 @@
+/* mqtt_ingress.c - MQTT -> bridge: a small MQTT 5 / 3.1.1 subscriber of our own.
+ *
+ * Why not a library for this half: nothing may be acknowledged before it is
+ * on disk, and one fsync per message bounds the bridge to the disk's fsync
+ * rate (~0.4 ms here). libmosquitto 2.0.11 sends the PUBACK before on_message
+ * runs; Paho 1.3.12 (which publishes, mqtt_side.c) sends it when
+ * messageArrived returns, one message at a time. This connection instead
+ * reads whatever has arrived (the broker's in-flight window), routes it,
+ * spools every result in ONE transaction with one fsync (group commit) and
+ * only then writes the PUBACKs, in arrival order.
+ *
+ * The session is persistent (clean start off, session expiry one day, the
+ * configured client id): what is published while the bridge is down, or not
+ * yet acknowledged when it dies, is (re)delivered by the broker. Subscriptions
+ * are made at QoS <= 1 (at-least-once; receivers de-duplicate by
+ * wsa:MessageID). The publishing half is a separate connection, so a route
+ * may not publish into a filter the bridge consumes (bridge_check_config).
+ *
+ * One thread owns the socket; other threads only set a flag and write to the
+ * wake pipe (resubscribe after a reload, stop).
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "internal.h"
+
+#define KEEPALIVE_S 20
+#define RECEIVE_MAXIMUM 1000           /* the broker caps it by its max_inflight_messages */
+#define BATCH_MAX_BYTES (8u << 20)     /* read no further before committing */
+#define IO_TIMEOUT_S 30                /* a blocked read or write gives up (then reconnect) */
+#define CONNECT_TIMEOUT_MS 10000
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 10000
+#define ROOM_POLL_MS 200               /* block mode: retry a full spool this often */
+#define SESSION_EXPIRY 86400
+
+enum { PKT_CONNECT = 1, PKT_CONNACK, PKT_PUBLISH, PKT_PUBACK, PKT_PUBREC, PKT_PUBREL, PKT_PUBCOMP,
+       PKT_SUBSCRIBE, PKT_SUBACK, PKT_UNSUBSCRIBE, PKT_UNSUBACK, PKT_PINGREQ, PKT_PINGRESP,
+       PKT_DISCONNECT };
+
+/* MQTT 5 property identifiers used here */
+enum { PROP_PAYLOAD_FORMAT = 0x01, PROP_EXPIRY = 0x02, PROP_CONTENT_TYPE = 0x03,
+       PROP_RESPONSE_TOPIC = 0x08, PROP_CORRELATION = 0x09, PROP_SESSION_EXPIRY = 0x11,
+       PROP_SERVER_KEEPALIVE = 0x13, PROP_RECEIVE_MAXIMUM = 0x21, PROP_USER = 0x26 };
+
+typedef enum { CONN_NONE, CONN_CONNECTING, CONN_UP } conn_state;
+
+/* A received PUBLISH waiting for the batch commit. */
+typedef struct in_msg {
+    uint16_t packet_id;
+    int qos;
+    size_t first_out, n_out; /* its results in the batch's outs */
+    char *topic;
+} in_msg;
+
+struct mqtt_ingress {
+    bridge *b;
+    pthread_t thread;
+    int wake[2];
+    atomic_int stop, resubscribe;
+    /* settings */
+    char *host, *client_id, *username, *password;
+    int port, version;
+    SSL_CTX *tls;
+    /* connection */
+    int fd;
+    SSL *ssl;
+    conn_state state;
+    struct timespec deadline;   /* CONNACK due */
+    struct timespec last_sent, ping_sent;
+    int ping_outstanding, keepalive, subscribed_once, backoff_ms;
+    uint16_t next_packet_id;
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+    char **subscribed;
+    size_t n_subscribed;
+    /* the batch */
+    in_msg *msgs;
+    size_t n_msgs, cap_msgs;
+    bmsg **outs;
+    size_t n_outs, cap_outs, batch_bytes;
+};
+
+/* ------------------------------------------------------------ time */
+
+static long ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void stamp(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
+
+/* ------------------------------------------------------------ encoding */
+
+typedef struct obuf {
+    uint8_t *p;
+    size_t len, cap;
+    int failed;
+} obuf;
+
+static void put(obuf *o, const void *data, size_t n)
+{
+    if (o->failed)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(o->p, cap);
+        if (!p) {
+            o->failed = 1;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, data, n);
+    o->len += n;
+}
+
+static void put_u8(obuf *o, unsigned v) { uint8_t b = (uint8_t)v; put(o, &b, 1); }
+static void put_u16(obuf *o, unsigned v) { put_u8(o, v >> 8); put_u8(o, v & 0xff); }
+static void put_u32(obuf *o, uint32_t v) { put_u16(o, v >> 16); put_u16(o, v & 0xffff); }
+
+static void put_varint(obuf *o, size_t v)
+{
+    do {
+        unsigned digit = v % 128;
+        v /= 128;
+        put_u8(o, digit | (v ? 0x80 : 0));
+    } while (v);
+}
+
+static void put_str(obuf *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 0xffff) {
+        o->failed = 1;
+        return;
+    }
+    put_u16(o, (unsigned)n);
+    put(o, s, n);
+}
+
+/* Frames body as one packet (fixed header first) and appends it to out. */
+static void put_packet(obuf *out, unsigned type_flags, const obuf *body)
+{
+    if (body->failed) {
+        out->failed = 1;
+        return;
+    }
+    put_u8(out, type_flags);
+    put_varint(out, body->len);
+    put(out, body->p, body->len);
+}
+
+/* ------------------------------------------------------------ decoding */
+
+typedef struct cursor {
+    const uint8_t *p, *end;
+    int bad;
+} cursor;
+
+static int get_u8(cursor *c)
+{
+    if (c->p >= c->end) {
+        c->bad = 1;
+        return 0;
+    }
+    return *c->p++;
+}
+
+static unsigned get_u16(cursor *c) { unsigned hi = (unsigned)get_u8(c); return hi << 8 | (unsigned)get_u8(c); }
+static uint32_t get_u32(cursor *c) { uint32_t hi = get_u16(c); return hi << 16 | get_u16(c); }
+
+static size_t get_varint(cursor *c)
+{
+    size_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int b = get_u8(c);
+        v |= (size_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+/* A length-prefixed string or binary value, borrowed from the packet. */
+static const uint8_t *get_bin(cursor *c, size_t *len)
+{
+    *len = get_u16(c);
+    if (c->bad || (size_t)(c->end - c->p) < *len) {
+        c->bad = 1;
+        return NULL;
+    }
+    const uint8_t *v = c->p;
+    c->p += *len;
+    return v;
+}
+
+/* An owned NUL-terminated copy of a string value (NUL inside is malformed). */
+static char *get_str(cursor *c)
+{
+    size_t len;
+    const uint8_t *v = get_bin(c, &len);
+    if (!v || memchr(v, 0, len)) {
+        c->bad = 1;
+        return NULL;
+    }
+    char *s = strndup((const char *)v, len);
+    if (!s)
+        c->bad = 1;
+    return s;
+}
+
+/* Skips a property value of the given identifier; 0 if unknown. */
+static int skip_property(cursor *c, int id)
+{
+    size_t len;
+    switch (id) {
+    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+        get_u8(c);
+        return 1;
+    case 0x13: case 0x21: case 0x22: case 0x23:
+        get_u16(c);
+        return 1;
+    case 0x02: case 0x11: case 0x18: case 0x27:
+        get_u32(c);
+        return 1;
+    case 0x0B:
+        get_varint(c);
+        return 1;
+    case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
+        get_bin(c, &len);
+        return 1;
+    case PROP_USER:
+        get_bin(c, &len);
+        get_bin(c, &len);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The MQTT 5 property block at c as its own cursor; c moves past it. */
+static void properties(cursor *c, cursor *props)
+{
+    size_t len = get_varint(c);
+    if (c->bad || (size_t)(c->end - c->p) < len) {
+        c->bad = 1;
+        *props = (cursor){c->p, c->p, 1};
+        return;
+    }
+    *props = (cursor){c->p, c->p + len, 0};
+    c->p += len;
+}
+
+/* ------------------------------------------------------------ socket */
+
+static int io_write(mqtt_ingress *in, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k;
+        if (in->ssl) {
+            int r = SSL_write(in->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            k = r > 0 ? r : -1;
+        } else {
+            k = send(in->fd, p, n, MSG_NOSIGNAL);
+            if (k < 0 && errno == EINTR)
+                continue;
+        }
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    stamp(&in->last_sent);
+    return 0;
+}
+
+static int send_obuf(mqtt_ingress *in, obuf *o)
+{
+    int rc = o->failed ? -1 : io_write(in, o->p, o->len);
+    free(o->p);
+    *o = (obuf){0};
+    return rc;
+}
+
+/* Sends one packet of a type and body. */
+static int send_packet(mqtt_ingress *in, unsigned type_flags, obuf *body)
+{
+    obuf pkt = {0};
+    put_packet(&pkt, type_flags, body);
+    free(body->p);
+    *body = (obuf){0};
+    return send_obuf(in, &pkt);
+}
+
+static void close_connection(mqtt_ingress *in)
+{
+    if (in->ssl) {
+        SSL_free(in->ssl);
+        in->ssl = NULL;
+    }
+    if (in->fd >= 0)
+        close(in->fd);
+    in->fd = -1;
+    in->state = CONN_NONE;
+    in->rx_len = 0;
+}
+
+static void drop_connection(mqtt_ingress *in, const char *why)
+{
+    if (in->fd < 0)
+        return;
+    int was_up = in->state == CONN_UP;
+    close_connection(in);
+    if (was_up) {
+        atomic_fetch_add(&in->b->metrics.reconnects[SIDE_MQTT], 1);
+        blog(LOG_WARN, "mqtt_disconnected", "host=%s port=%d cause=\"%s\"", in->host, in->port, why);
+    } else {
+        blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d cause=\"%s\"", in->host, in->port, why);
+    }
+}
+
+static int tcp_connect(mqtt_ingress *in)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
+    char port[16];
+    snprintf(port, sizeof port, "%d", in->port);
+    if (getaddrinfo(in->host, port, &hints, &res) != 0)
+        return -1;
+    int fd = -1;
+    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        struct timeval tv = {IO_TIMEOUT_S, 0};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* TLS on the connected socket: the server certificate must chain to
+ * mqtt.tls.ca and name the host (as Paho's verify option does). */
+static int tls_handshake(mqtt_ingress *in)
+{
+    if (!(in->ssl = SSL_new(in->tls)) || SSL_set_fd(in->ssl, in->fd) != 1)
+        return -1;
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, in->host, ip) == 1 || inet_pton(AF_INET6, in->host, ip) == 1;
+    if (!is_ip)
+        SSL_set_tlsext_host_name(in->ssl, in->host);
+    if (SSL_CTX_get_verify_mode(in->tls) & SSL_VERIFY_PEER) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(in->ssl);
+        if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, in->host) != 1
+                  : SSL_set1_host(in->ssl, in->host) != 1)
+            return -1;
+    }
+    if (SSL_connect(in->ssl) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
+static int send_connect(mqtt_ingress *in)
+{
+    obuf body = {0};
+    put_str(&body, "MQTT");
+    put_u8(&body, (unsigned)in->version);
+    put_u8(&body, (in->username ? 0x80 : 0) | (in->password ? 0x40 : 0)); /* clean start off */
+    put_u16(&body, KEEPALIVE_S);
+    if (in->version == 5) {
+        obuf props = {0};
+        put_u8(&props, PROP_SESSION_EXPIRY);
+        put_u32(&props, SESSION_EXPIRY);
+        put_u8(&props, PROP_RECEIVE_MAXIMUM);
+        put_u16(&props, RECEIVE_MAXIMUM);
+        put_varint(&body, props.len);
+        put(&body, props.p, props.len);
+        body.failed |= props.failed;
+        free(props.p);
+    }
+    put_str(&body, in->client_id);
+    if (in->username)
+        put_str(&body, in->username);
+    if (in->password)
+        put_str(&body, in->password);
+    int rc = send_packet(in, PKT_CONNECT << 4, &body);
+    return rc;
+}
+
+static int open_connection(mqtt_ingress *in)
+{
+    if ((in->fd = tcp_connect(in)) < 0) {
+        blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d cause=\"cannot connect\"", in->host, in->port);
+        return -1;
+    }
+    if (in->tls && tls_handshake(in) != 0) {
+        drop_connection(in, "TLS handshake failed");
+        return -1;
+    }
+    in->state = CONN_CONNECTING;
+    stamp(&in->deadline);
+    in->ping_outstanding = 0;
+    in->keepalive = KEEPALIVE_S;
+    in->subscribed_once = 0;
+    if (send_connect(in) != 0) {
+        drop_connection(in, "cannot send CONNECT");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ subscriptions */
+
+static int in_list(char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static uint16_t packet_id(mqtt_ingress *in)
+{
+    if (++in->next_packet_id == 0)
+        in->next_packet_id = 1;
+    return in->next_packet_id;
+}
+
+/* Subscribes the filters of the current routing table and unsubscribes those
+ * a reload removed (the session is persistent: they would stay). */
+static int subscribe_all(mqtt_ingress *in)
+{
+    route_table *t = routes_acquire(in->b);
+    const msgsec_config *cfg = t->cfg;
+    char **filters = calloc(cfg->n_routes + 1, sizeof *filters);
+    obuf sub = {0}, unsub = {0};
+    size_t n = 0, n_gone = 0;
+    put_u16(&sub, packet_id(in));
+    if (in->version == 5)
+        put_u8(&sub, 0); /* no properties */
+    for (size_t i = 0; filters && i < cfg->n_routes; i++) {
+        bridge_side side;
+        const char *name;
+        if (route_endpoint(cfg->routes[i].from, &side, &name) || side != SIDE_MQTT ||
+            in_list(filters, n, name) || !(filters[n] = strdup(name)))
+            continue;
+        put_str(&sub, name);
+        put_u8(&sub, cfg->routes[i].qos > 1 ? 1u : (unsigned)cfg->routes[i].qos);
+        n++;
+    }
+    routes_release(t);
+    if (!filters) {
+        free(sub.p);
+        return -1;
+    }
+    put_u16(&unsub, packet_id(in));
+    if (in->version == 5)
+        put_u8(&unsub, 0);
+    for (size_t i = 0; i < in->n_subscribed; i++)
+        if (!in_list(filters, n, in->subscribed[i])) {
+            put_str(&unsub, in->subscribed[i]);
+            n_gone++;
+        }
+    int rc = 0;
+    if (n_gone > 0) {
+        rc = send_packet(in, PKT_UNSUBSCRIBE << 4 | 0x2, &unsub);
+        blog(rc ? LOG_ERROR : LOG_INFO, "mqtt_unsubscribe", "filters=%zu rc=%d", n_gone, rc);
+    }
+    if (rc == 0 && n > 0)
+        rc = send_packet(in, PKT_SUBSCRIBE << 4 | 0x2, &sub);
+    free(sub.p);
+    free(unsub.p);
+    free_list(in->subscribed, in->n_subscribed);
+    in->subscribed = filters;
+    in->n_subscribed = n;
+    if (rc == 0 && n == 0 && !in->subscribed_once) { /* nothing to wait for */
+        in->subscribed_once = 1;
+        blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=0", in->host, in->port,
+             in->client_id);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ receive */
+
+static int batch_push_msg(mqtt_ingress *in, in_msg m)
+{
+    if (in->n_msgs == in->cap_msgs) {
+        size_t cap = in->cap_msgs ? in->cap_msgs * 2 : 64;
+        in_msg *p = realloc(in->msgs, cap * sizeof *p);
+        if (!p)
+            return -1;
+        in->msgs = p;
+        in->cap_msgs = cap;
+    }
+    in->msgs[in->n_msgs++] = m;
+    return 0;
+}
+
+static int batch_push_outs(mqtt_ingress *in, bmsg **outs, size_t n)
+{
+    if (in->n_outs + n > in->cap_outs) {
+        size_t cap = in->cap_outs ? in->cap_outs : 64;
+        while (cap < in->n_outs + n)
+            cap *= 2;
+        bmsg **p = realloc(in->outs, cap * sizeof *p);
+        if (!p)
+            return -1;
+        in->outs = p;
+        in->cap_outs = cap;
+    }
+    memcpy(in->outs + in->n_outs, outs, n * sizeof *outs);
+    in->n_outs += n;
+    return 0;
+}
+
+static void batch_clear(mqtt_ingress *in)
+{
+    for (size_t i = 0; i < in->n_outs; i++)
+        bmsg_free(in->outs[i]);
+    for (size_t i = 0; i < in->n_msgs; i++)
+        free(in->msgs[i].topic);
+    in->n_outs = in->n_msgs = in->batch_bytes = 0;
+}
+
+/* Owned copy of a string/binary property value into *dst (replacing it). */
+static int take_bin(cursor *c, char **dst, size_t *len_out)
+{
+    size_t len;
+    const uint8_t *v = get_bin(c, &len);
+    if (!v)
+        return -1;
+    char *s = malloc(len + 1);
+    if (!s)
+        return -1;
+    memcpy(s, v, len);
+    s[len] = 0;
+    free(*dst);
+    *dst = s;
+    if (len_out)
+        *len_out = len;
+    return 0;
+}
+
+/* PUBLISH properties -> bmsg (user properties as properties, msgsec-bridge-id
+ * kept as the bridge id). -1 if malformed or out of memory. */
+static int publish_properties(cursor *props, bmsg *m)
+{
+    while (props->p < props->end && !props->bad) {
+        int id = get_u8(props);
+        char *k = NULL, *v = NULL;
+        int ok = 1;
+        switch (id) {
+        case PROP_CONTENT_TYPE:
+            ok = take_bin(props, &m->content_type, NULL) == 0;
+            break;
+        case PROP_CORRELATION:
+            ok = take_bin(props, (char **)&m->correlation, &m->correlation_len) == 0;
+            break;
+        case PROP_RESPONSE_TOPIC:
+            ok = take_bin(props, &m->reply_to, NULL) == 0;
+            break;
+        case PROP_EXPIRY:
+            m->ttl_ms = (int64_t)get_u32(props) * 1000;
+            break;
+        case PROP_USER:
+            ok = take_bin(props, &k, NULL) == 0 && take_bin(props, &v, NULL) == 0;
+            if (ok && strcmp(k, "msgsec-bridge-id") == 0 && !m->bridge_id) {
+                m->bridge_id = v;
+                v = NULL;
+            } else if (ok) {
+                ok = bmsg_add_prop(m, k, v) == 0;
+            }
+            free(k);
+            free(v);
+            break;
+        default:
+            ok = skip_property(props, id);
+            break;
+        }
+        if (!ok)
+            return -1;
+    }
+    return props->bad ? -1 : 0;
+}
+
+/* One PUBLISH: routed now, spooled and acknowledged with its batch. */
+static int on_publish(mqtt_ingress *in, unsigned flags, cursor *c)
+{
+    int qos = (flags >> 1) & 3;
+    if (qos == 3)
+        return -1;
+    char *topic = get_str(c);
+    uint16_t id = qos ? (uint16_t)get_u16(c) : 0;
+    bmsg *m = calloc(1, sizeof *m);
+    int rc = -1;
+    if (!topic || !*topic || c->bad || !m || (qos && id == 0))
+        goto done; /* an empty topic would be a topic alias: we allow none */
+    if (in->version == 5) {
+        cursor props;
+        properties(c, &props);
+        if (c->bad || publish_properties(&props, m) != 0)
+            goto done;
+    }
+    m->qos = qos;
+    if (bmsg_set_payload(m, c->p, (size_t)(c->end - c->p)) || !(m->subject = strdup(topic)))
+        goto done;
+    bmsg **outs = NULL;
+    size_t n = 0;
+    route_table *rt = routes_acquire(in->b);
+    int matched = routes_apply(in->b, rt, SIDE_MQTT, topic, m, &outs, &n);
+    routes_release(rt);
+    if (matched >= 0 && batch_push_outs(in, outs, n) == 0) {
+        in_msg im = {id, qos, in->n_outs - n, n, topic};
+        if (batch_push_msg(in, im) == 0) {
+            topic = NULL;
+            rc = 0;
+        } else {
+            in->n_outs -= n; /* freed below */
+        }
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++)
+            bmsg_free(outs[i]);
+    free(outs);
+    in->batch_bytes += m->payload_len;
+done:
+    if (rc != 0)
+        blog(LOG_ERROR, "mqtt_message", "reason=%s", c->bad ? "malformed_publish" : "out_of_memory");
+    bmsg_free(m);
+    free(topic);
+    return rc;
+}
+
+static int on_connack(mqtt_ingress *in, cursor *c)
+{
+    if (in->state != CONN_CONNECTING)
+        return -1;
+    int session_present = get_u8(c) & 1;
+    int reason = get_u8(c);
+    if (in->version == 5 && !c->bad) {
+        cursor props;
+        properties(c, &props);
+        while (props.p < props.end && !props.bad) {
+            int id = get_u8(&props);
+            if (id == PROP_SERVER_KEEPALIVE)
+                in->keepalive = (int)get_u16(&props);
+            else if (!skip_property(&props, id))
+                props.bad = 1;
+        }
+        c->bad |= props.bad;
+    }
+    if (c->bad)
+        return -1;
+    if (reason != 0) {
+        blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d reason=%d", in->host, in->port, reason);
+        return -1;
+    }
+    in->state = CONN_UP;
+    in->backoff_ms = BACKOFF_MIN_MS;
+    blog(LOG_INFO, "mqtt_session", "host=%s port=%d client_id=%s session_present=%d keepalive=%d",
+         in->host, in->port, in->client_id, session_present, in->keepalive);
+    return subscribe_all(in);
+}
+
+static int on_suback(mqtt_ingress *in, int type, cursor *c)
+{
+    get_u16(c);
+    if (in->version == 5) {
+        cursor props;
+        properties(c, &props);
+    }
+    size_t refused = 0, n = 0;
+    while (c->p < c->end && !c->bad) {
+        n++;
+        if (get_u8(c) >= 0x80)
+            refused++;
+    }
+    if (c->bad)
+        return -1;
+    if (type == PKT_UNSUBACK)
+        return 0;
+    if (refused)
+        blog(LOG_ERROR, "mqtt_subscribe_refused", "filters=%zu refused=%zu", n, refused);
+    blog(LOG_INFO, "mqtt_subscribe", "filters=%zu", n);
+    if (!in->subscribed_once) {
+        /* subscriptions in place: from here on nothing published is missed */
+        in->subscribed_once = 1;
+        blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=%zu", in->host,
+             in->port, in->client_id, n);
+    }
+    return 0;
+}
+
+static int send_ack(mqtt_ingress *in, int type, uint16_t id)
+{
+    obuf body = {0};
+    put_u16(&body, id);
+    return send_packet(in, (unsigned)type << 4 | (type == PKT_PUBREL ? 0x2u : 0u), &body);
+}
+
+/* Handles one complete packet. -1: drop the connection. */
+static int on_packet(mqtt_ingress *in, unsigned header, cursor *c)
+{
+    int type = (int)(header >> 4);
+    if (in->state == CONN_CONNECTING && type != PKT_CONNACK)
+        return -1;
+    switch (type) {
+    case PKT_CONNACK: return on_connack(in, c);
+    case PKT_PUBLISH: return on_publish(in, header & 0xf, c);
+    case PKT_SUBACK:
+    case PKT_UNSUBACK: return on_suback(in, type, c);
+    case PKT_PUBREL: /* QoS 2 (only if the broker upgrades): its PUBREC followed the commit */
+        return send_ack(in, PKT_PUBCOMP, (uint16_t)get_u16(c));
+    case PKT_PINGRESP:
+        in->ping_outstanding = 0;
+        return 0;
+    case PKT_DISCONNECT: {
+        int reason = c->p < c->end ? get_u8(c) : 0;
+        blog(LOG_WARN, "mqtt_server_disconnect", "reason=%d", reason);
+        return -1;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* Parses every complete packet in the receive buffer. */
+static int parse_packets(mqtt_ingress *in)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (rc == 0 && in->rx_len - off >= 2) {
+        cursor h = {in->rx + off + 1, in->rx + in->rx_len, 0};
+        size_t len = 0;
+        int complete_header = 0;
+        for (int i = 0; i < 4 && h.p < h.end; i++) {
+            uint8_t b = *h.p++;
+            len |= (size_t)(b & 0x7f) << (7 * i);
+            if (!(b & 0x80)) {
+                complete_header = 1;
+                break;
+            }
+            if (i == 3)
+                return -1; /* a fifth length byte: malformed */
+        }
+        if (!complete_header)
+            break;
+        size_t header_len = (size_t)(h.p - (in->rx + off));
+        if (in->rx_len - off - header_len < len) {
+            size_t need = header_len + len;
+            if (need > in->rx_cap) { /* make room for the whole packet */
+                uint8_t *p = realloc(in->rx, need);
+                if (!p)
+                    return -1;
+                in->rx = p;
+                in->rx_cap = need;
+            }
+            break;
+        }
+        cursor body = {in->rx + off + header_len, in->rx + off + header_len + len, 0};
+        rc = on_packet(in, in->rx[off], &body);
+        off += header_len + len;
+    }
+    memmove(in->rx, in->rx + off, in->rx_len - off);
+    in->rx_len -= off;
+    return rc;
+}
+
+static int more_ready(mqtt_ingress *in)
+{
+    if (in->ssl && SSL_pending(in->ssl) > 0)
+        return 1;
+    struct pollfd p = {in->fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Reads what has arrived (up to a batch's worth) and parses it. */
+static int receive(mqtt_ingress *in)
+{
+    for (;;) {
+        if (in->rx_cap - in->rx_len < 16384) {
+            size_t cap = in->rx_cap ? in->rx_cap * 2 : 65536;
+            uint8_t *p = realloc(in->rx, cap);
+            if (!p)
+                return -1;
+            in->rx = p;
+            in->rx_cap = cap;
+        }
+        size_t room = in->rx_cap - in->rx_len;
+        ssize_t k;
+        if (in->ssl) {
+            int r = SSL_read(in->ssl, in->rx + in->rx_len, room > INT32_MAX ? INT32_MAX : (int)room);
+            k = r > 0 ? r : -1;
+        } else {
+            do
+                k = recv(in->fd, in->rx + in->rx_len, room, 0);
+            while (k < 0 && errno == EINTR);
+        }
+        if (k <= 0)
+            return -1;
+        in->rx_len += (size_t)k;
+        if (parse_packets(in) != 0)
+            return -1;
+        if (in->n_msgs >= RECEIVE_MAXIMUM || in->batch_bytes >= BATCH_MAX_BYTES || !more_ready(in))
+            return 0;
+    }
+}
+
+/* ------------------------------------------------------------ waiting */
+
+static void drain_wake(mqtt_ingress *in)
+{
+    char buf[64];
+    while (read(in->wake[0], buf, sizeof buf) > 0)
+        ;
+}
+
+/* Sleeps up to ms, woken early by a stop or resubscribe request (their flags
+ * stay set for the loop). */
+static void pause_ms(mqtt_ingress *in, long ms)
+{
+    struct pollfd p = {in->wake[0], POLLIN, 0};
+    if (poll(&p, 1, (int)ms) > 0)
+        drain_wake(in);
+}
+
+static void wait_backoff(mqtt_ingress *in)
+{
+    long delay = in->backoff_ms / 2 + random() % (in->backoff_ms / 2 + 1); /* jitter */
+    in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
+    pause_ms(in, delay);
+}
+
+/* when_full: block. Nothing more is read meanwhile, so the broker holds the
+ * rest of its window; PINGREQs keep the session up (their PINGRESPs are read
+ * later). */
+static void wait_room(mqtt_ingress *in)
+{
+    pause_ms(in, ROOM_POLL_MS);
+    if (in->keepalive && ms_since(&in->last_sent) >= in->keepalive * 500L) {
+        obuf empty = {0};
+        send_packet(in, PKT_PINGREQ << 4, &empty);
+    }
+}
+
+/* ------------------------------------------------------------ commit */
+
+/* Spools the results of msgs [from, to) in one transaction (never waits):
+ * MSGSEC_OK, or the spool's refusal. */
+static msgsec_err spool_range(mqtt_ingress *in, size_t from, size_t to, msgsec_error *err)
+{
+    size_t first = in->msgs[from].first_out;
+    size_t last = in->msgs[to - 1].first_out + in->msgs[to - 1].n_out;
+    if (last == first)
+        return MSGSEC_OK;
+    msgsec_err rc = spool_put(in->b->spool, in->outs + first, last - first, 0, err);
+    if (rc == MSGSEC_OK)
+        bridge_notify(in->b, in->outs + first, last - first);
+    return rc;
+}
+
+static void put_ack(obuf *acks, const in_msg *m)
+{
+    if (m->qos == 0)
+        return;
+    put_u8(acks, (m->qos == 1 ? PKT_PUBACK : PKT_PUBREC) << 4);
+    put_u8(acks, 2);
+    put_u16(acks, m->packet_id);
+}
+
+/* Group commit: the whole batch in one spool transaction (one fsync), then
+ * the acknowledgements in arrival order. If the batch does not fit at once,
+ * message by message with the when_full policy. A message the spool refuses
+ * otherwise (or that is still waiting for room when the bridge stops) is not
+ * acknowledged, nor anything after it (acknowledgements keep arrival order):
+ * the connection is dropped and the broker redelivers. */
+static int commit_batch(mqtt_ingress *in)
+{
+    if (in->n_msgs == 0)
+        return 0;
+    msgsec_error err = {0};
+    obuf acks = {0};
+    size_t acked = 0;
+    if (spool_range(in, 0, in->n_msgs, &err) == MSGSEC_OK) {
+        acked = in->n_msgs;
+    } else {
+        int reject_when_full = spool_rejects_when_full(in->b->spool);
+        for (; acked < in->n_msgs; acked++) {
+            msgsec_err rc;
+            while ((rc = spool_range(in, acked, acked + 1, &err)) == SPOOL_FULL && !reject_when_full &&
+                   !atomic_load(&in->stop) && !atomic_load(&in->b->stopping))
+                wait_room(in);
+            if (rc == MSGSEC_OK)
+                continue;
+            if ((rc == SPOOL_FULL && reject_when_full) || rc == SPOOL_TOO_BIG) {
+                /* when_full: reject. MQTT has no negative acknowledgement for a
+                   subscriber: the message is dropped, counted and logged. */
+                atomic_fetch_add(&in->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
+                blog(LOG_WARN, "reject", "side=mqtt topic=%s reason=spool_full detail=\"%s\"",
+                     in->msgs[acked].topic, err.detail);
+                continue;
+            }
+            blog(LOG_ERROR, "spool_refused", "side=mqtt topic=%s reason=\"%s\"", in->msgs[acked].topic,
+                 err.detail);
+            break;
+        }
+    }
+    for (size_t i = 0; i < acked; i++)
+        put_ack(&acks, &in->msgs[i]);
+    int complete = acked == in->n_msgs;
+    batch_clear(in);
+    int rc = acks.len ? send_obuf(in, &acks) : 0;
+    free(acks.p);
+    return complete && rc == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ thread */
+
+
+/* ms until the next keepalive action (PINGREQ, or giving up on PINGRESP /
+ * CONNACK); -1 = none */
+static int next_timeout(mqtt_ingress *in)
+{
+    long t;
+    if (in->state == CONN_CONNECTING)
+        t = CONNECT_TIMEOUT_MS - ms_since(&in->deadline);
+    else if (in->keepalive == 0)
+        return -1;
+    else if (in->ping_outstanding)
+        t = in->keepalive * 1000L - ms_since(&in->ping_sent);
+    else
+        t = in->keepalive * 500L - ms_since(&in->last_sent);
+    return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
+}
+
+static int keepalive(mqtt_ingress *in)
+{
+    if (in->state == CONN_CONNECTING) {
+        if (ms_since(&in->deadline) >= CONNECT_TIMEOUT_MS) {
+            drop_connection(in, "no CONNACK");
+            return -1;
+        }
+        return 0;
+    }
+    if (in->keepalive == 0)
+        return 0;
+    if (in->ping_outstanding) {
+        if (ms_since(&in->ping_sent) >= in->keepalive * 1000L) {
+            drop_connection(in, "no PINGRESP");
+            return -1;
+        }
+    } else if (ms_since(&in->last_sent) >= in->keepalive * 500L) {
+        obuf empty = {0};
+        if (send_packet(in, PKT_PINGREQ << 4, &empty) != 0) {
+            drop_connection(in, "cannot send PINGREQ");
+            return -1;
+        }
+        in->ping_outstanding = 1;
+        stamp(&in->ping_sent);
+    }
+    return 0;
+}
+
+static void *ingress_thread(void *arg)
+{
+    mqtt_ingress *in = arg;
+    while (!atomic_load(&in->stop)) {
+        if (in->fd < 0) {
+            if (open_connection(in) != 0)
+                wait_backoff(in);
+            continue;
+        }
+        int pending_tls = in->ssl && SSL_pending(in->ssl) > 0;
+        struct pollfd p[2] = {{in->fd, POLLIN, 0}, {in->wake[0], POLLIN, 0}};
+        int timeout = next_timeout(in);
+        if (poll(p, 2, pending_tls ? 0 : timeout) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents)
+            drain_wake(in);
+        if (atomic_exchange(&in->resubscribe, 0) && in->state == CONN_UP && subscribe_all(in) != 0) {
+            drop_connection(in, "cannot subscribe");
+            continue;
+        }
+        if (!p[0].revents && !pending_tls) {
+            keepalive(in);
+            continue;
+        }
+        /* what was parsed before a failure is still spooled (not acknowledged
+           if the connection is gone: the broker redelivers it) */
+        int received = receive(in);
+        if (commit_batch(in) != 0 || received != 0) {
+            drop_connection(in, "connection lost or protocol error");
+            if (!atomic_load(&in->stop))
+                wait_backoff(in);
+            continue;
+        }
+        keepalive(in);
+    }
+    if (in->fd >= 0 && in->state == CONN_UP) {
+        obuf empty = {0};
+        send_packet(in, PKT_DISCONNECT << 4, &empty);
+    }
+    close_connection(in);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ public */
+
+static void ingress_free(mqtt_ingress *in)
+{
+    if (!in)
+        return;
+    batch_clear(in);
+    free(in->msgs);
+    free(in->outs);
+    free(in->rx);
+    free_list(in->subscribed, in->n_subscribed);
+    free(in->host);
+    free(in->client_id);
+    free(in->username);
+    if (in->password)
+        msgsec_free_secret(in->password, strlen(in->password));
+    SSL_CTX_free(in->tls);
+    if (in->wake[0] >= 0)
+        close(in->wake[0]);
+    if (in->wake[1] >= 0)
+        close(in->wake[1]);
+    free(in);
+}
+
+/* The TLS context for mqtt.tls: trust anchors and the client certificate. */
+static msgsec_err tls_context(const msgsec_config *cfg, SSL_CTX **out, msgsec_error *err)
+{
+    const msgsec_tls_config *t = &cfg->mqtt.tls;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    const char *what = NULL;
+    if (!ctx)
+        what = "cannot create a TLS context";
+    else if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        what = "cannot require TLS 1.2";
+    else if (t->ca && SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
+        what = "cannot load mqtt.tls.ca";
+    else if (t->cert && SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
+        what = "cannot load mqtt.tls.cert";
+    else if (t->cert && SSL_CTX_use_PrivateKey_file(ctx, t->key ? t->key : t->cert, SSL_FILETYPE_PEM) != 1)
+        what = "cannot load mqtt.tls.key";
+    else if (t->cert && SSL_CTX_check_private_key(ctx) != 1)
+        what = "mqtt.tls.key does not match mqtt.tls.cert";
+    if (what) {
+        SSL_CTX_free(ctx);
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s: %s", cfg->path, what);
+        return msgsec_seterr_ssl(err, MSGSEC_E_USAGE, detail);
+    }
+    if (t->ca)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    *out = ctx;
+    return MSGSEC_OK;
+}
+
+msgsec_err mqtt_ingress_start(bridge *b, const msgsec_config *cfg, const char *password,
+                              mqtt_ingress **out, msgsec_error *err)
+{
+    *out = NULL;
+    mqtt_ingress *in = calloc(1, sizeof *in);
+    if (!in)
+        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    in->b = b;
+    in->fd = -1;
+    in->wake[0] = in->wake[1] = -1;
+    in->backoff_ms = BACKOFF_MIN_MS;
+    in->version = cfg->mqtt.version == 4 ? 4 : 5;
+    in->port = cfg->mqtt.port ? cfg->mqtt.port : 1883;
+    in->host = strdup(cfg->mqtt.host ? cfg->mqtt.host : "127.0.0.1");
+    in->client_id = strdup(cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge");
+    in->username = cfg->mqtt.username ? strdup(cfg->mqtt.username) : NULL;
+    in->password = password ? strdup(password) : NULL;
+    msgsec_err rc = MSGSEC_OK;
+    if (!in->host || !in->client_id || (cfg->mqtt.username && !in->username) || (password && !in->password) ||
+        pipe2(in->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    else if ((cfg->mqtt.tls.ca || cfg->mqtt.tls.cert) && (rc = tls_context(cfg, &in->tls, err)))
+        ;
+    else if (pthread_create(&in->thread, NULL, ingress_thread, in))
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot start the MQTT receive thread");
+    if (rc) {
+        ingress_free(in);
+        return rc;
+    }
+    *out = in;
+    return MSGSEC_OK;
+}
+
+static void wake(mqtt_ingress *in)
+{
+    ssize_t k = write(in->wake[1], "w", 1);
+    (void)k; /* a full pipe already wakes the thread */
+}
+
+void mqtt_ingress_resubscribe(mqtt_ingress *in)
+{
+    atomic_store(&in->resubscribe, 1);
+    wake(in);
+}
+
+void mqtt_ingress_stop(mqtt_ingress *in)
+{
+    if (!in)
+        return;
+    atomic_store(&in->stop, 1);
+    wake(in);
+    pthread_join(in->thread, NULL);
+    ingress_free(in);
+}
