@@ -603,10 +603,11 @@ static int printable_ns(const xmlNs *ns)
     return !ns || !ns->href || !strchr((const char *)ns->href, '"');
 }
 
-static int eligible_element(const xmlNode *el, int depth)
+/* parent_ns: the parent's namespace, already found printable */
+static int eligible_element(const xmlNode *el, int depth, const xmlNs *parent_ns)
 {
     int n_attrs = 0;
-    if (depth > C14N_MAX_DEPTH || !printable_ns(el->ns))
+    if (depth > C14N_MAX_DEPTH || (el->ns != parent_ns && !printable_ns(el->ns)))
         return 0;
     if (!el->ns && !printable_ns(xmlSearchNs(el->doc, (xmlNodePtr)el, NULL)))
         return 0;
@@ -623,7 +624,7 @@ static int eligible_element(const xmlNode *el, int depth)
     for (const xmlNode *c = el->children; c; c = c->next) {
         switch (c->type) {
         case XML_ELEMENT_NODE:
-            if (!eligible_element(c, depth + 1))
+            if (!eligible_element(c, depth + 1, el->ns))
                 return 0;
             break;
         case XML_TEXT_NODE:
@@ -641,7 +642,7 @@ static int eligible_element(const xmlNode *el, int depth)
 int xml_c14n_fast_eligible(const xmlNode *node, xmlChar **prefixes)
 {
     return (!prefixes || !prefixes[0]) && node && node->type == XML_ELEMENT_NODE && node->doc &&
-           eligible_element(node, 0);
+           eligible_element(node, 0, NULL);
 }
 
 typedef struct c14n_writer {
@@ -777,13 +778,30 @@ static int attr_cmp(const xmlAttr *a, const xmlAttr *b)
     return rc ? rc : xmlStrcmp(a->name, b->name);
 }
 
-static void w_qname(c14n_writer *w, const xmlNs *ns, const xmlChar *name)
+/* prefix:name of an element or attribute, measured once (an element's is
+ * written twice). */
+typedef struct qname {
+    const char *prefix, *name; /* prefix NULL: none */
+    size_t prefix_len, name_len;
+} qname;
+
+static qname qname_of(const xmlNs *ns, const xmlChar *name)
 {
+    qname q = {NULL, (const char *)name, 0, strlen((const char *)name)};
     if (ns && !empty(ns->prefix)) {
-        w_puts(w, (const char *)ns->prefix);
+        q.prefix = (const char *)ns->prefix;
+        q.prefix_len = strlen(q.prefix);
+    }
+    return q;
+}
+
+static void w_qname(c14n_writer *w, const qname *q)
+{
+    if (q->prefix) {
+        w_put(w, q->prefix, q->prefix_len);
         w_put(w, ":", 1);
     }
-    w_puts(w, (const char *)name);
+    w_put(w, q->name, q->name_len);
 }
 
 static void w_ns_decl(c14n_writer *w, const xmlNs *ns)
@@ -849,7 +867,8 @@ static void w_attributes(c14n_writer *w, const xmlNode *el)
     }
     for (size_t i = 0; i < n; i++) {
         w_put(w, " ", 1);
-        w_qname(w, list[i]->ns, list[i]->name);
+        qname q = qname_of(list[i]->ns, list[i]->name);
+        w_qname(w, &q);
         w_put(w, "=\"", 2);
         for (const xmlNode *t = list[i]->children; t; t = t->next)
             if (t->content)
@@ -862,7 +881,8 @@ static void w_element(c14n_writer *w, const xmlNode *el)
 {
     size_t mark = w->n_rendered;
     w_put(w, "<", 1);
-    w_qname(w, el->ns, el->name);
+    qname q = qname_of(el->ns, el->name);
+    w_qname(w, &q);
     w_namespaces(w, el);
     w_attributes(w, el);
     w_put(w, ">", 1);
@@ -882,7 +902,7 @@ static void w_element(c14n_writer *w, const xmlNode *el)
         } /* comments are left out */
     }
     w_put(w, "</", 2);
-    w_qname(w, el->ns, el->name);
+    w_qname(w, &q);
     w_put(w, ">", 1);
     w->n_rendered = mark;
 }
