@@ -39,6 +39,7 @@
 
 #include "bridge.h"
 #include "internal.h"
+#include "mqtt_packet.h"
 
 #define KEEPALIVE_S 20
 #define RECEIVE_MAXIMUM 1000           /* the broker caps it by its max_inflight_messages */
@@ -49,15 +50,6 @@
 #define BACKOFF_MAX_MS 10000
 #define ROOM_POLL_MS 200               /* block mode: retry a full spool this often */
 #define SESSION_EXPIRY 86400
-
-enum { PKT_CONNECT = 1, PKT_CONNACK, PKT_PUBLISH, PKT_PUBACK, PKT_PUBREC, PKT_PUBREL, PKT_PUBCOMP,
-       PKT_SUBSCRIBE, PKT_SUBACK, PKT_UNSUBSCRIBE, PKT_UNSUBACK, PKT_PINGREQ, PKT_PINGRESP,
-       PKT_DISCONNECT };
-
-/* MQTT 5 property identifiers used here */
-enum { PROP_PAYLOAD_FORMAT = 0x01, PROP_EXPIRY = 0x02, PROP_CONTENT_TYPE = 0x03,
-       PROP_RESPONSE_TOPIC = 0x08, PROP_CORRELATION = 0x09, PROP_SESSION_EXPIRY = 0x11,
-       PROP_SERVER_KEEPALIVE = 0x13, PROP_RECEIVE_MAXIMUM = 0x21, PROP_USER = 0x26 };
 
 typedef enum { CONN_NONE, CONN_CONNECTING, CONN_UP } conn_state;
 
@@ -108,172 +100,6 @@ static long ms_since(const struct timespec *t)
 
 static void stamp(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
 
-/* ------------------------------------------------------------ encoding */
-
-typedef struct obuf {
-    uint8_t *p;
-    size_t len, cap;
-    int failed;
-} obuf;
-
-static void put(obuf *o, const void *data, size_t n)
-{
-    if (o->failed)
-        return;
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap < o->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(o->p, cap);
-        if (!p) {
-            o->failed = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, data, n);
-    o->len += n;
-}
-
-static void put_u8(obuf *o, unsigned v) { uint8_t b = (uint8_t)v; put(o, &b, 1); }
-static void put_u16(obuf *o, unsigned v) { put_u8(o, v >> 8); put_u8(o, v & 0xff); }
-static void put_u32(obuf *o, uint32_t v) { put_u16(o, v >> 16); put_u16(o, v & 0xffff); }
-
-static void put_varint(obuf *o, size_t v)
-{
-    do {
-        unsigned digit = v % 128;
-        v /= 128;
-        put_u8(o, digit | (v ? 0x80 : 0));
-    } while (v);
-}
-
-static void put_str(obuf *o, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 0xffff) {
-        o->failed = 1;
-        return;
-    }
-    put_u16(o, (unsigned)n);
-    put(o, s, n);
-}
-
-/* Frames body as one packet (fixed header first) and appends it to out. */
-static void put_packet(obuf *out, unsigned type_flags, const obuf *body)
-{
-    if (body->failed) {
-        out->failed = 1;
-        return;
-    }
-    put_u8(out, type_flags);
-    put_varint(out, body->len);
-    put(out, body->p, body->len);
-}
-
-/* ------------------------------------------------------------ decoding */
-
-typedef struct cursor {
-    const uint8_t *p, *end;
-    int bad;
-} cursor;
-
-static int get_u8(cursor *c)
-{
-    if (c->p >= c->end) {
-        c->bad = 1;
-        return 0;
-    }
-    return *c->p++;
-}
-
-static unsigned get_u16(cursor *c) { unsigned hi = (unsigned)get_u8(c); return hi << 8 | (unsigned)get_u8(c); }
-static uint32_t get_u32(cursor *c) { uint32_t hi = get_u16(c); return hi << 16 | get_u16(c); }
-
-static size_t get_varint(cursor *c)
-{
-    size_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int b = get_u8(c);
-        v |= (size_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80))
-            return v;
-    }
-    c->bad = 1;
-    return 0;
-}
-
-/* A length-prefixed string or binary value, borrowed from the packet. */
-static const uint8_t *get_bin(cursor *c, size_t *len)
-{
-    *len = get_u16(c);
-    if (c->bad || (size_t)(c->end - c->p) < *len) {
-        c->bad = 1;
-        return NULL;
-    }
-    const uint8_t *v = c->p;
-    c->p += *len;
-    return v;
-}
-
-/* An owned NUL-terminated copy of a string value (NUL inside is malformed). */
-static char *get_str(cursor *c)
-{
-    size_t len;
-    const uint8_t *v = get_bin(c, &len);
-    if (!v || memchr(v, 0, len)) {
-        c->bad = 1;
-        return NULL;
-    }
-    char *s = strndup((const char *)v, len);
-    if (!s)
-        c->bad = 1;
-    return s;
-}
-
-/* Skips a property value of the given identifier; 0 if unknown. */
-static int skip_property(cursor *c, int id)
-{
-    size_t len;
-    switch (id) {
-    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
-        get_u8(c);
-        return 1;
-    case 0x13: case 0x21: case 0x22: case 0x23:
-        get_u16(c);
-        return 1;
-    case 0x02: case 0x11: case 0x18: case 0x27:
-        get_u32(c);
-        return 1;
-    case 0x0B:
-        get_varint(c);
-        return 1;
-    case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
-        get_bin(c, &len);
-        return 1;
-    case PROP_USER:
-        get_bin(c, &len);
-        get_bin(c, &len);
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* The MQTT 5 property block at c as its own cursor; c moves past it. */
-static void properties(cursor *c, cursor *props)
-{
-    size_t len = get_varint(c);
-    if (c->bad || (size_t)(c->end - c->p) < len) {
-        c->bad = 1;
-        *props = (cursor){c->p, c->p, 1};
-        return;
-    }
-    *props = (cursor){c->p, c->p + len, 0};
-    c->p += len;
-}
-
 /* ------------------------------------------------------------ socket */
 
 static int io_write(mqtt_ingress *in, const uint8_t *p, size_t n)
@@ -297,21 +123,19 @@ static int io_write(mqtt_ingress *in, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int send_obuf(mqtt_ingress *in, obuf *o)
+static int send_obuf(mqtt_ingress *in, mqtt_obuf *o)
 {
     int rc = o->failed ? -1 : io_write(in, o->p, o->len);
-    free(o->p);
-    *o = (obuf){0};
+    mqtt_obuf_free(o);
     return rc;
 }
 
 /* Sends one packet of a type and body. */
-static int send_packet(mqtt_ingress *in, unsigned type_flags, obuf *body)
+static int send_packet(mqtt_ingress *in, unsigned type_flags, mqtt_obuf *body)
 {
-    obuf pkt = {0};
-    put_packet(&pkt, type_flags, body);
-    free(body->p);
-    *body = (obuf){0};
+    mqtt_obuf pkt = {0};
+    mqtt_put_packet(&pkt, type_flags, body);
+    mqtt_obuf_free(body);
     return send_obuf(in, &pkt);
 }
 
@@ -393,28 +217,13 @@ static int tls_handshake(mqtt_ingress *in)
 
 static int send_connect(mqtt_ingress *in)
 {
-    obuf body = {0};
-    put_str(&body, "MQTT");
-    put_u8(&body, (unsigned)in->version);
-    put_u8(&body, (in->username ? 0x80 : 0) | (in->password ? 0x40 : 0)); /* clean start off */
-    put_u16(&body, KEEPALIVE_S);
-    if (in->version == 5) {
-        obuf props = {0};
-        put_u8(&props, PROP_SESSION_EXPIRY);
-        put_u32(&props, SESSION_EXPIRY);
-        put_u8(&props, PROP_RECEIVE_MAXIMUM);
-        put_u16(&props, RECEIVE_MAXIMUM);
-        put_varint(&body, props.len);
-        put(&body, props.p, props.len);
-        body.failed |= props.failed;
-        free(props.p);
-    }
-    put_str(&body, in->client_id);
-    if (in->username)
-        put_str(&body, in->username);
-    if (in->password)
-        put_str(&body, in->password);
-    int rc = send_packet(in, PKT_CONNECT << 4, &body);
+    mqtt_obuf pkt = {0};
+    mqtt_put_connect(&pkt, in->version, in->client_id, in->username, in->password, KEEPALIVE_S,
+                     SESSION_EXPIRY, RECEIVE_MAXIMUM);
+    int rc = pkt.failed ? -1 : io_write(in, pkt.p, pkt.len);
+    if (pkt.p) /* it holds the password */
+        OPENSSL_cleanse(pkt.p, pkt.len);
+    mqtt_obuf_free(&pkt);
     return rc;
 }
 
@@ -471,43 +280,43 @@ static int subscribe_all(mqtt_ingress *in)
     route_table *t = routes_acquire(in->b);
     const msgsec_config *cfg = t->cfg;
     char **filters = calloc(cfg->n_routes + 1, sizeof *filters);
-    obuf sub = {0}, unsub = {0};
+    mqtt_obuf sub = {0}, unsub = {0};
     size_t n = 0, n_gone = 0;
-    put_u16(&sub, packet_id(in));
+    mqtt_put_u16(&sub, packet_id(in));
     if (in->version == 5)
-        put_u8(&sub, 0); /* no properties */
+        mqtt_put_u8(&sub, 0); /* no properties */
     for (size_t i = 0; filters && i < cfg->n_routes; i++) {
         bridge_side side;
         const char *name;
         if (route_endpoint(cfg->routes[i].from, &side, &name) || side != SIDE_MQTT ||
             in_list(filters, n, name) || !(filters[n] = strdup(name)))
             continue;
-        put_str(&sub, name);
-        put_u8(&sub, cfg->routes[i].qos > 1 ? 1u : (unsigned)cfg->routes[i].qos);
+        mqtt_put_str(&sub, name);
+        mqtt_put_u8(&sub, cfg->routes[i].qos > 1 ? 1u : (unsigned)cfg->routes[i].qos);
         n++;
     }
     routes_release(t);
     if (!filters) {
-        free(sub.p);
+        mqtt_obuf_free(&sub);
         return -1;
     }
-    put_u16(&unsub, packet_id(in));
+    mqtt_put_u16(&unsub, packet_id(in));
     if (in->version == 5)
-        put_u8(&unsub, 0);
+        mqtt_put_u8(&unsub, 0);
     for (size_t i = 0; i < in->n_subscribed; i++)
         if (!in_list(filters, n, in->subscribed[i])) {
-            put_str(&unsub, in->subscribed[i]);
+            mqtt_put_str(&unsub, in->subscribed[i]);
             n_gone++;
         }
     int rc = 0;
     if (n_gone > 0) {
-        rc = send_packet(in, PKT_UNSUBSCRIBE << 4 | 0x2, &unsub);
+        rc = send_packet(in, MQTT_UNSUBSCRIBE << 4 | 0x2, &unsub);
         blog(rc ? LOG_ERROR : LOG_INFO, "mqtt_unsubscribe", "filters=%zu rc=%d", n_gone, rc);
     }
     if (rc == 0 && n > 0)
-        rc = send_packet(in, PKT_SUBSCRIBE << 4 | 0x2, &sub);
-    free(sub.p);
-    free(unsub.p);
+        rc = send_packet(in, MQTT_SUBSCRIBE << 4 | 0x2, &sub);
+    mqtt_obuf_free(&sub);
+    mqtt_obuf_free(&unsub);
     free_list(in->subscribed, in->n_subscribed);
     in->subscribed = filters;
     in->n_subscribed = n;
@@ -561,134 +370,45 @@ static void batch_clear(mqtt_ingress *in)
     in->n_outs = in->n_msgs = in->batch_bytes = 0;
 }
 
-/* Owned copy of a string/binary property value into *dst (replacing it). */
-static int take_bin(cursor *c, char **dst, size_t *len_out)
-{
-    size_t len;
-    const uint8_t *v = get_bin(c, &len);
-    if (!v)
-        return -1;
-    char *s = malloc(len + 1);
-    if (!s)
-        return -1;
-    memcpy(s, v, len);
-    s[len] = 0;
-    free(*dst);
-    *dst = s;
-    if (len_out)
-        *len_out = len;
-    return 0;
-}
-
-/* PUBLISH properties -> bmsg (user properties as properties, msgsec-bridge-id
- * kept as the bridge id). -1 if malformed or out of memory. */
-static int publish_properties(cursor *props, bmsg *m)
-{
-    while (props->p < props->end && !props->bad) {
-        int id = get_u8(props);
-        char *k = NULL, *v = NULL;
-        int ok = 1;
-        switch (id) {
-        case PROP_CONTENT_TYPE:
-            ok = take_bin(props, &m->content_type, NULL) == 0;
-            break;
-        case PROP_CORRELATION:
-            ok = take_bin(props, (char **)&m->correlation, &m->correlation_len) == 0;
-            break;
-        case PROP_RESPONSE_TOPIC:
-            ok = take_bin(props, &m->reply_to, NULL) == 0;
-            break;
-        case PROP_EXPIRY:
-            m->ttl_ms = (int64_t)get_u32(props) * 1000;
-            break;
-        case PROP_USER:
-            ok = take_bin(props, &k, NULL) == 0 && take_bin(props, &v, NULL) == 0;
-            if (ok && strcmp(k, "msgsec-bridge-id") == 0 && !m->bridge_id) {
-                m->bridge_id = v;
-                v = NULL;
-            } else if (ok) {
-                ok = bmsg_add_prop(m, k, v) == 0;
-            }
-            free(k);
-            free(v);
-            break;
-        default:
-            ok = skip_property(props, id);
-            break;
-        }
-        if (!ok)
-            return -1;
-    }
-    return props->bad ? -1 : 0;
-}
-
 /* One PUBLISH: routed now, spooled and acknowledged with its batch. */
-static int on_publish(mqtt_ingress *in, unsigned flags, cursor *c)
+static int on_publish(mqtt_ingress *in, unsigned flags, const uint8_t *body, size_t len)
 {
-    int qos = (flags >> 1) & 3;
-    if (qos == 3)
+    mqtt_publish pub;
+    int rc = mqtt_decode_publish(in->version, flags, body, len, &pub);
+    if (rc != 0) {
+        blog(LOG_ERROR, "mqtt_message", "reason=%s", rc == -1 ? "malformed_publish" : "out_of_memory");
         return -1;
-    char *topic = get_str(c);
-    uint16_t id = qos ? (uint16_t)get_u16(c) : 0;
-    bmsg *m = calloc(1, sizeof *m);
-    int rc = -1;
-    if (!topic || !*topic || c->bad || !m || (qos && id == 0))
-        goto done; /* an empty topic would be a topic alias: we allow none */
-    if (in->version == 5) {
-        cursor props;
-        properties(c, &props);
-        if (c->bad || publish_properties(&props, m) != 0)
-            goto done;
     }
-    m->qos = qos;
-    if (bmsg_set_payload(m, c->p, (size_t)(c->end - c->p)) || !(m->subject = strdup(topic)))
-        goto done;
     bmsg **outs = NULL;
     size_t n = 0;
     route_table *rt = routes_acquire(in->b);
-    int matched = routes_apply(in->b, rt, SIDE_MQTT, topic, m, &outs, &n);
+    int matched = routes_apply(in->b, rt, SIDE_MQTT, pub.msg->subject, pub.msg, &outs, &n);
     routes_release(rt);
-    if (matched >= 0 && batch_push_outs(in, outs, n) == 0) {
-        in_msg im = {id, qos, in->n_outs - n, n, topic};
-        if (batch_push_msg(in, im) == 0) {
-            topic = NULL;
+    in_msg im = {pub.packet_id, pub.qos, in->n_outs, n, strdup(pub.msg->subject)};
+    rc = -1;
+    if (matched >= 0 && im.topic && batch_push_outs(in, outs, n) == 0) {
+        if (batch_push_msg(in, im) == 0)
             rc = 0;
-        } else {
+        else
             in->n_outs -= n; /* freed below */
-        }
     }
-    if (rc != 0)
+    if (rc != 0) {
+        blog(LOG_ERROR, "mqtt_message", "reason=out_of_memory");
         for (size_t i = 0; i < n; i++)
             bmsg_free(outs[i]);
+        free(im.topic);
+    }
     free(outs);
-    in->batch_bytes += m->payload_len;
-done:
-    if (rc != 0)
-        blog(LOG_ERROR, "mqtt_message", "reason=%s", c->bad ? "malformed_publish" : "out_of_memory");
-    bmsg_free(m);
-    free(topic);
+    in->batch_bytes += pub.msg->payload_len;
+    bmsg_free(pub.msg);
     return rc;
 }
 
-static int on_connack(mqtt_ingress *in, cursor *c)
+static int on_connack(mqtt_ingress *in, const uint8_t *body, size_t len)
 {
-    if (in->state != CONN_CONNECTING)
-        return -1;
-    int session_present = get_u8(c) & 1;
-    int reason = get_u8(c);
-    if (in->version == 5 && !c->bad) {
-        cursor props;
-        properties(c, &props);
-        while (props.p < props.end && !props.bad) {
-            int id = get_u8(&props);
-            if (id == PROP_SERVER_KEEPALIVE)
-                in->keepalive = (int)get_u16(&props);
-            else if (!skip_property(&props, id))
-                props.bad = 1;
-        }
-        c->bad |= props.bad;
-    }
-    if (c->bad)
+    int session_present, reason;
+    if (in->state != CONN_CONNECTING ||
+        mqtt_decode_connack(in->version, body, len, &session_present, &reason, &in->keepalive) != 0)
         return -1;
     if (reason != 0) {
         blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d reason=%d", in->host, in->port, reason);
@@ -701,22 +421,12 @@ static int on_connack(mqtt_ingress *in, cursor *c)
     return subscribe_all(in);
 }
 
-static int on_suback(mqtt_ingress *in, int type, cursor *c)
+static int on_suback(mqtt_ingress *in, int type, const uint8_t *body, size_t len)
 {
-    get_u16(c);
-    if (in->version == 5) {
-        cursor props;
-        properties(c, &props);
-    }
-    size_t refused = 0, n = 0;
-    while (c->p < c->end && !c->bad) {
-        n++;
-        if (get_u8(c) >= 0x80)
-            refused++;
-    }
-    if (c->bad)
+    size_t n, refused;
+    if (mqtt_decode_suback(in->version, body, len, &n, &refused) != 0)
         return -1;
-    if (type == PKT_UNSUBACK)
+    if (type == MQTT_UNSUBACK)
         return 0;
     if (refused)
         blog(LOG_ERROR, "mqtt_subscribe_refused", "filters=%zu refused=%zu", n, refused);
@@ -732,76 +442,59 @@ static int on_suback(mqtt_ingress *in, int type, cursor *c)
 
 static int send_ack(mqtt_ingress *in, int type, uint16_t id)
 {
-    obuf body = {0};
-    put_u16(&body, id);
-    return send_packet(in, (unsigned)type << 4 | (type == PKT_PUBREL ? 0x2u : 0u), &body);
+    mqtt_obuf body = {0};
+    mqtt_put_u16(&body, id);
+    return send_packet(in, (unsigned)type << 4 | (type == MQTT_PUBREL ? 0x2u : 0u), &body);
 }
 
 /* Handles one complete packet. -1: drop the connection. */
-static int on_packet(mqtt_ingress *in, unsigned header, cursor *c)
+static int on_packet(mqtt_ingress *in, unsigned header, const uint8_t *body, size_t len)
 {
     int type = (int)(header >> 4);
-    if (in->state == CONN_CONNECTING && type != PKT_CONNACK)
+    if (in->state == CONN_CONNECTING && type != MQTT_CONNACK)
         return -1;
     switch (type) {
-    case PKT_CONNACK: return on_connack(in, c);
-    case PKT_PUBLISH: return on_publish(in, header & 0xf, c);
-    case PKT_SUBACK:
-    case PKT_UNSUBACK: return on_suback(in, type, c);
-    case PKT_PUBREL: /* QoS 2 (only if the broker upgrades): its PUBREC followed the commit */
-        return send_ack(in, PKT_PUBCOMP, (uint16_t)get_u16(c));
-    case PKT_PINGRESP:
+    case MQTT_CONNACK: return on_connack(in, body, len);
+    case MQTT_PUBLISH: return on_publish(in, header & 0xf, body, len);
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK: return on_suback(in, type, body, len);
+    case MQTT_PUBREL: /* QoS 2 (only if the broker upgrades): its PUBREC followed the commit */
+        return len >= 2 ? send_ack(in, MQTT_PUBCOMP, (uint16_t)(body[0] << 8 | body[1])) : -1;
+    case MQTT_PINGRESP:
         in->ping_outstanding = 0;
         return 0;
-    case PKT_DISCONNECT: {
-        int reason = c->p < c->end ? get_u8(c) : 0;
-        blog(LOG_WARN, "mqtt_server_disconnect", "reason=%d", reason);
+    case MQTT_DISCONNECT:
+        blog(LOG_WARN, "mqtt_server_disconnect", "reason=%d", len ? body[0] : 0);
         return -1;
-    }
     default:
         return -1;
     }
 }
 
-/* Parses every complete packet in the receive buffer. */
+/* Parses every complete packet in the receive buffer; makes room for the
+ * whole of a packet that has only begun to arrive. */
 static int parse_packets(mqtt_ingress *in)
 {
-    size_t off = 0;
-    int rc = 0;
-    while (rc == 0 && in->rx_len - off >= 2) {
-        cursor h = {in->rx + off + 1, in->rx + in->rx_len, 0};
-        size_t len = 0;
-        int complete_header = 0;
-        for (int i = 0; i < 4 && h.p < h.end; i++) {
-            uint8_t b = *h.p++;
-            len |= (size_t)(b & 0x7f) << (7 * i);
-            if (!(b & 0x80)) {
-                complete_header = 1;
-                break;
-            }
-            if (i == 3)
-                return -1; /* a fifth length byte: malformed */
-        }
-        if (!complete_header)
+    size_t off = 0, header_len = 0, body_len = 0;
+    int rc = 0, framed;
+    while ((framed = mqtt_frame(in->rx + off, in->rx_len - off, &header_len, &body_len)) == 1) {
+        rc = on_packet(in, in->rx[off], in->rx + off + header_len, body_len);
+        off += header_len + body_len;
+        header_len = body_len = 0;
+        if (rc != 0)
             break;
-        size_t header_len = (size_t)(h.p - (in->rx + off));
-        if (in->rx_len - off - header_len < len) {
-            size_t need = header_len + len;
-            if (need > in->rx_cap) { /* make room for the whole packet */
-                uint8_t *p = realloc(in->rx, need);
-                if (!p)
-                    return -1;
-                in->rx = p;
-                in->rx_cap = need;
-            }
-            break;
-        }
-        cursor body = {in->rx + off + header_len, in->rx + off + header_len + len, 0};
-        rc = on_packet(in, in->rx[off], &body);
-        off += header_len + len;
     }
+    if (rc == 0 && framed < 0)
+        rc = -1;
     memmove(in->rx, in->rx + off, in->rx_len - off);
     in->rx_len -= off;
+    if (rc == 0 && header_len + body_len > in->rx_cap) {
+        uint8_t *p = realloc(in->rx, header_len + body_len);
+        if (!p)
+            return -1;
+        in->rx = p;
+        in->rx_cap = header_len + body_len;
+    }
     return rc;
 }
 
@@ -877,8 +570,8 @@ static void wait_room(mqtt_ingress *in)
 {
     pause_ms(in, ROOM_POLL_MS);
     if (in->keepalive && ms_since(&in->last_sent) >= in->keepalive * 500L) {
-        obuf empty = {0};
-        send_packet(in, PKT_PINGREQ << 4, &empty);
+        mqtt_obuf empty = {0};
+        send_packet(in, MQTT_PINGREQ << 4, &empty);
     }
 }
 
@@ -898,13 +591,13 @@ static msgsec_err spool_range(mqtt_ingress *in, size_t from, size_t to, msgsec_e
     return rc;
 }
 
-static void put_ack(obuf *acks, const in_msg *m)
+static void put_ack(mqtt_obuf *acks, const in_msg *m)
 {
     if (m->qos == 0)
         return;
-    put_u8(acks, (m->qos == 1 ? PKT_PUBACK : PKT_PUBREC) << 4);
-    put_u8(acks, 2);
-    put_u16(acks, m->packet_id);
+    mqtt_put_u8(acks, (m->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC) << 4);
+    mqtt_put_u8(acks, 2);
+    mqtt_put_u16(acks, m->packet_id);
 }
 
 /* Group commit: the whole batch in one spool transaction (one fsync), then
@@ -918,7 +611,7 @@ static int commit_batch(mqtt_ingress *in)
     if (in->n_msgs == 0)
         return 0;
     msgsec_error err = {0};
-    obuf acks = {0};
+    mqtt_obuf acks = {0};
     size_t acked = 0;
     if (spool_range(in, 0, in->n_msgs, &err) == MSGSEC_OK) {
         acked = in->n_msgs;
@@ -949,7 +642,7 @@ static int commit_batch(mqtt_ingress *in)
     int complete = acked == in->n_msgs;
     batch_clear(in);
     int rc = acks.len ? send_obuf(in, &acks) : 0;
-    free(acks.p);
+    mqtt_obuf_free(&acks);
     return complete && rc == 0 ? 0 : -1;
 }
 
@@ -989,8 +682,8 @@ static int keepalive(mqtt_ingress *in)
             return -1;
         }
     } else if (ms_since(&in->last_sent) >= in->keepalive * 500L) {
-        obuf empty = {0};
-        if (send_packet(in, PKT_PINGREQ << 4, &empty) != 0) {
+        mqtt_obuf empty = {0};
+        if (send_packet(in, MQTT_PINGREQ << 4, &empty) != 0) {
             drop_connection(in, "cannot send PINGREQ");
             return -1;
         }
@@ -1036,8 +729,8 @@ static void *ingress_thread(void *arg)
         keepalive(in);
     }
     if (in->fd >= 0 && in->state == CONN_UP) {
-        obuf empty = {0};
-        send_packet(in, PKT_DISCONNECT << 4, &empty);
+        mqtt_obuf empty = {0};
+        send_packet(in, MQTT_DISCONNECT << 4, &empty);
     }
     close_connection(in);
     return NULL;

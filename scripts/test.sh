@@ -26,4 +26,8 @@ if [ $# -eq 0 ]; then
   rm -rf build-asan/fuzz-corpus && mkdir -p build-asan/fuzz-corpus
   MSGSEC_PKI=build-asan/test-pki build-asan/tests/fuzz/fuzz_unwrap -max_total_time=30 \
     -max_len=65536 -print_final_stats=1 build-asan/fuzz-corpus tests/fuzz/corpus 2>&1 | tail -n 12
+  echo "== libFuzzer smoke run of fuzz_mqtt_packet (15 s)"
+  rm -rf build-asan/fuzz-mqtt-corpus && mkdir -p build-asan/fuzz-mqtt-corpus
+  build-asan/tests/fuzz/fuzz_mqtt_packet -max_total_time=15 -max_len=4096 -print_final_stats=1 \
+    build-asan/fuzz-mqtt-corpus 2>&1 | tail -n 12
 fi
