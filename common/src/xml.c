@@ -85,9 +85,11 @@ static xmlParserCtxtPtr hardened_ctxt(void)
     return ctxt;
 }
 
-/* Parses with ctxt (reset by libxml2 first), which keeps its hooks. */
+/* Parses with ctxt (reset by libxml2 first), which keeps its hooks. text:
+ * NULL, or buf[0, len) followed by a NUL (see in_place), parsed where it is. */
 static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t len,
-                             size_t max_bytes, xmlDocPtr *out, msgsec_error *err)
+                             size_t max_bytes, const char *text, xmlDocPtr *out,
+                             msgsec_error *err)
 {
     parse_guard guard = {NULL};
     msgsec_err rc = MSGSEC_OK;
@@ -99,8 +101,9 @@ static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t l
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty message");
     ctxt->_private = &guard;
     /* frees the document itself when it is not well-formed */
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, (const char *)buf, (int)len, NULL, NULL,
-                                      XML_SAFE_OPTIONS);
+    xmlDocPtr doc = text ? xmlCtxtReadDoc(ctxt, (const xmlChar *)text, NULL, NULL, XML_SAFE_OPTIONS)
+                         : xmlCtxtReadMemory(ctxt, (const char *)buf, (int)len, NULL, NULL,
+                                             XML_SAFE_OPTIONS);
     ctxt->_private = NULL;
     if (guard.refused)
         rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", guard.refused);
@@ -125,7 +128,7 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
     *out = NULL;
     if (!ctxt)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = parse_with(ctxt, buf, len, max_bytes, out, err);
+    msgsec_err rc = parse_with(ctxt, buf, len, max_bytes, NULL, out, err);
     xmlFreeParserCtxt(ctxt); /* the document keeps its reference to the dictionary */
     return rc;
 }
@@ -133,7 +136,22 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
 struct xml_parser {
     xmlParserCtxtPtr ctxt; /* NULL until the next parse */
     unsigned uses;
+    char *text;            /* XML_PARSER_TEXT_MAX bytes: a copy of the document (in_place) */
 };
+
+/* Documents up to this size are copied into the parser's own buffer. */
+#define XML_PARSER_TEXT_MAX (64u * 1024)
+
+/* 1 when buf may be parsed as a NUL-terminated string (xmlCtxtReadDoc: no
+ * input buffer to allocate, fill and free per document) with exactly the
+ * outcome of xmlCtxtReadMemory: no NUL byte (a string would end there), and
+ * it opens with an element tag, so there is no byte-order mark and no XML
+ * declaration (libxml2 2.9 ignores a declared encoding for a string input). */
+static int in_place(const uint8_t *buf, size_t len)
+{
+    return len >= 2 && buf[0] == '<' && buf[1] != '?' && buf[1] != '!' &&
+           !memchr(buf, '\0', len);
+}
 
 xml_parser *xml_parser_new(void) { return calloc(1, sizeof(xml_parser)); }
 
@@ -149,6 +167,7 @@ void xml_parser_free(xml_parser *p)
     if (!p)
         return;
     xml_parser_drop(p);
+    free(p->text);
     free(p);
 }
 
@@ -163,7 +182,14 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
     *out = NULL;
     if (!p->ctxt && !(p->ctxt = hardened_ctxt()))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = parse_with(p->ctxt, buf, len, max_bytes, out, err);
+    char *text = NULL; /* without memory for the copy, xmlCtxtReadMemory as always */
+    if (len < XML_PARSER_TEXT_MAX && in_place(buf, len) &&
+        (p->text || (p->text = malloc(XML_PARSER_TEXT_MAX)))) {
+        memcpy(p->text, buf, len);
+        p->text[len] = '\0';
+        text = p->text;
+    }
+    msgsec_err rc = parse_with(p->ctxt, buf, len, max_bytes, text, out, err);
     p->uses++;
     if (rc != MSGSEC_OK) /* a failed or stopped parse leaves no state behind */
         xml_parser_drop(p);

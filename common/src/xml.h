@@ -23,7 +23,10 @@ msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr
  * their set-up per message. The context is recreated after
  * XML_PARSER_MAX_USES documents, once its dictionary holds more than
  * XML_PARSER_MAX_NAMES strings (names are attacker-chosen) and after any
- * failed parse; the hooks and options are those of xml_parse. */
+ * failed parse; the hooks and options are those of xml_parse. A document
+ * under 64 KiB that opens with an element tag and holds no NUL byte is
+ * parsed in place from a copy in the parser's buffer (no libxml2 input
+ * buffer per document), with the outcome xml_parse would give. */
 typedef struct xml_parser xml_parser;
 #define XML_PARSER_MAX_USES 1000
 #define XML_PARSER_MAX_NAMES 2000

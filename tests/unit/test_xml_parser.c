@@ -138,6 +138,54 @@ static void test_refusal_drops_context(void **state)
     xml_parser_free(p);
 }
 
+/* A document parsed in place (from the parser's NUL-terminated copy) has
+ * exactly the outcome of xml_parse (libxml2's memory input): same tree or
+ * same refusal, also for the inputs in_place leaves to the memory input. */
+static void test_in_place_same_as_memory(void **state)
+{
+    (void)state;
+    static const struct { const char *xml; size_t len; } docs[] = {
+        {"<r a='1' xmlns='urn:x'><c>t&amp;&#x41;</c><![CDATA[<d>]]><?pi x?></r>", 0},
+        {"<r>\xc3\xa9</r>", 0},           /* UTF-8 */
+        {"<r>\xe9</r>", 0},                /* Latin-1 byte: not UTF-8 */
+        {"<r/>\0<x/>", 10},                /* a NUL byte inside */
+        {"<r>a\0b</r>", 10},
+        {"<r>&undeclared;</r>", 0},
+        {"<r><c></r>", 0},
+        {"<?xml version='1.0' encoding='UTF-16'?><r/>", 0},
+        {"<?xml version='1.0' encoding='ISO-8859-1'?><r>\xe9</r>", 0},
+        {"\xef\xbb\xbf<r/>", 0},         /* UTF-8 byte-order mark */
+        {"<!-- c --><r/>", 0},
+        {"<r/><r/>", 0},
+        {"<r/>trailing", 0},
+        {"<", 0},
+        {"<r", 0},
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        size_t len = docs[i].len ? docs[i].len : strlen(docs[i].xml);
+        xml_parser *p = xml_parser_new();
+        xmlDocPtr a = NULL, b = NULL;
+        msgsec_error ea = {0}, eb = {0};
+        msgsec_err ra = xml_parser_parse(p, (const uint8_t *)docs[i].xml, len, 1u << 20, &a, &ea);
+        msgsec_err rb = xml_parse((const uint8_t *)docs[i].xml, len, 1u << 20, &b, &eb);
+        assert_int_equal(ra, rb);
+        assert_string_equal(ea.detail, eb.detail);
+        if (ra == MSGSEC_OK) {
+            xmlChar *da = NULL, *db = NULL;
+            int la = 0, lb = 0;
+            xmlDocDumpMemory(a, &da, &la);
+            xmlDocDumpMemory(b, &db, &lb);
+            assert_int_equal(la, lb);
+            assert_memory_equal(da, db, (size_t)la);
+            xmlFree(da);
+            xmlFree(db);
+        }
+        xmlFreeDoc(a);
+        xmlFreeDoc(b);
+        xml_parser_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_dictionary_bounded),
         cmocka_unit_test(test_uses_bounded),
         cmocka_unit_test(test_refusal_drops_context),
+        cmocka_unit_test(test_in_place_same_as_memory),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);
 }
