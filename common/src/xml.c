@@ -139,7 +139,7 @@ struct xml_parser {
     char *text;            /* XML_PARSER_TEXT_MAX bytes: a copy of the document (in_place) */
 };
 
-/* Documents up to this size are copied into the parser's own buffer. */
+/* Documents under this size are copied into the parser's own buffer. */
 #define XML_PARSER_TEXT_MAX (64u * 1024)
 
 /* 1 when buf may be parsed as a NUL-terminated string (xmlCtxtReadDoc: no
