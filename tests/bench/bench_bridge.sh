@@ -3,11 +3,14 @@
 #
 #   tests/bench/bench_bridge.sh [BUILD_DIR]        (default: build)
 #
-# End to end MQTT -> bridge -> RabbitMQ -> AMQP consumer, QoS 1, 1 KiB
-# payloads, consumer-side msgs/s (first to last message), median of RUNS:
-#   direct   : a direct AMQP sender into the same queue (baseline, same consumer)
-#   forward  : MQTT publisher -> bridge (forward) -> queue
-#   protect  : MQTT publisher -> bridge (protect: wrap for the service) -> queue
+# End to end MQTT -> bridge -> RabbitMQ -> AMQP consumer, QoS 1,
+# consumer-side msgs/s (first to last message), median of RUNS:
+#   direct   : a direct AMQP sender of N envelopes (1 KiB payloads, RSA-2048
+#              sender, made by bench_plugin_load gen) into a queue (baseline,
+#              same consumer)
+#   forward  : MQTT publisher of the same envelopes -> bridge (forward) -> queue
+#   protect  : MQTT publisher of 1 KiB plaintexts -> bridge (protect: wrap for
+#              the service) -> queue
 #   unprotect: queue of envelopes -> bridge (unprotect) -> MQTT subscriber
 # Env: N (messages per run, default 3000), RUNS (default 3).
 set -euo pipefail
@@ -15,7 +18,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 export TESTS_DIR=$ROOT/tests PY=/usr/bin/python3
 export BRIDGE_BIN=${BRIDGE_BIN:-$BUILD/bridge/msgsec-bridge}
-[ -x "$BRIDGE_BIN" ] || { echo "bench_bridge: build msgsec-bridge first ($BRIDGE_BIN)" >&2; exit 2; }
+LOAD=$BUILD/tests/bench/bench_plugin_load
+for f in "$BRIDGE_BIN" "$LOAD"; do
+    [ -x "$f" ] || { echo "bench_bridge: build first ($f missing)" >&2; exit 2; }
+done
 N=${N:-3000}
 RUNS=${RUNS:-3}
 source "$ROOT/tests/integration/bridge/common.sh"
@@ -38,6 +44,8 @@ routes:
   - {from: "amqp:/amq/queue/$QE", to: "mqtt:bench/plain", action: unprotect}
 EOF
 bt_bridge_start
+echo "generating $N envelopes (1 KiB payloads, RSA-2048 sender)..." >&2
+"$LOAD" gen "$PKI/client-rsa.pem" "$PKI/client-rsa.key" "$PKI/service.pem" "$N" 1024 "$T/envelopes.bin"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -53,19 +61,21 @@ consume_rate() { # consume_rate QUEUE PREFIX -> msgs/s seen by the AMQP consumer
 declare -A rates
 for run in $(seq 1 "$RUNS"); do
     # baseline: direct AMQP sender, consumer attached while it sends
-    $CLIENTS amqp-send --url "$AMQP_URL" --address "/amq/queue/$QD" --count "$N" --prefix "d$run" --size 1024 > /dev/null &
+    $CLIENTS amqp-send --url "$AMQP_URL" --address "/amq/queue/$QD" --count "$N" --records "$T/envelopes.bin" \
+        > /dev/null &
     producer=$!
-    rates[direct]+="$(consume_rate "$QD" "d$run") "
+    rates[direct]+="$(consume_rate "$QD" "") "
     wait $producer
-    for kind in fwd prot; do
-        q=$QF; [ $kind = prot ] && q=$QP
-        $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic "bench/$kind" --count "$N" --prefix "$kind$run" --size 1024 \
-            --timeout 600 > /dev/null &
-        producer=$!
-        prefix="$kind$run"; [ $kind = prot ] && prefix=""
-        rates[$kind]+="$(consume_rate "$q" "$prefix") "
-        wait $producer
-    done
+    $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic bench/fwd --count "$N" --records "$T/envelopes.bin" \
+        --timeout 600 > /dev/null &
+    producer=$!
+    rates[fwd]+="$(consume_rate "$QF" "") "
+    wait $producer
+    $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic bench/prot --count "$N" --prefix "prot$run" --size 1024 \
+        --timeout 600 > /dev/null &
+    producer=$!
+    rates[prot]+="$(consume_rate "$QP" "") "
+    wait $producer
     # unprotect: the envelopes made by a protect route stream back to MQTT as plaintext
     $CLIENTS mqtt-sub --port "$MOSQ_PORT" --topic bench/plain --expect "$N" --prefix "u$run" --timeout 600 --idle 1 \
         --ready-file "$T/u$run.ready" > "$T/u.json" &
@@ -85,7 +95,7 @@ fwd=$(echo "${rates[fwd]}" | tr ' ' '\n' | grep . | median)
 prot=$(echo "${rates[prot]}" | tr ' ' '\n' | grep . | median)
 chain=$(echo "${rates[chain]}" | tr ' ' '\n' | grep . | median)
 echo "bench_bridge: N=$N per run, RUNS=$RUNS, 1 KiB payloads, QoS 1, medians (msgs/s at the consumer)"
-printf '  %-34s %10s   runs: %s\n' "direct AMQP sender (baseline)" "$direct" "${rates[direct]}"
+printf '  %-34s %10s   runs: %s\n' "direct AMQP sender of envelopes" "$direct" "${rates[direct]}"
 printf '  %-34s %10s   runs: %s\n' "MQTT -> bridge forward -> AMQP" "$fwd" "${rates[fwd]}"
 printf '  %-34s %10s   runs: %s\n' "MQTT -> bridge protect -> AMQP" "$prot" "${rates[prot]}"
 printf '  %-34s %10s   runs: %s\n' "MQTT -> protect -> AMQP -> unprotect -> MQTT" "$chain" "${rates[chain]}"

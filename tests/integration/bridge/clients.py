@@ -25,10 +25,22 @@ ID_RE = re.compile(rb"^([A-Za-z0-9_.:-]+-\d{6})")
 
 
 def payload(prefix, i, size, fixed):
+    if isinstance(fixed, list):  # --records: one record per message, in turn
+        return fixed[i % len(fixed)]
     if fixed is not None:
         return fixed
     head = b"%s-%06d" % (prefix.encode(), i)
     return head + b" " + b"x" * max(0, size - len(head) - 1)
+
+
+def load_records(path):
+    """(4-byte big-endian length, bytes) records, as tests/bench/bench_plugin_load gen writes."""
+    data, out, at = open(path, "rb").read(), [], 0
+    while at + 4 <= len(data):
+        n = int.from_bytes(data[at:at + 4], "big")
+        out.append(data[at + 4:at + 4 + n])
+        at += 4 + n
+    return out
 
 
 def summary(bodies, expect, prefix, extra):
@@ -75,7 +87,7 @@ def mqtt_pub(args):
                 done.set()
     c.on_publish = on_publish
     c.loop_start()
-    fixed = open(args.file, "rb").read() if args.file else None
+    fixed = load_records(args.records) if args.records else open(args.file, "rb").read() if args.file else None
     props = Properties(PacketTypes.PUBLISH)
     has_props = False
     if args.content_type:
@@ -188,7 +200,7 @@ def amqp_send(args):
     from proton import Message
     from proton.handlers import MessagingHandler
     from proton.reactor import Container
-    fixed = open(args.file, "rb").read() if args.file else None
+    fixed = load_records(args.records) if args.records else open(args.file, "rb").read() if args.file else None
 
     class Send(MessagingHandler):
         def __init__(self):
@@ -319,6 +331,7 @@ def main():
         p.add_argument("--idle", type=float, default=0.5)
         p.add_argument("--size", type=int, default=0)
         p.add_argument("--file")
+        p.add_argument("--records", help="message bodies: length-prefixed records (bench_plugin_load gen)")
         p.add_argument("--dump", action="store_true")
         p.add_argument("--ready-file")
         p.add_argument("--rate", type=float, default=0)
