@@ -1,6 +1,7 @@
 /* mqtt_packet.c - MQTT 5 / 3.1.1 packet encoding and decoding (see
  * mqtt_packet.h). Every read is bounds-checked through a cursor whose bad
  * flag sticks, so a decoder checks once at the end. */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,7 +117,7 @@ void mqtt_put_connect(mqtt_obuf *out, int version, const char *client_id, const 
         mqtt_put_str(&body, password);
     mqtt_put_packet(out, MQTT_CONNECT << 4, &body);
     if (body.p) /* it held the password */
-        memset(body.p, 0, body.len);
+        OPENSSL_cleanse(body.p, body.len);
     mqtt_obuf_free(&body);
 }
 
