@@ -98,8 +98,12 @@ typedef struct bridge_metrics {
     atomic_ulong rejects[METRIC_MAX_REASONS];     /* per reject reason, see reason_names */
     atomic_ulong reconnects[2];                   /* per side */
     atomic_ulong delivered[2];                    /* settled at the destination, per side */
-    atomic_int connected[2];
+    atomic_int connected[2];                      /* AMQP: 0/1; MQTT: MQTT_LINK_* bits */
 } bridge_metrics;
+
+/* The MQTT side has two connections: it is up when both are. */
+#define MQTT_LINK_PUBLISH 1
+#define MQTT_LINK_RECEIVE 2
 
 /* ------------------------------------------------------------- routes */
 typedef struct bridge bridge;

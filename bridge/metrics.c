@@ -28,6 +28,13 @@ static void put_label(strbuf *sb, const char *s)
     }
 }
 
+/* 1 when the side's broker connections are up (MQTT: receiving and publishing). */
+static int side_up(const bridge_metrics *mt, int side)
+{
+    int v = atomic_load(&mt->connected[side]);
+    return side == SIDE_MQTT ? v == (MQTT_LINK_PUBLISH | MQTT_LINK_RECEIVE) : v != 0;
+}
+
 static void render(bridge *b, strbuf *sb)
 {
     bridge_metrics *mt = &b->metrics;
@@ -68,8 +75,7 @@ static void render(bridge *b, strbuf *sb)
     sb_puts(sb, "# HELP msgsec_bridge_connected 1 while connected to the broker.\n"
                 "# TYPE msgsec_bridge_connected gauge\n");
     for (int s = 0; s < 2; s++)
-        sb_printf(sb, "msgsec_bridge_connected{side=\"%s\"} %d\n", side_names[s],
-                  atomic_load(&mt->connected[s]));
+        sb_printf(sb, "msgsec_bridge_connected{side=\"%s\"} %d\n", side_names[s], side_up(mt, s));
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
@@ -87,8 +93,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     } else if (strcmp(url, "/metrics") == 0) {
         render(b, &sb);
     } else if (strcmp(url, "/healthz") == 0) {
-        int mqtt = atomic_load(&b->metrics.connected[SIDE_MQTT]);
-        int amqp = atomic_load(&b->metrics.connected[SIDE_AMQP]);
+        int mqtt = side_up(&b->metrics, SIDE_MQTT);
+        int amqp = side_up(&b->metrics, SIDE_AMQP);
         status = mqtt && amqp ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         sb_printf(&sb, "%s mqtt=%s amqp=%s spool_depth=%zu\n", status == MHD_HTTP_OK ? "ok" : "degraded",
                   mqtt ? "up" : "down", amqp ? "up" : "down", spool_depth(b->spool));

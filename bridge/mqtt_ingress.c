@@ -150,6 +150,7 @@ static void close_connection(mqtt_ingress *in)
     in->fd = -1;
     in->state = CONN_NONE;
     in->rx_len = 0;
+    atomic_fetch_and(&in->b->metrics.connected[SIDE_MQTT], ~MQTT_LINK_RECEIVE);
 }
 
 static void drop_connection(mqtt_ingress *in, const char *why)
@@ -322,6 +323,7 @@ static int subscribe_all(mqtt_ingress *in)
     in->n_subscribed = n;
     if (rc == 0 && n == 0 && !in->subscribed_once) { /* nothing to wait for */
         in->subscribed_once = 1;
+        atomic_fetch_or(&in->b->metrics.connected[SIDE_MQTT], MQTT_LINK_RECEIVE);
         blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=0", in->host, in->port,
              in->client_id);
     }
@@ -434,6 +436,7 @@ static int on_suback(mqtt_ingress *in, int type, const uint8_t *body, size_t len
     if (!in->subscribed_once) {
         /* subscriptions in place: from here on nothing published is missed */
         in->subscribed_once = 1;
+        atomic_fetch_or(&in->b->metrics.connected[SIDE_MQTT], MQTT_LINK_RECEIVE);
         blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=%zu", in->host,
              in->port, in->client_id, n);
     }

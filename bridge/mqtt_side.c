@@ -96,7 +96,7 @@ static void on_connected(void *ctx, char *cause)
     ms->notified = 1;
     pthread_cond_signal(&ms->wake);
     pthread_mutex_unlock(&ms->lock);
-    atomic_store(&ms->b->metrics.connected[SIDE_MQTT], 1);
+    atomic_fetch_or(&ms->b->metrics.connected[SIDE_MQTT], MQTT_LINK_PUBLISH);
     blog(LOG_INFO, "mqtt_out_connected", "uri=%s client_id=%s", ms->uri, ms->client_id);
 }
 
@@ -117,7 +117,7 @@ static void on_connection_lost(void *ctx, char *cause)
     ms->session++;
     schedule_reconnect(ms);
     pthread_mutex_unlock(&ms->lock);
-    atomic_store(&ms->b->metrics.connected[SIDE_MQTT], 0);
+    atomic_fetch_and(&ms->b->metrics.connected[SIDE_MQTT], ~MQTT_LINK_PUBLISH);
     atomic_fetch_add(&ms->b->metrics.reconnects[SIDE_MQTT], 1);
     blog(LOG_WARN, "mqtt_out_disconnected", "uri=%s cause=\"%s\"", ms->uri, cause ? cause : "");
 }
