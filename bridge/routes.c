@@ -150,15 +150,14 @@ static msgsec_err get_sender(action_ctx *ax, const msgsec_config *cfg, size_t ro
 /* ---- actions: each fills *res (payload and metadata set) or returns an error
  * whose detail becomes the dead-letter reason ---- */
 
-static msgsec_err check_sender(const msgsec_route *r, const msgsec_context *ctx,
-                               reject_reason *why, msgsec_error *err)
+/* The receiver checks the route's senders itself (before decrypting and
+ * before the replay entry is used): only the reject reason is told apart. */
+static msgsec_err sender_reason(msgsec_err rc, const msgsec_error *err, reject_reason *why)
 {
-    const char *identity = ctx ? msgsec_context_identity(ctx) : NULL;
-    if (msgsec_senders_allow(r->senders, r->n_senders, identity ? identity : ""))
-        return MSGSEC_OK;
-    *why = REJECT_SENDER;
-    return msgsec_seterr(err, MSGSEC_E_POLICY, "sender %s not allowed on this route",
-                         identity ? identity : "(anonymous)");
+    if (rc == MSGSEC_E_POLICY &&
+        strncmp(err->detail, MSGSEC_SENDER_REFUSED, strlen(MSGSEC_SENDER_REFUSED)) == 0)
+        *why = REJECT_SENDER;
+    return rc;
 }
 
 static msgsec_err act_verify(action_ctx *ax, const msgsec_config *cfg, const msgsec_route *r,
@@ -166,12 +165,12 @@ static msgsec_err act_verify(action_ctx *ax, const msgsec_config *cfg, const msg
 {
     msgsec_receiver *rx = NULL;
     msgsec_context *ctx = NULL;
+    const msgsec_policy policy = {.senders = r->senders, .n_senders = r->n_senders};
     *why = REJECT_VERIFY;
     msgsec_err rc = get_receiver(ax, cfg, 0, &rx, err);
     if (!rc)
-        rc = msgsec_verify(rx, in->payload, in->payload_len, &ctx, err);
-    if (!rc)
-        rc = check_sender(r, ctx, why, err);
+        rc = sender_reason(msgsec_verify_with(rx, &policy, in->payload, in->payload_len, &ctx, err),
+                           err, why);
     msgsec_context_free(ctx);
     if (!rc && bmsg_set_payload(res, in->payload, in->payload_len))
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -238,12 +237,13 @@ static msgsec_err act_unprotect(action_ctx *ax, const msgsec_config *cfg, const 
     msgsec_context *ctx = NULL;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
+    const msgsec_policy policy = {.senders = r->senders, .n_senders = r->n_senders};
     *why = REJECT_UNPROTECT;
     msgsec_err rc = get_receiver(ax, cfg, 1, &rx, err);
     if (!rc)
-        rc = msgsec_unwrap(rx, in->payload, in->payload_len, &plain, &plain_len, &ctx, err);
-    if (!rc)
-        rc = check_sender(r, ctx, why, err);
+        rc = sender_reason(msgsec_unwrap_with(rx, &policy, in->payload, in->payload_len, &plain,
+                                              &plain_len, &ctx, err),
+                           err, why);
     if (!rc) {
         /* every check passed: hand over the plaintext (ownership moves) */
         free(res->payload);

@@ -55,12 +55,11 @@ msgsec_err enforce_message(const ruleset *rules, const msgsec_rule *rule,
                            const struct mosquitto_evt_message *msg, msgsec_error *err);
 
 /* ---- transport.c ---- */
-/* The client's TLS certificate; MSGSEC_E_POLICY when it presented none.
- * *peer: caller frees with X509_free. */
-msgsec_err transport_peer_cert(const struct mosquitto *client, X509 **peer, msgsec_error *err);
-/* bind_transport: peer (borrowed) must be the DER-identical signer
- * certificate of the message (class MSGSEC_E_POLICY otherwise). */
-msgsec_err transport_check_binding(X509 *peer, const msgsec_context *ctx, msgsec_error *err);
+/* The client's TLS certificate in DER (bind_transport: the message must be
+ * signed with exactly it); MSGSEC_E_POLICY when it presented none. *der:
+ * caller frees with OPENSSL_free. */
+msgsec_err transport_peer_cert_der(const struct mosquitto *client, unsigned char **der,
+                                   size_t *der_len, msgsec_error *err);
 
 /* ---- protect.c ---- */
 /* Wraps the plaintext for the rule's service and publishes the envelope to

@@ -166,6 +166,30 @@ msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, siz
 msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
                          msgsec_context **ctx, msgsec_error *err);
 
+/* What a route or topic requires of a message's sender, on top of the
+ * receiver's checks. Checked once the sender is authenticated, before the
+ * body is decrypted and before the message uses up its replay entry, so a
+ * copy refused here stays acceptable once where it is allowed. All fields
+ * borrowed. */
+typedef struct msgsec_policy {
+    char *const *senders;      /* identity globs (SPEC section 5 `senders`); n_senders 0 = anyone */
+    size_t n_senders;
+    const uint8_t *signer_der; /* NULL, or the certificate (DER) that must have signed the
+                                  message (a broker's bind_transport) */
+    size_t signer_der_len;
+} msgsec_policy;
+/* A refusal by policy is MSGSEC_E_POLICY; its detail starts with
+ * MSGSEC_SENDER_REFUSED when the sender is outside the globs or has no
+ * verifiable identity (a symmetric credential at a broker). */
+#define MSGSEC_SENDER_REFUSED "sender "
+/* msgsec_unwrap / msgsec_verify with a policy (NULL = none). */
+msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+                              const uint8_t *envelope, size_t len, uint8_t **payload,
+                              size_t *payload_len, msgsec_context **ctx, msgsec_error *err);
+msgsec_err msgsec_verify_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+                              const uint8_t *envelope, size_t len, msgsec_context **ctx,
+                              msgsec_error *err);
+
 /* Override the receiver's clock (tests and benchmarks); 0 = real time. */
 void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now);
 

@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 
 #include "kerberos.h"
+#include "msgsec_config.h"
 #include "recv_internal.h"
 
 /* ---------------------------------------------------------------- set-up */
@@ -439,6 +440,25 @@ static msgsec_err decrypt_body(recv_msg *m, msgsec_context *ctx, int already, ms
     return MSGSEC_OK;
 }
 
+/* The caller's policy, once the sender is authenticated: before decryption
+ * and before the message uses up its replay entry, so a copy refused here
+ * stays acceptable once where it is allowed. */
+static msgsec_err check_policy(const recv_msg *m, const msgsec_context *ctx, msgsec_error *err)
+{
+    const msgsec_policy *p = m->policy;
+    if (!p)
+        return MSGSEC_OK;
+    if (p->n_senders > 0 &&
+        (!ctx->identity || !msgsec_senders_allow(p->senders, p->n_senders, ctx->identity)))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, MSGSEC_SENDER_REFUSED "'%.200s' is not allowed here",
+                             ctx->identity ? ctx->identity : "(no verifiable identity)");
+    if (p->signer_der && (!ctx->signer_der || ctx->signer_der_len != p->signer_der_len ||
+                          memcmp(ctx->signer_der, p->signer_der, p->signer_der_len) != 0))
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "the message is not signed with the required certificate");
+    return MSGSEC_OK;
+}
+
 static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgsec_context *ctx,
                           msgsec_error *err)
 {
@@ -467,7 +487,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
         (rc = trust_verify_cert(m->r, m->signer, m->now, err)))
         return rc;
     if (!m->signature_checked) /* broker, symmetric credential: structure only */
-        return decrypt_body(m, ctx, 0, err);
+        return (rc = check_policy(m, ctx, err)) ? rc : decrypt_body(m, ctx, 0, err);
     if ((rc = check_freshness(m, ctx, &until, err)))
         return rc;
     if (m->credential == MSGSEC_CRED_WINDOWS) {
@@ -482,19 +502,20 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_USERNAME && ((rc = cred_username(m, err)) ||
                                                   !(ctx->identity = strdup(m->username))))
         return rc ? rc : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    if ((rc = decrypt_body(m, ctx, n_early > 0, err)))
+    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)))
         return rc;
     return check_replay(m, ctx, until, err);
 }
 
-static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope, size_t len,
-                          uint8_t **payload, size_t *payload_len, msgsec_context **ctx_out,
-                          msgsec_error *err)
+static msgsec_err receive(msgsec_receiver *r, int full, const msgsec_policy *policy,
+                          const uint8_t *envelope, size_t len, uint8_t **payload,
+                          size_t *payload_len, msgsec_context **ctx_out, msgsec_error *err)
 {
     recv_msg m;
     memset(&m, 0, sizeof m);
     m.r = r;
     m.full = full;
+    m.policy = policy;
     m.now = r->fixed_now ? r->fixed_now : time(NULL);
     msgsec_context *ctx = context_new();
     msgsec_err rc = ctx ? process(&m, envelope, len, ctx, err)
@@ -526,9 +547,9 @@ static msgsec_err receive(msgsec_receiver *r, int full, const uint8_t *envelope,
     return rc;
 }
 
-msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
-                         uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
-                         msgsec_error *err)
+msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+                              const uint8_t *envelope, size_t len, uint8_t **payload,
+                              size_t *payload_len, msgsec_context **ctx, msgsec_error *err)
 {
     *payload = NULL;
     *payload_len = 0;
@@ -536,13 +557,27 @@ msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, siz
         *ctx = NULL;
     if (!receiver->key)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "unwrap needs the service key");
-    return receive(receiver, 1, envelope, len, payload, payload_len, ctx, err);
+    return receive(receiver, 1, policy, envelope, len, payload, payload_len, ctx, err);
+}
+
+msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
+                         uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
+                         msgsec_error *err)
+{
+    return msgsec_unwrap_with(receiver, NULL, envelope, len, payload, payload_len, ctx, err);
+}
+
+msgsec_err msgsec_verify_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+                              const uint8_t *envelope, size_t len, msgsec_context **ctx,
+                              msgsec_error *err)
+{
+    if (ctx)
+        *ctx = NULL;
+    return receive(receiver, 0, policy, envelope, len, NULL, NULL, ctx, err);
 }
 
 msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
                          msgsec_context **ctx, msgsec_error *err)
 {
-    if (ctx)
-        *ctx = NULL;
-    return receive(receiver, 0, envelope, len, NULL, NULL, ctx, err);
+    return msgsec_verify_with(receiver, NULL, envelope, len, ctx, err);
 }

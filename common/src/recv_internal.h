@@ -121,6 +121,7 @@ typedef struct recv_key {
 typedef struct recv_msg {
     msgsec_receiver *r;
     int full;                /* 1 = unwrap (decrypts), 0 = verify (broker) */
+    const msgsec_policy *policy; /* the caller's; NULL = none */
     time_t now;
     xmlDocPtr doc;
     xml_ids ids;

@@ -276,6 +276,77 @@ static void test_replay_memory(void **state)
     msgsec_receiver_free(r);
 }
 
+/* DER of a test PKI certificate (caller frees with OPENSSL_free). */
+static unsigned char *cert_der(const char *name, size_t *len)
+{
+    FILE *f = fopen(pki(name), "r");
+    assert_non_null(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(x);
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+    X509_free(x);
+    assert_true(n > 0);
+    *len = (size_t)n;
+    return der;
+}
+
+static msgsec_err verify_with_rc(msgsec_receiver *r, const msgsec_policy *p, const char *env,
+                                 msgsec_error *e)
+{
+    memset(e, 0, sizeof *e);
+    return msgsec_verify_with(r, p, (const uint8_t *)env, strlen(env), NULL, e);
+}
+
+/* A route's senders and a broker's TLS binding refuse a message before it
+ * uses up its replay entry (and, for unwrap, before decryption), so a copy
+ * refused on one route stays acceptable once on a route that allows it. */
+static void test_policy_before_replay(void **state)
+{
+    (void)state;
+    msgsec_receiver *r = receiver_with(NULL);
+    msgsec_error e;
+    char *env = wrap_as("client-rsa", "x");
+    char *const shops[] = {"CN=shop*"}, *const others[] = {"CN=other*"};
+    msgsec_policy only_others = {.senders = others, .n_senders = 1};
+    assert_int_equal(verify_with_rc(r, &only_others, env, &e), MSGSEC_E_POLICY);
+    assert_int_equal(strncmp(e.detail, MSGSEC_SENDER_REFUSED, strlen(MSGSEC_SENDER_REFUSED)), 0);
+    assert_non_null(strstr(e.detail, "CN=shop1"));
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    assert_int_equal(msgsec_unwrap_with(r, &only_others, (const uint8_t *)env, strlen(env), &plain,
+                                        &plain_len, NULL, &e), MSGSEC_E_POLICY);
+    assert_null(plain);
+    /* the TLS binding: another certificate than the signer's */
+    size_t other_len, own_len;
+    unsigned char *other = cert_der("client-ec.pem", &other_len);
+    unsigned char *own = cert_der("client-rsa.pem", &own_len);
+    msgsec_policy bound_other = {.senders = shops, .n_senders = 1, .signer_der = other,
+                                 .signer_der_len = other_len};
+    assert_int_equal(verify_with_rc(r, &bound_other, env, &e), MSGSEC_E_POLICY);
+    assert_non_null(strstr(e.detail, "required certificate"));
+    /* none of that used up the replay entry */
+    msgsec_policy bound_own = {.senders = shops, .n_senders = 1, .signer_der = own,
+                               .signer_der_len = own_len};
+    assert_int_equal(verify_with_rc(r, &bound_own, env, &e), MSGSEC_OK);
+    assert_int_equal(verify_with_rc(r, &bound_own, env, &e), MSGSEC_E_REPLAY);
+    /* no verifiable identity (a symmetric credential at a broker) meets no senders list */
+    recv_setup rs = {.verify_only = 1};
+    msgsec_receiver *broker = receiver_with(&rs);
+    char *none = wrap_as(NULL, "y");
+    assert_int_equal(verify_with_rc(broker, &only_others, none, &e), MSGSEC_E_POLICY);
+    assert_non_null(strstr(e.detail, "no verifiable identity"));
+    msgsec_policy anyone = {0};
+    assert_int_equal(verify_with_rc(broker, &anyone, none, &e), MSGSEC_OK);
+    OPENSSL_free(other);
+    OPENSSL_free(own);
+    free(none);
+    free(env);
+    msgsec_receiver_free(broker);
+    msgsec_receiver_free(r);
+}
+
 static void test_replay_lmdb_survives_reopen(void **state)
 {
     (void)state;
@@ -544,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_expired_certificate),
         cmocka_unit_test(test_revoked_certificate),
         cmocka_unit_test(test_attacker_certificates),
+        cmocka_unit_test(test_policy_before_replay),
         cmocka_unit_test(test_other_service),
         cmocka_unit_test(test_replay_memory),
         cmocka_unit_test(test_replay_lmdb_survives_reopen),

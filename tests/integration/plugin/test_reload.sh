@@ -31,8 +31,11 @@ mosq_wait_log "msgsec: reloaded $CONF/msgsec.yaml"
 wrap b1.xml client-rsa; wrap b2.xml client-ec
 expect_accepted "$WORK/b2.xml" orders/new r-shop2-b
 expect_denied "$WORK/b1.xml" orders/new r-shop1-b 8
-expect_denied "$WORK/a1.xml" orders/new r-replay-b 6
-ok "after reload: shop2 accepted, shop1 denied, replay store kept"
+# refused before the reload by `senders`, which comes before the replay check:
+# its replay entry was not used up, so it is accepted once now
+expect_accepted "$WORK/a2.xml" orders/new r-shop2-late
+expect_denied "$WORK/a2.xml" orders/new r-replay-b 6
+ok "after reload: shop2 accepted (also a copy refused before), shop1 denied, replays refused"
 
 printf 'rules:\n  - topic: "orders/#"\n    action: [broken\n' > "$CONF/msgsec.yaml"
 mosq_reload
