@@ -334,30 +334,16 @@ static int subscribe_all(mqtt_ingress *in)
 
 static int batch_push_msg(mqtt_ingress *in, in_msg m)
 {
-    if (in->n_msgs == in->cap_msgs) {
-        size_t cap = in->cap_msgs ? in->cap_msgs * 2 : 64;
-        in_msg *p = realloc(in->msgs, cap * sizeof *p);
-        if (!p)
-            return -1;
-        in->msgs = p;
-        in->cap_msgs = cap;
-    }
+    if (grow_array(&in->msgs, &in->cap_msgs, in->n_msgs + 1, sizeof *in->msgs, 64))
+        return -1;
     in->msgs[in->n_msgs++] = m;
     return 0;
 }
 
 static int batch_push_outs(mqtt_ingress *in, bmsg **outs, size_t n)
 {
-    if (in->n_outs + n > in->cap_outs) {
-        size_t cap = in->cap_outs ? in->cap_outs : 64;
-        while (cap < in->n_outs + n)
-            cap *= 2;
-        bmsg **p = realloc(in->outs, cap * sizeof *p);
-        if (!p)
-            return -1;
-        in->outs = p;
-        in->cap_outs = cap;
-    }
+    if (grow_array(&in->outs, &in->cap_outs, in->n_outs + n, sizeof *in->outs, 64))
+        return -1;
     memcpy(in->outs + in->n_outs, outs, n * sizeof *outs);
     in->n_outs += n;
     return 0;

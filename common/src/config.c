@@ -80,14 +80,8 @@ static void node_free(node *n)
 
 static int node_append(node *parent, node *child)
 {
-    if (parent->n == parent->cap) {
-        size_t cap = parent->cap ? parent->cap * 2 : 8;
-        node **items = realloc(parent->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        parent->items = items;
-        parent->cap = cap;
-    }
+    if (grow_array(&parent->items, &parent->cap, parent->n + 1, sizeof *parent->items, 8))
+        return -1;
     parent->items[parent->n++] = child;
     return 0;
 }

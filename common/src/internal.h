@@ -79,6 +79,11 @@ typedef struct strbuf {
     size_t limit; /* 0 = SIZE_MAX/2 */
     int failed;   /* sticky: allocation failed or limit exceeded */
 } strbuf;
+/* Grows the array *items (elements of elem bytes, capacity *cap) to hold at
+ * least need elements, doubling from first_cap. 0 ok; -1 out of memory
+ * (*items and *cap unchanged). items: a pointer to the array pointer. */
+int grow_array(void *items, size_t *cap, size_t need, size_t elem, size_t first_cap);
+
 void sb_init(strbuf *sb, size_t initial, size_t limit);
 void sb_append(strbuf *sb, const void *data, size_t len);
 void sb_puts(strbuf *sb, const char *s);

@@ -98,6 +98,24 @@ void msgsec_free_secret(void *ptr, size_t len)
 
 /* ------------------------------------------------------------------ strbuf */
 
+int grow_array(void *items, size_t *cap, size_t need, size_t elem, size_t first_cap)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : first_cap;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -1;
+        n *= 2;
+    }
+    void *p = realloc(*(void **)items, n * elem);
+    if (!p)
+        return -1;
+    *(void **)items = p;
+    *cap = n;
+    return 0;
+}
+
 void sb_init(strbuf *sb, size_t initial, size_t limit)
 {
     memset(sb, 0, sizeof *sb);

@@ -407,14 +407,8 @@ static const char *element_id(const xmlNode *node, const char **second)
 
 static int ids_push(xml_ids *ids, const char *name, xmlNodePtr node)
 {
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 16;
-        xml_id *items = realloc(ids->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        ids->items = items;
-        ids->cap = cap;
-    }
+    if (grow_array(&ids->items, &ids->cap, ids->n + 1, sizeof *ids->items, 16))
+        return -1;
     ids->items[ids->n].name = name;
     ids->items[ids->n].node = node;
     ids->n++;
