@@ -39,6 +39,15 @@ sleep 3
 held=$(rmq_queue_depth "$QB" messages)
 [ "$held" = $((N - LIMIT)) ] || fail "block: RabbitMQ holds $held, expected $((N - LIMIT)) (the bridge accepted more than its spool holds)"
 [ "$(metric 'msgsec_bridge_rejects_total{reason="spool_full"}')" = 0 ] || fail "block mode rejected messages"
+# SIGTERM while full: the deliveries the spool could not take go back to
+# RabbitMQ (released, not rejected), so the restarted bridge loses none
+bt_bridge_term || fail "block: SIGTERM while full: exit $?"
+sleep 1
+held=$(rmq_queue_depth "$QB" messages)
+[ "$held" = $((N - LIMIT)) ] || fail "block: after SIGTERM RabbitMQ holds $held, expected $((N - LIMIT))"
+run_bridge block "$QB" "$T/spool-block"
+sleep 3
+[ "$(metric msgsec_bridge_spool_depth)" = "$LIMIT" ] || fail "block: spool depth after restart $(metric msgsec_bridge_spool_depth)"
 MOSQ_PORT_WANTED=$MOSQ_PORT MOSQ_LOG_TYPES="error warning notice" mosq_start "$T/mosq"
 $CLIENTS mqtt-sub --port "$MOSQ_PORT" --topic full/block --session "full-sub-$$" --expect "$N" --prefix blk \
     --timeout 60 --idle 1 > "$T/block.json"
