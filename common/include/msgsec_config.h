@@ -85,7 +85,8 @@ typedef struct msgsec_config {
         char *keytab;
     } trust;
     struct {
-        unsigned credentials;      /* MSGSEC_CRED_BIT mask; default certificate|issued */
+        unsigned credentials;      /* MSGSEC_CRED_BIT mask; default certificate, plus issued
+                                      when trust.issuers is set */
         char *suite;               /* default "basic256sha256" */
         long max_age;              /* default 86400 */
         long clock_skew;           /* default 300 */

@@ -768,8 +768,14 @@ static const char *article(const char *word) { return strchr("aeiou", word[0]) ?
  * unprotect, and the trust material for the credentials a receiver accepts. */
 static msgsec_err check_config(loader *ld, const node *map, void *obj, const char *prefix)
 {
-    const msgsec_config *cfg = obj;
+    msgsec_config *cfg = obj;
+    /* default: certificate, and issued when there are issuers to trust (an
+       issued token could never verify without them) */
+    if (!cfg->security.credentials)
+        cfg->security.credentials = MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE) |
+                                    (cfg->trust.n_issuers ? MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED) : 0);
     const unsigned creds = cfg->security.credentials;
+    const int issued_untrusted = (creds & MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED)) && !cfg->trust.n_issuers;
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const msgsec_rule *rule = &cfg->rules[i];
         if (rule->action == MSGSEC_RULE_PROTECT && !cfg->identity.cert)
@@ -778,6 +784,8 @@ static msgsec_err check_config(loader *ld, const node *map, void *obj, const cha
             (creds & MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE)) && !cfg->trust.n_ca)
             return fail(ld, rule->line,
                         "an enforce rule accepting certificate credentials needs trust.ca");
+        if (rule->action == MSGSEC_RULE_ENFORCE && issued_untrusted)
+            return fail(ld, rule->line, "an enforce rule accepting issued credentials needs trust.issuers");
     }
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const msgsec_route *route = &cfg->routes[i];
@@ -791,6 +799,9 @@ static msgsec_err check_config(loader *ld, const node *map, void *obj, const cha
         if (checks && (creds & MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE)) && !cfg->trust.n_ca)
             return fail(ld, route->line,
                         "%s %s route accepting certificate credentials needs trust.ca",
+                        article(action), action);
+        if (checks && issued_untrusted)
+            return fail(ld, route->line, "%s %s route accepting issued credentials needs trust.issuers",
                         article(action), action);
         if (route->action != MSGSEC_ROUTE_UNPROTECT)
             continue;
@@ -981,8 +992,7 @@ void msgsec_config_free(msgsec_config *cfg)
 
 static int set_defaults(msgsec_config *cfg)
 {
-    cfg->security.credentials =
-        MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE) | MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED);
+    /* security.credentials: 0 until check_config picks the default */
     cfg->security.max_age = MSGSEC_DEFAULT_MAX_AGE;
     cfg->security.clock_skew = MSGSEC_DEFAULT_SKEW;
     cfg->security.max_message_bytes = MSGSEC_DEFAULT_MAX_BYTES;

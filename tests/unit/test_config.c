@@ -249,8 +249,8 @@ static void test_defaults(void **state)
              &err),
         MSGSEC_OK);
     assert_null(cfg->identity.cert);
-    assert_int_equal(cfg->security.credentials, MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE) |
-                                                    MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED));
+    /* issued only with issuers to trust */
+    assert_int_equal(cfg->security.credentials, MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE));
     assert_string_equal(cfg->security.suite, "basic256sha256");
     assert_int_equal(cfg->security.max_age, 86400);
     assert_int_equal(cfg->security.clock_skew, 300);
@@ -277,6 +277,12 @@ static void test_defaults(void **state)
     assert_int_equal(opts.clock_skew, 300);
     msgsec_config_free(cfg);
     msgsec_config_free(NULL);
+    assert_int_equal(load("trust: {ca: [ca.pem], issuers: [sts.pem]}\nrules:\n"
+                          "  - {topic: a/#, action: enforce}\n", &cfg, &err),
+                     MSGSEC_OK);
+    assert_int_equal(cfg->security.credentials, MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE) |
+                                                    MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED));
+    msgsec_config_free(cfg);
 }
 
 /* Relative paths resolve against the file's directory, not the cwd. */
@@ -384,6 +390,9 @@ static const refusal refusals[] = {
      2, "a protect rule needs identity.cert and identity.key"},
     {"rules:\n  - topic: a\n    action: enforce\n", 2,
      "an enforce rule accepting certificate credentials needs trust.ca"},
+    {TRUST "security: {credentials: [certificate, issued]}\nrules:\n  - topic: a\n"
+           "    action: enforce\n", 4,
+     "an enforce rule accepting issued credentials needs trust.issuers"},
     /* routes */
     {"routes:\n  - from: orders/#\n    to: amqp:/q\n    action: forward\n", 2,
      "from: 'orders/#' must start with mqtt: or amqp:"},
@@ -418,6 +427,9 @@ static const refusal refusals[] = {
      "an unprotect route needs identity.cert and identity.key"},
     {NODE "routes:\n  - from: amqp:/q\n    to: mqtt:a\n    action: verify\n", 3,
      "a verify route accepting certificate credentials needs trust.ca"},
+    {TRUST "security: {credentials: [issued]}\nroutes:\n  - from: amqp:/q\n    to: mqtt:a\n"
+           "    action: verify\n", 4,
+     "a verify route accepting issued credentials needs trust.issuers"},
     {NODE "security: {credentials: [username]}\nroutes:\n  - from: amqp:/q\n    to: mqtt:a\n"
           "    action: unprotect\n",
      4, "accepting username credentials needs trust.users"},
