@@ -35,8 +35,6 @@
 #define SEND_BATCH 64
 #define TICK_MS 1000
 #define LINK_RETRY_MS 10000
-#define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 10000
 
 typedef struct link_entry {
     char *address;
@@ -643,10 +641,7 @@ static void connection_lost(amqp_side *a, pn_condition_t *cond)
         return;
     }
     atomic_fetch_add(&a->b->metrics.reconnects[SIDE_AMQP], 1);
-    /* exponential backoff with jitter */
-    int delay = a->backoff_ms / 2 + (int)(random() % (a->backoff_ms / 2 + 1));
-    pn_proactor_set_timeout(a->proactor, (pn_millis_t)delay);
-    a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+    pn_proactor_set_timeout(a->proactor, (pn_millis_t)backoff_next(&a->backoff_ms));
 }
 
 static void handle(amqp_side *a, pn_event_t *e)

@@ -23,6 +23,13 @@ void bridge_notify(bridge *b, bmsg **msgs, size_t n)
     pthread_mutex_unlock(&b->lock);
 }
 
+int backoff_next(int *backoff_ms)
+{
+    int delay = *backoff_ms / 2 + (int)(random() % (*backoff_ms / 2 + 1));
+    *backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
+    return delay;
+}
+
 msgsec_err bridge_read_secret(const char *path, char **out, msgsec_error *err)
 {
     uint8_t *data;

@@ -192,6 +192,13 @@ struct bridge {
 
 /* Hands freshly spooled messages to the side(s) that deliver them. */
 void bridge_notify(bridge *b, bmsg **msgs, size_t n);
+/* Reconnect backoff of every broker connection: from BACKOFF_MIN_MS, doubling
+ * up to BACKOFF_MAX_MS. Returns the delay before the next attempt (half of
+ * it random: jitter) and doubles *backoff_ms. */
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 10000
+int backoff_next(int *backoff_ms);
+
 /* Reads a secret file (password_file), trailing newline stripped.
  * Caller wipes and frees with msgsec_free_secret(p, strlen(p)). */
 msgsec_err bridge_read_secret(const char *path, char **out, msgsec_error *err);

@@ -46,8 +46,6 @@
 #define BATCH_MAX_BYTES (8u << 20)     /* read no further before committing */
 #define IO_TIMEOUT_S 30                /* a blocked read or write gives up (then reconnect) */
 #define CONNECT_TIMEOUT_MS 10000
-#define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 10000
 #define ROOM_POLL_MS 200               /* block mode: retry a full spool this often */
 #define SESSION_EXPIRY 86400
 
@@ -128,6 +126,13 @@ static int send_obuf(mqtt_ingress *in, mqtt_obuf *o)
     int rc = o->failed ? -1 : io_write(in, o->p, o->len);
     mqtt_obuf_free(o);
     return rc;
+}
+
+/* A packet without a body (PINGREQ, DISCONNECT). */
+static int send_bare(mqtt_ingress *in, int type)
+{
+    const uint8_t pkt[2] = {(uint8_t)(type << 4), 0};
+    return io_write(in, pkt, sizeof pkt);
 }
 
 /* Sends one packet of a type and body. */
@@ -252,6 +257,18 @@ static int open_connection(mqtt_ingress *in)
 
 /* ------------------------------------------------------------ subscriptions */
 
+/* Subscriptions in place (or none to make): from here on nothing published
+ * is missed, so the receiving half counts as connected. */
+static void receiving(mqtt_ingress *in, size_t filters)
+{
+    if (in->subscribed_once)
+        return;
+    in->subscribed_once = 1;
+    atomic_fetch_or(&in->b->metrics.connected[SIDE_MQTT], MQTT_LINK_RECEIVE);
+    blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=%zu", in->host, in->port,
+         in->client_id, filters);
+}
+
 static int in_list(char *const *list, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
@@ -321,12 +338,8 @@ static int subscribe_all(mqtt_ingress *in)
     free_list(in->subscribed, in->n_subscribed);
     in->subscribed = filters;
     in->n_subscribed = n;
-    if (rc == 0 && n == 0 && !in->subscribed_once) { /* nothing to wait for */
-        in->subscribed_once = 1;
-        atomic_fetch_or(&in->b->metrics.connected[SIDE_MQTT], MQTT_LINK_RECEIVE);
-        blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=0", in->host, in->port,
-             in->client_id);
-    }
+    if (rc == 0 && n == 0) /* no SUBACK to wait for */
+        receiving(in, 0);
     return rc;
 }
 
@@ -419,13 +432,7 @@ static int on_suback(mqtt_ingress *in, int type, const uint8_t *body, size_t len
     if (refused)
         blog(LOG_ERROR, "mqtt_subscribe_refused", "filters=%zu refused=%zu", n, refused);
     blog(LOG_INFO, "mqtt_subscribe", "filters=%zu", n);
-    if (!in->subscribed_once) {
-        /* subscriptions in place: from here on nothing published is missed */
-        in->subscribed_once = 1;
-        atomic_fetch_or(&in->b->metrics.connected[SIDE_MQTT], MQTT_LINK_RECEIVE);
-        blog(LOG_INFO, "mqtt_connected", "host=%s port=%d client_id=%s filters=%zu", in->host,
-             in->port, in->client_id, n);
-    }
+    receiving(in, n);
     return 0;
 }
 
@@ -499,14 +506,8 @@ static int more_ready(mqtt_ingress *in)
 static int receive(mqtt_ingress *in)
 {
     for (;;) {
-        if (in->rx_cap - in->rx_len < 16384) {
-            size_t cap = in->rx_cap ? in->rx_cap * 2 : 65536;
-            uint8_t *p = realloc(in->rx, cap);
-            if (!p)
-                return -1;
-            in->rx = p;
-            in->rx_cap = cap;
-        }
+        if (grow_array(&in->rx, &in->rx_cap, in->rx_len + 16384, 1, 65536))
+            return -1;
         size_t room = in->rx_cap - in->rx_len;
         ssize_t k;
         if (in->ssl) {
@@ -545,12 +546,7 @@ static void pause_ms(mqtt_ingress *in, long ms)
         drain_wake(in);
 }
 
-static void wait_backoff(mqtt_ingress *in)
-{
-    long delay = in->backoff_ms / 2 + random() % (in->backoff_ms / 2 + 1); /* jitter */
-    in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
-    pause_ms(in, delay);
-}
+static void wait_backoff(mqtt_ingress *in) { pause_ms(in, backoff_next(&in->backoff_ms)); }
 
 /* when_full: block. Nothing more is read meanwhile, so the broker holds the
  * rest of its window; PINGREQs keep the session up (their PINGRESPs are read
@@ -558,10 +554,8 @@ static void wait_backoff(mqtt_ingress *in)
 static void wait_room(mqtt_ingress *in)
 {
     pause_ms(in, ROOM_POLL_MS);
-    if (in->keepalive && ms_since(&in->last_sent) >= in->keepalive * 500L) {
-        mqtt_obuf empty = {0};
-        send_packet(in, MQTT_PINGREQ << 4, &empty);
-    }
+    if (in->keepalive && ms_since(&in->last_sent) >= in->keepalive * 500L)
+        send_bare(in, MQTT_PINGREQ);
 }
 
 /* ------------------------------------------------------------ commit */
@@ -637,7 +631,6 @@ static int commit_batch(mqtt_ingress *in)
 
 /* ------------------------------------------------------------ thread */
 
-
 /* ms until the next keepalive action (PINGREQ, or giving up on PINGRESP /
  * CONNACK); -1 = none */
 static int next_timeout(mqtt_ingress *in)
@@ -654,32 +647,26 @@ static int next_timeout(mqtt_ingress *in)
     return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
 }
 
-static int keepalive(mqtt_ingress *in)
+/* Keepalive due now: PINGREQ, or the connection dropped when the broker went
+ * silent (no CONNACK / PINGRESP in time). */
+static void keepalive(mqtt_ingress *in)
 {
     if (in->state == CONN_CONNECTING) {
-        if (ms_since(&in->deadline) >= CONNECT_TIMEOUT_MS) {
+        if (ms_since(&in->deadline) >= CONNECT_TIMEOUT_MS)
             drop_connection(in, "no CONNACK");
-            return -1;
-        }
-        return 0;
-    }
-    if (in->keepalive == 0)
-        return 0;
-    if (in->ping_outstanding) {
-        if (ms_since(&in->ping_sent) >= in->keepalive * 1000L) {
+    } else if (in->keepalive == 0) {
+        return;
+    } else if (in->ping_outstanding) {
+        if (ms_since(&in->ping_sent) >= in->keepalive * 1000L)
             drop_connection(in, "no PINGRESP");
-            return -1;
-        }
     } else if (ms_since(&in->last_sent) >= in->keepalive * 500L) {
-        mqtt_obuf empty = {0};
-        if (send_packet(in, MQTT_PINGREQ << 4, &empty) != 0) {
+        if (send_bare(in, MQTT_PINGREQ) != 0) {
             drop_connection(in, "cannot send PINGREQ");
-            return -1;
+            return;
         }
         in->ping_outstanding = 1;
         stamp(&in->ping_sent);
     }
-    return 0;
 }
 
 static void *ingress_thread(void *arg)
@@ -717,10 +704,8 @@ static void *ingress_thread(void *arg)
         }
         keepalive(in);
     }
-    if (in->fd >= 0 && in->state == CONN_UP) {
-        mqtt_obuf empty = {0};
-        send_packet(in, MQTT_DISCONNECT << 4, &empty);
-    }
+    if (in->fd >= 0 && in->state == CONN_UP)
+        send_bare(in, MQTT_DISCONNECT);
     close_connection(in);
     return NULL;
 }
@@ -791,9 +776,9 @@ msgsec_err mqtt_ingress_start(bridge *b, const msgsec_config *cfg, const char *p
     in->wake[0] = in->wake[1] = -1;
     in->backoff_ms = BACKOFF_MIN_MS;
     in->version = cfg->mqtt.version == 4 ? 4 : 5;
-    in->port = cfg->mqtt.port ? cfg->mqtt.port : 1883;
-    in->host = strdup(cfg->mqtt.host ? cfg->mqtt.host : "127.0.0.1");
-    in->client_id = strdup(cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge");
+    in->port = cfg->mqtt.port; /* host, port and client id have defaults in the loader */
+    in->host = strdup(cfg->mqtt.host);
+    in->client_id = strdup(cfg->mqtt.client_id);
     in->username = cfg->mqtt.username ? strdup(cfg->mqtt.username) : NULL;
     in->password = password ? strdup(password) : NULL;
     msgsec_err rc = MSGSEC_OK;

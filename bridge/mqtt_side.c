@@ -19,8 +19,6 @@
 
 #define MAX_INFLIGHT 20 /* Mosquitto's default max_inflight_messages */
 #define SEND_BATCH 20
-#define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 10000
 #define SESSION_EXPIRY 86400
 
 struct mqtt_side {
@@ -102,10 +100,8 @@ static void on_connected(void *ctx, char *cause)
 
 static void schedule_reconnect(mqtt_side *ms)
 {
-    /* exponential backoff with jitter; called with ms->lock held */
-    long delay = ms->backoff_ms / 2 + random() % (ms->backoff_ms / 2 + 1);
-    now_plus(&ms->next_attempt, delay);
-    ms->backoff_ms = ms->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms->backoff_ms * 2;
+    /* called with ms->lock held */
+    now_plus(&ms->next_attempt, backoff_next(&ms->backoff_ms));
     ms->connecting = 0;
 }
 
@@ -444,13 +440,12 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     msgsec_err rc = MSGSEC_OK;
     int tls = cfg->mqtt.tls.ca || cfg->mqtt.tls.cert;
     char uri[600], persist[4096];
-    snprintf(uri, sizeof uri, "%s://%s:%d", tls ? "ssl" : "tcp",
-             cfg->mqtt.host ? cfg->mqtt.host : "127.0.0.1", cfg->mqtt.port ? cfg->mqtt.port : 1883);
+    snprintf(uri, sizeof uri, "%s://%s:%d", tls ? "ssl" : "tcp", cfg->mqtt.host, cfg->mqtt.port);
     snprintf(persist, sizeof persist, "%s/paho", cfg->spool.path);
     ms->uri = strdup(uri);
-    ms->client_id = malloc(strlen(cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge") + 5);
+    ms->client_id = malloc(strlen(cfg->mqtt.client_id) + sizeof "-pub");
     if (ms->client_id)
-        sprintf(ms->client_id, "%s-pub", cfg->mqtt.client_id ? cfg->mqtt.client_id : "msgsec-bridge");
+        sprintf(ms->client_id, "%s-pub", cfg->mqtt.client_id);
     ms->username = dup_or_null(cfg->mqtt.username);
     ms->ca = dup_or_null(cfg->mqtt.tls.ca);
     ms->cert = dup_or_null(cfg->mqtt.tls.cert);
