@@ -415,6 +415,15 @@ static int ids_push(xml_ids *ids, const char *name, xmlNodePtr node)
     return 0;
 }
 
+xmlNodePtr xml_next_in_doc(xmlNodePtr node)
+{
+    if (node->type == XML_ELEMENT_NODE && node->children)
+        return node->children;
+    while (node && !node->next)
+        node = node->parent && node->parent->type != XML_DOCUMENT_NODE ? node->parent : NULL;
+    return node ? node->next : NULL;
+}
+
 msgsec_err xml_ids_build(xml_ids *ids, xmlDocPtr doc, msgsec_error *err)
 {
     ids->n = 0;
@@ -430,15 +439,7 @@ msgsec_err xml_ids_build(xml_ids *ids, xmlDocPtr doc, msgsec_error *err)
                     return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
             }
         }
-        /* pre-order walk without recursion */
-        if (node->type == XML_ELEMENT_NODE && node->children) {
-            node = node->children;
-            continue;
-        }
-        while (node && !node->next)
-            node = node->parent == (xmlNodePtr)doc ? NULL : node->parent;
-        if (node)
-            node = node->next;
+        node = xml_next_in_doc(node);
     }
     if (ids->n > 16) {
         qsort(ids->items, ids->n, sizeof *ids->items, id_cmp);

@@ -55,6 +55,9 @@ int xml_is(const xmlNode *node, const char *ns, const char *name);
 /* First / next element sibling (skipping text, comments, PIs); NULL at the end. */
 xmlNodePtr xml_first_elem(const xmlNode *parent);
 xmlNodePtr xml_next_elem(const xmlNode *node);
+/* The node after node in document order (pre-order, children first), within
+ * its document; NULL after the last. */
+xmlNodePtr xml_next_in_doc(xmlNodePtr node);
 /* 1 when parent has non-whitespace text children or a CDATA child. */
 int xml_has_text(const xmlNode *parent);
 /* The only element child named ns:name of parent; NULL if absent; *dup set when

@@ -44,14 +44,7 @@ static int compare_all(xmlDocPtr doc, const char *label)
             free(fast);
             free(ref);
         }
-        if (node->type == XML_ELEMENT_NODE && node->children) {
-            node = node->children;
-            continue;
-        }
-        while (node && !node->next)
-            node = node->parent == (xmlNodePtr)doc ? NULL : node->parent;
-        if (node)
-            node = node->next;
+        node = xml_next_in_doc(node);
     }
     return eligible;
 }
