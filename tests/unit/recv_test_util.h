@@ -152,6 +152,22 @@ static inline msgsec_err unwrap_rc(msgsec_receiver *r, const char *env, msgsec_e
     return rc;
 }
 
+/* Unwraps env, which must succeed with exactly payload; returns the context
+ * (caller frees with msgsec_context_free). */
+static inline msgsec_context *unwrap_ok(msgsec_receiver *r, const char *env, const char *payload)
+{
+    msgsec_context *ctx = NULL;
+    msgsec_error e;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    if (msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &out, &len, &ctx, &e) != MSGSEC_OK)
+        fail_msg("unwrap: %s", e.detail);
+    assert_int_equal(len, strlen(payload));
+    assert_memory_equal(out, payload, len);
+    msgsec_free_secret(out, len);
+    return ctx;
+}
+
 static inline msgsec_err verify_rc(msgsec_receiver *r, const char *env, msgsec_error *e)
 {
     memset(e, 0, sizeof *e);

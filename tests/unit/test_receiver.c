@@ -15,14 +15,7 @@ static void round_trip(const char *client, const char *payload, const char *cont
     msgsec_sender *s = sender_for(client);
     char *env = wrap_with(s, payload, content_type, 0);
     msgsec_receiver *r = receiver_with(NULL);
-    msgsec_context *ctx = NULL;
-    msgsec_error e;
-    uint8_t *out = NULL;
-    size_t len = 0;
-    if (msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &out, &len, &ctx, &e) != MSGSEC_OK)
-        fail_msg("unwrap: %s", e.detail);
-    assert_int_equal(len, strlen(payload));
-    assert_memory_equal(out, payload, len);
+    msgsec_context *ctx = unwrap_ok(r, env, payload);
     assert_int_equal(msgsec_context_credential(ctx), cred);
     assert_string_equal(msgsec_context_to(ctx), TEST_TO);
     assert_string_equal(msgsec_context_action(ctx), "urn:msgsec:message");
@@ -31,7 +24,6 @@ static void round_trip(const char *client, const char *payload, const char *cont
     assert_non_null(msgsec_context_expires(ctx));
     assert_string_equal(msgsec_context_content_type(ctx),
                         content_type ? content_type : "application/octet-stream");
-    msgsec_free_secret(out, len);
     msgsec_context_free(ctx);
     msgsec_receiver_free(r);
     msgsec_sender_free(s);
@@ -464,14 +456,9 @@ static void test_issued_credential(void **state)
     char path[64], other[64];
     char *env = wrap_issued(issue_token(TEST_TO, path, sizeof path));
     msgsec_receiver *r = issued_receiver(pki("sts.pem"), 0);
-    msgsec_context *ctx = NULL;
     msgsec_error e;
-    uint8_t *out = NULL;
-    size_t len = 0;
     const char *key, *value;
-    if (msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &out, &len, &ctx, &e) != MSGSEC_OK)
-        fail_msg("unwrap issued: %s", e.detail);
-    assert_memory_equal(out, "issued payload", len);
+    msgsec_context *ctx = unwrap_ok(r, env, "issued payload");
     assert_int_equal(msgsec_context_credential(ctx), MSGSEC_CRED_ISSUED);
     assert_string_equal(msgsec_context_identity(ctx), "alice");
     assert_non_null(strstr(msgsec_context_issuer(ctx), "msgsec-sts"));
@@ -479,7 +466,6 @@ static void test_issued_credential(void **state)
     msgsec_context_claim(ctx, 0, &key, &value);
     assert_string_equal(key, "role");
     assert_string_equal(value, "buyer");
-    msgsec_free_secret(out, len);
     msgsec_context_free(ctx);
     msgsec_receiver_free(r);
     /* a broker checks issuer, conditions and the message signature too */
@@ -548,16 +534,10 @@ static void test_username_credential(void **state)
     assert_null(strstr(good, "correct horse")); /* the token travels encrypted */
     assert_null(strstr(good, "alice"));
     msgsec_receiver *r = username_receiver(users, 0);
-    msgsec_context *ctx = NULL;
     msgsec_error e;
-    uint8_t *out = NULL;
-    size_t len = 0;
-    if (msgsec_unwrap(r, (const uint8_t *)good, strlen(good), &out, &len, &ctx, &e) != MSGSEC_OK)
-        fail_msg("unwrap username: %s", e.detail);
-    assert_memory_equal(out, "username payload", len);
+    msgsec_context *ctx = unwrap_ok(r, good, "username payload");
     assert_int_equal(msgsec_context_credential(ctx), MSGSEC_CRED_USERNAME);
     assert_string_equal(msgsec_context_identity(ctx), "alice");
-    msgsec_free_secret(out, len);
     msgsec_context_free(ctx);
     /* wrong password and unknown user: the same class (4) */
     assert_int_equal(unwrap_rc(r, bad, &e), MSGSEC_E_AUTH);
