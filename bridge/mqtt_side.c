@@ -5,8 +5,11 @@
  *
  * A message leaves the spool only when Paho reports it complete (PUBACK for
  * QoS 1, PUBCOMP for QoS 2); on reconnect everything still spooled is sent
- * again (at-least-once). Paho's own persistence (in-flight publishes) lives
- * under spool.path/paho.
+ * again (at-least-once). The spool is the only store: this connection starts
+ * clean, without Paho persistence. (With a persistent session Paho re-sent
+ * its own in-flight publishes on reconnect on top of the pump's, more than
+ * Mosquitto's receive maximum, and Mosquitto closed the connection every
+ * time: the MQTT-bound stream stalled after a Mosquitto restart.)
  */
 #include <MQTTAsync.h>
 #include <stdio.h>
@@ -19,7 +22,6 @@
 
 #define MAX_INFLIGHT 20 /* Mosquitto's default max_inflight_messages */
 #define SEND_BATCH 20
-#define SESSION_EXPIRY 86400
 
 struct mqtt_side {
     bridge *b;
@@ -105,24 +107,32 @@ static void schedule_reconnect(mqtt_side *ms)
     ms->connecting = 0;
 }
 
-static void on_connection_lost(void *ctx, char *cause)
+/* The connection is down (lost, refused, or closed by the broker right
+ * after it was made): callbacks of the old session are ignored, the pump
+ * reconnects after the backoff and then re-sends what is still spooled. */
+static void mark_down(mqtt_side *ms)
 {
-    mqtt_side *ms = ctx;
     pthread_mutex_lock(&ms->lock);
     ms->connected = 0;
     ms->session++;
     schedule_reconnect(ms);
     pthread_mutex_unlock(&ms->lock);
     atomic_fetch_and(&ms->b->metrics.connected[SIDE_MQTT], ~MQTT_LINK_PUBLISH);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    mqtt_side *ms = ctx;
+    mark_down(ms);
     atomic_fetch_add(&ms->b->metrics.reconnects[SIDE_MQTT], 1);
     blog(LOG_WARN, "mqtt_out_disconnected", "uri=%s cause=\"%s\"", ms->uri, cause ? cause : "");
 }
 
 static void connect_failed(mqtt_side *ms, int code, int reason, const char *message)
 {
-    pthread_mutex_lock(&ms->lock);
-    schedule_reconnect(ms);
-    pthread_mutex_unlock(&ms->lock);
+    /* also after on_connected: a broker may close the session at once
+       (seen with Mosquitto just restarted), with no connectionLost */
+    mark_down(ms);
     blog(LOG_WARN, "mqtt_out_connect_failed", "uri=%s code=%d reason=%d message=\"%s\"", ms->uri, code,
          reason, message ? message : "");
 }
@@ -144,16 +154,10 @@ static void start_connect(mqtt_side *ms)
     MQTTAsync_connectOptions v311 = MQTTAsync_connectOptions_initializer;
     MQTTAsync_connectOptions o = ms->version == 5 ? v5 : v311;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    MQTTProperties props = MQTTProperties_initializer;
-    MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-                           .value.integer4 = SESSION_EXPIRY};
-    if (ms->version == 5) {
-        MQTTProperties_add(&props, &expiry);
-        o.cleanstart = 0;
-        o.connectProperties = &props;
-    } else {
-        o.cleansession = 0; /* MQTT 3.1.1: persistent session */
-    }
+    if (ms->version == 5)
+        o.cleanstart = 1;
+    else
+        o.cleansession = 1;
     o.keepAliveInterval = 20;
     o.username = ms->username;
     o.password = ms->password;
@@ -171,7 +175,6 @@ static void start_connect(mqtt_side *ms)
         o.ssl = &ssl;
     }
     int rc = MQTTAsync_connect(ms->client, &o);
-    MQTTProperties_free(&props);
     if (rc != MQTTASYNC_SUCCESS) {
         pthread_mutex_lock(&ms->lock);
         schedule_reconnect(ms);
@@ -439,9 +442,8 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     const msgsec_config *cfg = t->cfg;
     msgsec_err rc = MSGSEC_OK;
     int tls = cfg->mqtt.tls.ca || cfg->mqtt.tls.cert;
-    char uri[600], persist[4096];
+    char uri[600];
     snprintf(uri, sizeof uri, "%s://%s:%d", tls ? "ssl" : "tcp", cfg->mqtt.host, cfg->mqtt.port);
-    snprintf(persist, sizeof persist, "%s/paho", cfg->spool.path);
     ms->uri = strdup(uri);
     ms->client_id = malloc(strlen(cfg->mqtt.client_id) + sizeof "-pub");
     if (ms->client_id)
@@ -456,7 +458,7 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     ms->version = cfg->mqtt.version == 4 ? 4 : 5;
     co.MQTTVersion = ms->version == 4 ? MQTTVERSION_3_1_1 : MQTTVERSION_5;
     int prc = MQTTAsync_createWithOptions(&ms->client, ms->uri, ms->client_id,
-                                          MQTTCLIENT_PERSISTENCE_DEFAULT, persist, &co);
+                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc != MQTTASYNC_SUCCESS) {
         rc = msgsec_seterr(err, MSGSEC_E_USAGE, "%s: mqtt: cannot create client for %s (code %d)",
                            cfg->path, ms->uri, prc);
