@@ -188,6 +188,10 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
         memcpy(p->text, buf, len);
         p->text[len] = '\0';
         text = p->text;
+        if (len <= max_bytes && xml_fast_parse(text, len, p->ctxt->dict, out)) {
+            p->uses++;
+            return MSGSEC_OK;
+        }
     }
     msgsec_err rc = parse_with(p->ctxt, buf, len, max_bytes, text, out, err);
     p->uses++;

@@ -8,7 +8,8 @@
 #ifndef MSGSEC_XML_H
 #define MSGSEC_XML_H
 
-#include <libxml/tree.h>
+#include <libxml/tree.h> /* before dict.h, which needs xmlChar */
+#include <libxml/dict.h>
 
 #include "internal.h"
 
@@ -39,6 +40,15 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
 /* Forgets the context and its dictionary now, e.g. after plaintext was
  * parsed into a document that shares it (short strings are interned). */
 void xml_parser_drop(xml_parser *p);
+
+/* The direct parser behind xml_parser_parse (xml_fast.c). text[0, len) is
+ * a document without NUL bytes, NUL-terminated at len. When it lies within
+ * plain XML (ASCII without control characters or CR; elements, attributes,
+ * namespace declarations and text only: no DTD, reference, comment, PI or
+ * CDATA; depth below XML_MAX_DEPTH) builds in *out the tree libxml2 builds,
+ * names interned in dict, and returns 1. Otherwise, malformed documents
+ * included, returns 0 with nothing built: libxml2 is to parse it. */
+int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDocPtr *out);
 
 /* Parses data as element content in the context of parent (in-scope
  * namespaces), with the same restrictions, and inserts the nodes in place of

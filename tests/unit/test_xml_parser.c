@@ -6,6 +6,7 @@
  * more than XML_PARSER_MAX_NAMES names or after XML_PARSER_MAX_USES
  * documents. */
 #include "recv_test_util.h"
+#include "xml_tree_equal.h"
 
 static msgsec_err parse_with(xml_parser *p, const char *xml, xmlDocPtr *doc, msgsec_error *e)
 {
@@ -186,6 +187,132 @@ static void test_in_place_same_as_memory(void **state)
     }
 }
 
+/* xml_parser_parse (direct parser, else libxml2 in place or from memory)
+ * gives exactly the outcome of xml_parse: the same tree or the same
+ * refusal. */
+static void assert_same_as_xml_parse(const char *xml, size_t len)
+{
+    xml_parser *p = xml_parser_new();
+    xmlDocPtr a = NULL, b = NULL;
+    msgsec_error ea = {0}, eb = {0};
+    msgsec_err ra = xml_parser_parse(p, (const uint8_t *)xml, len, 1u << 20, &a, &ea);
+    msgsec_err rb = xml_parse((const uint8_t *)xml, len, 1u << 20, &b, &eb);
+    assert_int_equal(ra, rb);
+    assert_string_equal(ea.detail, eb.detail);
+    if (ra == MSGSEC_OK) {
+        const char *why = xml_tree_equal(a, b);
+        if (why)
+            fail_msg("%.60s: %s", xml, why);
+    }
+    xmlFreeDoc(a);
+    xmlFreeDoc(b);
+    xml_parser_free(p);
+}
+
+/* 1 when the direct parser builds xml (NUL-terminated, no NUL inside). */
+static int fast_builds(const char *xml)
+{
+    xmlDictPtr dict = xmlDictCreate();
+    xmlDocPtr doc = NULL;
+    int built = xml_fast_parse(xml, strlen(xml), dict, &doc);
+    assert_int_equal(built, doc != NULL);
+    xmlFreeDoc(doc);
+    xmlDictFree(dict);
+    return built;
+}
+
+/* The direct parser takes plain XML and builds libxml2's tree for it; it
+ * declines everything else, malformed documents included, which libxml2
+ * then refuses or builds as before. */
+static void test_direct_parser(void **state)
+{
+    (void)state;
+    static const char *const built[] = {
+        "<r/>",
+        "<r></r>",
+        "<r></r \n>",
+        "<r>text</r>",
+        "<r a='1' b=\"2\"/>",
+        "<r a = '1'\n\tb='x>y' c=\"it's\" d='say \"no\"' e=''/>",
+        "<r/>\n \t",
+        "<a:r xmlns:a='urn:a' xmlns='urn:d'><b a:x='1' y=''><a:c xmlns:a='urn:a2' a:z='2'/>"
+        "</b>t ]x]] ]></a:r>",
+        "<r xmlns='urn:d'><c xmlns='urn:e'><d/></c><e/></r>",
+        "<r xmlns:p='urn:p'><p:c xmlns:q='urn:q' q:a='1' p:a='2' a='3'/><p:d/></r>",
+        "<r xmlns:p='urn:p' xmlns:q='relative/uri'><p:c/></r>",
+        "<r>\n  <c>x</c>\n  <c>y</c>\n</r>",
+        "<_a.b-c9 x_.-1='v'>~!@#$%^*()</_a.b-c9>",
+    };
+    static const char *const declined[] = {
+        "<r>&amp;</r>",
+        "<r a='&#65;'/>",
+        "<r><!-- c --></r>",
+        "<r><![CDATA[x]]></r>",
+        "<r><?pi x?></r>",
+        "<r>\r\n</r>",
+        "<r a='x\ty'/>",
+        "<r a='x\ny'/>",
+        "<r>\xc3\xa9</r>",
+        "<r>\x01</r>",
+        "<r>]]></r>",
+        "<r xmlns:a=''/>",
+        "<r xmlns:p='not a URI'/>",
+        "<r xmlns='urn:a#b#c'/>",
+        "<r xmlns=''/>",
+        "<a:r/>",
+        "<r a:x='1'/>",
+        "<r xmlns='urn:d' :x='1'/>",
+        "<r a='1' a='2'/>",
+        "<r xmlns:a='urn:a' xmlns:b='urn:a' a:x='1' b:x='2'/>",
+        "<r xmlns:a='urn:a' xmlns:a='urn:b'/>",
+        "<r xmlns='urn:a' xmlns='urn:b'/>",
+        "<r xml:lang='en'/>",
+        "<r xmlns:xml='http://www.w3.org/XML/1998/namespace'/>",
+        "<r xmlns:x='http://www.w3.org/2000/xmlns/'/>",
+        "<r xmlns:xmlns='urn:x'/>",
+        "<xmlns:r/>",
+        "<a:b:c xmlns:a='urn:a'/>",
+        "<r p:xmlns='1' xmlns:p='urn:p'/>",
+        "<r><a></b></r>",
+        "<r><a></ab></r>",
+        "<r a='1'b='2'/>",
+        "<r a=1/>",
+        "<r a='1/>",
+        "<r/ >",
+        "< r/>",
+        "<r/><r/>",
+        "<r/>x",
+        "<r",
+        "<r>",
+        "<r><c>",
+        "<1r/>",
+        "<r\x80/>",
+    };
+    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++) {
+        if (!fast_builds(built[i]))
+            fail_msg("declined: %s", built[i]);
+        assert_same_as_xml_parse(built[i], strlen(built[i]));
+    }
+    for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++) {
+        if (fast_builds(declined[i]))
+            fail_msg("built: %s", declined[i]);
+        assert_same_as_xml_parse(declined[i], strlen(declined[i]));
+    }
+    /* depth: libxml2 refuses deeper than XML_MAX_DEPTH */
+    char *deep = deep_document(XML_MAX_DEPTH), *deeper = deep_document(XML_MAX_DEPTH + 2);
+    assert_true(fast_builds(deep));
+    assert_false(fast_builds(deeper));
+    assert_same_as_xml_parse(deep, strlen(deep));
+    assert_same_as_xml_parse(deeper, strlen(deeper));
+    free(deep);
+    free(deeper);
+    /* an envelope as our sender writes it */
+    char *env = wrap_as("client-rsa", "<order id=\"1\">x</order>");
+    assert_true(fast_builds(env));
+    assert_same_as_xml_parse(env, strlen(env));
+    free(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_uses_bounded),
         cmocka_unit_test(test_refusal_drops_context),
         cmocka_unit_test(test_in_place_same_as_memory),
+        cmocka_unit_test(test_direct_parser),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);
 }
