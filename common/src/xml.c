@@ -137,6 +137,7 @@ struct xml_parser {
     xmlParserCtxtPtr ctxt; /* NULL until the next parse */
     unsigned uses;
     char *text;            /* XML_PARSER_TEXT_MAX bytes: a copy of the document (in_place) */
+    xmlDictPtr known_uris; /* of xml_fast_parse */
 };
 
 /* Documents under this size are copied into the parser's own buffer. */
@@ -167,6 +168,7 @@ void xml_parser_free(xml_parser *p)
     if (!p)
         return;
     xml_parser_drop(p);
+    xmlDictFree(p->known_uris); /* NULL-safe */
     free(p->text);
     free(p);
 }
@@ -188,7 +190,9 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
         memcpy(p->text, buf, len);
         p->text[len] = '\0';
         text = p->text;
-        if (len <= max_bytes && xml_fast_parse(text, len, p->ctxt->dict, out)) {
+        if (!p->known_uris)
+            p->known_uris = xmlDictCreate(); /* without memory: not remembered */
+        if (len <= max_bytes && xml_fast_parse(text, len, p->ctxt->dict, p->known_uris, out)) {
             p->uses++;
             return MSGSEC_OK;
         }

@@ -46,9 +46,12 @@ void xml_parser_drop(xml_parser *p);
  * plain XML (ASCII without control characters or CR; elements, attributes,
  * namespace declarations and text only: no DTD, reference, comment, PI or
  * CDATA; depth below XML_MAX_DEPTH) builds in *out the tree libxml2 builds,
- * names interned in dict, and returns 1. Otherwise, malformed documents
- * included, returns 0 with nothing built: libxml2 is to parse it. */
-int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDocPtr *out);
+ * names interned in dict, and returns 1.
+ * Otherwise, malformed documents included, returns 0 with nothing built:
+ * libxml2 is to parse it. known_uris (borrowed, may be NULL) remembers the
+ * namespace names found to be URI references, across documents. */
+int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDictPtr known_uris,
+                   xmlDocPtr *out);
 
 /* Parses data as element content in the context of parent (in-scope
  * namespaces), with the same restrictions, and inserts the nodes in place of

@@ -53,6 +53,7 @@ static const unsigned char byte_class[256] = {
 
 #define FAST_MAX_ATTRS 32    /* per element */
 #define FAST_MAX_BINDINGS 64 /* namespace declarations in scope */
+#define FAST_MAX_KNOWN_URIS 64 /* namespace names remembered as valid */
 
 typedef struct span {
     const char *p;
@@ -79,6 +80,7 @@ typedef struct fast_parser {
     const char *p; /* NUL-terminated input */
     xmlDocPtr doc;
     xmlDictPtr dict;
+    xmlDictPtr known_uris; /* may be NULL */
     binding bindings[FAST_MAX_BINDINGS];
     size_t n_bindings;
     open_elem open[XML_MAX_DEPTH];
@@ -201,10 +203,15 @@ static int declare(fast_parser *fp, xmlNodePtr node, size_t mark, span prefix, s
     if (!ns->href || (prefix.n && !ns->prefix))
         return -1;
     /* libxml2 marks a document whose namespace names are no URI references */
-    xmlURIPtr uri = xmlParseURI((const char *)ns->href);
-    if (!uri)
-        return -1;
-    xmlFreeURI(uri);
+    const xmlChar *h = ns->href;
+    if (!fp->known_uris || !xmlDictExists(fp->known_uris, h, (int)href.n)) {
+        xmlURIPtr uri = xmlParseURI((const char *)h);
+        if (!uri)
+            return -1;
+        xmlFreeURI(uri);
+        if (fp->known_uris && xmlDictSize(fp->known_uris) < FAST_MAX_KNOWN_URIS)
+            xmlDictLookup(fp->known_uris, h, (int)href.n); /* without memory: not kept */
+    }
     fp->bindings[fp->n_bindings++] = (binding){prefix, ns};
     return 0;
 }
@@ -365,9 +372,10 @@ static int text_node(fast_parser *fp)
     return 0;
 }
 
-int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDocPtr *out)
+int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDictPtr known_uris,
+                   xmlDocPtr *out)
 {
-    fast_parser fp = {.p = text, .dict = dict};
+    fast_parser fp = {.p = text, .dict = dict, .known_uris = known_uris};
     *out = NULL;
     if (len > INT_MAX || text[0] != '<' || !(fp.doc = xmlNewDoc((const xmlChar *)"1.0")))
         return 0;

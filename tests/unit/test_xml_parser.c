@@ -214,7 +214,7 @@ static int fast_builds(const char *xml)
 {
     xmlDictPtr dict = xmlDictCreate();
     xmlDocPtr doc = NULL;
-    int built = xml_fast_parse(xml, strlen(xml), dict, &doc);
+    int built = xml_fast_parse(xml, strlen(xml), dict, NULL, &doc);
     assert_int_equal(built, doc != NULL);
     xmlFreeDoc(doc);
     xmlDictFree(dict);
@@ -306,6 +306,25 @@ static void test_direct_parser(void **state)
     assert_same_as_xml_parse(deeper, strlen(deeper));
     free(deep);
     free(deeper);
+    /* namespace names found valid are remembered (bounded), invalid ones never */
+    xmlDictPtr dict = xmlDictCreate(), known = xmlDictCreate();
+    xmlDocPtr doc = NULL;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(xml_fast_parse("<r xmlns:p='not a URI'/>", 24, dict, known, &doc), 0);
+        assert_int_equal(xml_fast_parse("<r xmlns:p='urn:p'/>", 20, dict, known, &doc), 1);
+        xmlFreeDoc(doc);
+    }
+    assert_int_equal(xmlDictSize(known), 1);
+    assert_non_null(xmlDictExists(known, (const xmlChar *)"urn:p", 5));
+    for (int i = 0; i < 100; i++) {
+        char xml[64];
+        int n = snprintf(xml, sizeof xml, "<r xmlns='urn:n%d'/>", i);
+        assert_int_equal(xml_fast_parse(xml, (size_t)n, dict, known, &doc), 1);
+        xmlFreeDoc(doc);
+    }
+    assert_true(xmlDictSize(known) <= 64);
+    xmlDictFree(known);
+    xmlDictFree(dict);
     /* an envelope as our sender writes it */
     char *env = wrap_as("client-rsa", "<order id=\"1\">x</order>");
     assert_true(fast_builds(env));
