@@ -104,6 +104,10 @@ static int skip_space(fast_parser *fp)
     return fp->p != s;
 }
 
+/* libxml2 refuses names over XML_MAX_NAME_LENGTH (50,000) bytes; far
+ * shorter ones are left to it as well. */
+#define FAST_MAX_NAME 1000
+
 static int scan_ncname(fast_parser *fp, span *out)
 {
     const char *s = fp->p;
@@ -112,7 +116,7 @@ static int scan_ncname(fast_parser *fp, span *out)
     while (IS(*++fp->p, C_NAME))
         ;
     *out = (span){s, (size_t)(fp->p - s)};
-    return 0;
+    return out->n > FAST_MAX_NAME ? -1 : 0;
 }
 
 /* NCName or NCName:NCName, and nothing name-like after it. */
