@@ -30,4 +30,8 @@ if [ $# -eq 0 ]; then
   rm -rf build-asan/fuzz-mqtt-corpus && mkdir -p build-asan/fuzz-mqtt-corpus
   build-asan/tests/fuzz/fuzz_mqtt_packet -max_total_time=15 -max_len=4096 -print_final_stats=1 \
     build-asan/fuzz-mqtt-corpus 2>&1 | tail -n 12
+  echo "== libFuzzer smoke run of fuzz_xml_fast (15 s)"
+  rm -rf build-asan/fuzz-xml-corpus && mkdir -p build-asan/fuzz-xml-corpus
+  build-asan/tests/fuzz/fuzz_xml_fast -max_total_time=15 -max_len=4096 -print_final_stats=1 \
+    build-asan/fuzz-xml-corpus 2>&1 | tail -n 12
 fi
