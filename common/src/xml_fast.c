@@ -93,7 +93,11 @@ static int span_is(span s, const char *lit)
     return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
-static int span_eq(span a, span b) { return a.n == b.n && memcmp(a.p, b.p, a.n) == 0; }
+static int span_eq(span a, span b)
+{
+    /* an absent prefix is {NULL, 0}: no memcmp with NULL */
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
 
 /* 1 when whitespace was skipped. */
 static int skip_space(fast_parser *fp)

@@ -235,8 +235,8 @@ static void test_direct_parser(void **state)
         "<r a='1' b=\"2\"/>",
         "<r a = '1'\n\tb='x>y' c=\"it's\" d='say \"no\"' e=''/>",
         "<r/>\n \t",
-        "<a:r xmlns:a='urn:a' xmlns='urn:d'><b a:x='1' y=''><a:c xmlns:a='urn:a2' a:z='2'/>"
-        "</b>t ]x]] ]></a:r>",
+        ("<a:r xmlns:a='urn:a' xmlns='urn:d'><b a:x='1' y=''><a:c xmlns:a='urn:a2' a:z='2'/>"
+         "</b>t ]x]] ]></a:r>"),
         "<r xmlns='urn:d'><c xmlns='urn:e'><d/></c><e/></r>",
         "<r xmlns:p='urn:p'><p:c xmlns:q='urn:q' q:a='1' p:a='2' a='3'/><p:d/></r>",
         "<r xmlns:p='urn:p' xmlns:q='relative/uri'><p:c/></r>",
