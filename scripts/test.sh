@@ -32,6 +32,6 @@ if [ $# -eq 0 ]; then
     build-asan/fuzz-mqtt-corpus 2>&1 | tail -n 12
   echo "== libFuzzer smoke run of fuzz_xml_fast (15 s)"
   rm -rf build-asan/fuzz-xml-corpus && mkdir -p build-asan/fuzz-xml-corpus
-  build-asan/tests/fuzz/fuzz_xml_fast -max_total_time=15 -max_len=4096 -print_final_stats=1 \
-    build-asan/fuzz-xml-corpus 2>&1 | tail -n 12
+  build-asan/tests/fuzz/fuzz_xml_fast -max_total_time=15 -max_len=16384 -print_final_stats=1 \
+    build-asan/fuzz-xml-corpus tests/fuzz/corpus 2>&1 | tail -n 12
 fi
