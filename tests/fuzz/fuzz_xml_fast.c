@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "xml.h"
+#include "xml_plain_samples.h"
 #include "xml_tree_equal.h"
 
 #define MAX_FAST_LEN (64u * 1024) /* xml_parser_parse's in-place limit */
@@ -85,6 +86,18 @@ static void fail(const uint8_t *data, size_t size, const char *reason)
     abort();
 }
 
+/* Fails unless doc is the tree xml_parse built (ref); who built doc. */
+static void expect_same_tree(const uint8_t *data, size_t size, const xmlDoc *doc,
+                             const xmlDoc *ref, const char *who)
+{
+    const char *why = xml_tree_equal(doc, ref);
+    if (why) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s and xml_parse differ: %s", who, why);
+        fail(data, size, msg);
+    }
+}
+
 /* 1 when xml_parser_parse may hand the input to the direct parser. */
 static int fast_eligible(const uint8_t *data, size_t size)
 {
@@ -125,12 +138,7 @@ static void check(const uint8_t *data, size_t size)
                          (int)rc, ea.detail);
                 fail(data, size, why);
             }
-            const char *why = xml_tree_equal(fast, ref);
-            if (why) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "direct parser and xml_parse differ: %s", why);
-                fail(data, size, msg);
-            }
+            expect_same_tree(data, size, fast, ref, "direct parser");
         }
         xmlFreeDoc(fast);
     }
@@ -150,14 +158,8 @@ static void check(const uint8_t *data, size_t size)
                  eb.detail, ea.detail);
         fail(data, size, why);
     }
-    if (rc == MSGSEC_OK) {
-        const char *why = xml_tree_equal(reused, ref);
-        if (why) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "xml_parser_parse and xml_parse differ: %s", why);
-            fail(data, size, msg);
-        }
-    }
+    if (rc == MSGSEC_OK)
+        expect_same_tree(data, size, reused, ref, "xml_parser_parse");
     xmlFreeDoc(reused);
     xmlFreeDoc(ref);
 }
@@ -171,22 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 #else
-/* Plain XML as the direct parser takes it, and near misses. */
-static const char *const seeds[] = {
-    "<r/>",
-    "<r></r>",
-    "<r></r \n>",
-    "<r>text</r>",
-    "<r a='1' b=\"2\"/>",
-    "<r a = '1'\n\tb='x>y' c=\"it's\" d='say \"no\"' e=''/>",
-    "<r/>\n \t",
-    "<a:r xmlns:a='urn:a' xmlns='urn:d'><b a:x='1' y=''><a:c xmlns:a='urn:a2' a:z='2'/>"
-    "</b>t ]x]] ]></a:r>",
-    "<r xmlns='urn:d'><c xmlns='urn:e'><d/></c><e/></r>",
-    "<r xmlns:p='urn:p'><p:c xmlns:q='urn:q' q:a='1' p:a='2' a='3'/><p:d/></r>",
-    "<r xmlns:p='urn:p' xmlns:q='relative/uri'><p:c/></r>",
-    "<r>\n  <c>x</c>\n  <c>y</c>\n</r>",
-    "<_a.b-c9 x_.-1='v'>~!@#$%^*()</_a.b-c9>",
+/* Near misses and an envelope (with xml_plain_samples, the seeds). */
+static const char *const more_seeds[] = {
     "<r xmlns:a='urn:a' xmlns:b='urn:b' a:x='1' b:x='2' x='3'/>",
     "<r xmlns='urn:d' x='1'><c xmlns=''/><d xmlns:d='urn:d' d:y='2'/></r>",
     "<r xmlns:a='urn:a'><a:c xmlns:a='urn:b'><a:d/></a:c><a:e/></r>",
@@ -229,7 +217,12 @@ static const char *const tokens[] = {
     " xmlns:xml='http://www.w3.org/XML/1998/namespace'", "http://www.w3.org/2000/xmlns/",
 };
 
-#define NSEEDS (sizeof seeds / sizeof seeds[0])
+#define NSEEDS (XML_PLAIN_SAMPLES + sizeof more_seeds / sizeof more_seeds[0])
+
+static const char *seed_at(size_t i)
+{
+    return i < XML_PLAIN_SAMPLES ? xml_plain_samples[i] : more_seeds[i - XML_PLAIN_SAMPLES];
+}
 #define NTOKENS (sizeof tokens / sizeof tokens[0])
 #define BUF_MAX 8192
 
@@ -286,7 +279,7 @@ static void mutate(uint8_t *buf, size_t *len)
             }
             break;
         case 7: /* splice in a run of another seed */
-            other = seeds[rand() % NSEEDS];
+            other = seed_at((size_t)rand() % NSEEDS);
             n = strlen(other);
             {
                 size_t from = (size_t)rand() % n, m = (size_t)rand() % 48 + 1;
@@ -438,7 +431,7 @@ int main(void)
     unsigned long seed_built = 0;
     for (size_t i = 0; i < NSEEDS; i++) {
         unsigned long before = fast_built;
-        check((const uint8_t *)seeds[i], strlen(seeds[i]));
+        check((const uint8_t *)seed_at(i), strlen(seed_at(i)));
         seed_built += fast_built - before;
     }
     if (seed_built < NSEEDS / 2) {
@@ -453,7 +446,7 @@ int main(void)
     srand(20261127);
     const int runs = 200000;
     for (int i = 0; i < runs; i++) {
-        const char *s = seeds[rand() % NSEEDS];
+        const char *s = seed_at((size_t)rand() % NSEEDS);
         size_t len = strlen(s);
         memcpy(buf, s, len);
         mutate(buf, &len);
