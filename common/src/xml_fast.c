@@ -12,6 +12,9 @@
  * trees for whatever the direct parser accepts. */
 #include <limits.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <libxml/tree.h> /* before dict.h, which needs xmlChar */
 #include <libxml/uri.h>
@@ -77,7 +80,8 @@ typedef struct open_elem {
 } open_elem;
 
 typedef struct fast_parser {
-    const char *p; /* NUL-terminated input */
+    const char *p;   /* NUL-terminated input */
+    const char *end; /* its NUL */
     xmlDocPtr doc;
     xmlDictPtr dict;
     xmlDictPtr known_uris; /* may be NULL */
@@ -97,6 +101,29 @@ static int span_eq(span a, span b)
 {
     /* an absent prefix is {NULL, 0}: no memcmp with NULL */
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* Skips whole 16-byte blocks of p holding none of a, b, c and nothing
+ * outside 0x20..0x7f (so also no tab or newline): the long base64 texts and
+ * URIs of an envelope. The caller's byte loop then finds the exact stop. */
+static const char *skip_plain(const char *p, const char *end, char a, char b, char c)
+{
+#ifdef __SSE2__
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c),
+                  v20 = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed: bytes >= 0x80 are negative, so below 0x20 as well */
+        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                    _mm_or_si128(_mm_cmpeq_epi8(x, vc), _mm_cmpgt_epi8(v20, x)));
+        if (_mm_movemask_epi8(stop))
+            break;
+        p += 16;
+    }
+#else
+    (void)end, (void)a, (void)b, (void)c;
+#endif
+    return p;
 }
 
 /* 1 when whitespace was skipped. */
@@ -246,6 +273,7 @@ static int scan_attrs(fast_parser *fp, fast_attr *attrs, size_t *n_attrs)
         if (quote != '"' && quote != '\'')
             return -1;
         const char *v = ++fp->p;
+        fp->p = skip_plain(fp->p, fp->end, quote, '<', '&');
         while (*fp->p != quote && !IS(*fp->p, C_VALUE_STOP))
             fp->p++;
         if (*fp->p != quote)
@@ -363,6 +391,7 @@ static int text_node(fast_parser *fp)
 {
     const char *s = fp->p;
     for (;;) {
+        fp->p = skip_plain(fp->p, fp->end, '<', '&', ']');
         while (!IS(*fp->p, C_TEXT_STOP))
             fp->p++;
         if (*fp->p != ']')
@@ -383,7 +412,7 @@ static int text_node(fast_parser *fp)
 int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDictPtr known_uris,
                    xmlDocPtr *out)
 {
-    fast_parser fp = {.p = text, .dict = dict, .known_uris = known_uris};
+    fast_parser fp = {.p = text, .end = text + len, .dict = dict, .known_uris = known_uris};
     *out = NULL;
     if (len > INT_MAX || text[0] != '<' || !(fp.doc = xmlNewDoc((const xmlChar *)"1.0")))
         return 0;
