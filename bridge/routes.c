@@ -164,14 +164,12 @@ static msgsec_err act_verify(action_ctx *ax, const msgsec_config *cfg, const msg
                              const bmsg *in, bmsg *res, reject_reason *why, msgsec_error *err)
 {
     msgsec_receiver *rx = NULL;
-    msgsec_context *ctx = NULL;
     const msgsec_policy policy = {.senders = r->senders, .n_senders = r->n_senders};
     *why = REJECT_VERIFY;
     msgsec_err rc = get_receiver(ax, cfg, 0, &rx, err);
     if (!rc)
-        rc = sender_reason(msgsec_verify_with(rx, &policy, in->payload, in->payload_len, &ctx, err),
+        rc = sender_reason(msgsec_verify_with(rx, &policy, in->payload, in->payload_len, NULL, err),
                            err, why);
-    msgsec_context_free(ctx);
     if (!rc && bmsg_set_payload(res, in->payload, in->payload_len))
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     return rc;
