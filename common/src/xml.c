@@ -137,7 +137,7 @@ struct xml_parser {
     xmlParserCtxtPtr ctxt; /* NULL until the next parse */
     unsigned uses;
     char *text;            /* XML_PARSER_TEXT_MAX bytes: a copy of the document (in_place) */
-    xmlDictPtr known_uris; /* of xml_fast_parse */
+    xmlDictPtr known_uris; /* of xml_fast_parse; NULL when out of memory */
 };
 
 /* Documents under this size are copied into the parser's own buffer. */
@@ -154,7 +154,13 @@ static int in_place(const uint8_t *buf, size_t len)
            !memchr(buf, '\0', len);
 }
 
-xml_parser *xml_parser_new(void) { return calloc(1, sizeof(xml_parser)); }
+xml_parser *xml_parser_new(void)
+{
+    xml_parser *p = calloc(1, sizeof(xml_parser));
+    if (p)
+        p->known_uris = xmlDictCreate(); /* without memory: nothing remembered */
+    return p;
+}
 
 void xml_parser_drop(xml_parser *p)
 {
@@ -190,8 +196,6 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
         memcpy(p->text, buf, len);
         p->text[len] = '\0';
         text = p->text;
-        if (!p->known_uris)
-            p->known_uris = xmlDictCreate(); /* without memory: not remembered */
         if (len <= max_bytes && xml_fast_parse(text, len, p->ctxt->dict, p->known_uris, out)) {
             p->uses++;
             return MSGSEC_OK;

@@ -400,7 +400,7 @@ static int text_node(fast_parser *fp)
             return -1;
         fp->p++;
     }
-    if (*fp->p != '<' || fp->p - s > INT_MAX)
+    if (*fp->p != '<')
         return -1;
     xmlNodePtr text = xmlNewDocTextLen(fp->doc, (const xmlChar *)s, (int)(fp->p - s));
     if (!text)
@@ -426,7 +426,7 @@ int xml_fast_parse(const char *text, size_t len, xmlDictPtr dict, xmlDictPtr kno
             goto decline;
     }
     skip_space(&fp);
-    if (fp.p != text + len)
+    if (fp.p != fp.end)
         goto decline;
     /* as libxml2 leaves a document read with xml.c's options */
     fp.doc->properties = XML_DOC_WELLFORMED | XML_DOC_NSVALID | XML_DOC_DTDVALID;
