@@ -12,7 +12,8 @@ PACKAGES=(
   krb5-kdc krb5-admin-server krb5-user
   default-jdk-headless libwss4j-java libxml-security-java
   python3 python3-paho-mqtt python3-qpid-proton python3-lxml python3-xmlsec python3-pysaml2
-  openssl curl procps iproute2 tshark valgrind util-linux
+  openssl curl procps iproute2 tshark valgrind util-linux clang-format
+  redis-server libhiredis-dev python3-redis
 )
 
 missing=()
