@@ -16,7 +16,8 @@
  *   recorded only when everything else passed.
  * A verify-only receiver (broker) checks the symmetric credentials (none,
  * username, windows) for structure and algorithms only: it holds no key to
- * check anything else. */
+ * check anything else. The context says which: verified = structure (no
+ * identity), signer (a broker checked an asymmetric signature) or full. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -543,8 +544,14 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_CERTIFICATE &&
         (rc = trust_verify_cert(m->r, m->signer, m->now, err)))
         return rc;
-    if (!m->signature_checked) /* broker, symmetric credential: structure only */
+    if (!m->signature_checked) { /* broker, symmetric credential: structure only */
+        /* unwrap always verifies the signature; without that, nothing
+           authenticated a sender: no identity to mistake for one */
+        if (m->full || ctx->identity || ctx->issuer)
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "the signature was not verified");
+        ctx->verified = MSGSEC_VERIFIED_STRUCTURE;
         return (rc = check_policy(m, ctx, err)) ? rc : decrypt_body(m, ctx, 0, err);
+    }
     if ((rc = check_freshness(m, ctx, &until, err)))
         return rc;
     if (m->credential == MSGSEC_CRED_WINDOWS) {
@@ -559,9 +566,11 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_USERNAME && ((rc = cred_username(m, err)) ||
                                                   !(ctx->identity = strdup(m->username))))
         return rc ? rc : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)))
+    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)) ||
+        (rc = check_replay(m, ctx, until, err)))
         return rc;
-    return check_replay(m, ctx, until, err);
+    ctx->verified = m->full ? MSGSEC_VERIFIED_FULL : MSGSEC_VERIFIED_SIGNER;
+    return MSGSEC_OK;
 }
 
 static msgsec_err receive(msgsec_receiver *r, int full, const msgsec_policy *policy,

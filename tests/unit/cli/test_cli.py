@@ -269,6 +269,7 @@ def test_context_inspect(tmp):
     doc = etree.fromstring(env)
     want = {
         "credential_type": "certificate",
+        "verified": "full",
         "identity": "CN=shop1,O=Example",
         "to": "urn:example:orders",
         "action": "urn:example:new",
@@ -286,7 +287,22 @@ def test_context_inspect(tmp):
     out = expect_ok(["verify", "--ca", pki("ca.pem"), "--context", vctx], "verify", env)
     check(out == b"", "verify writes no payload")
     with open(vctx) as f:
-        check(json.load(f).get("identity") == "CN=shop1,O=Example", "verify context identity")
+        vc = json.load(f)
+    check(vc.get("identity") == "CN=shop1,O=Example" and vc.get("verified") == "signer",
+          f"verify context: identity and verified 'signer': {vc}")
+    # none: a broker cannot check the HMAC, nothing authenticated a sender
+    anon = wrap(["--credential", "none"] + SERVICE, b"anonymous", "wrap none for context")
+    expect_ok(["verify", "--context", vctx], "verify none", anon)
+    with open(vctx) as f:
+        vc = json.load(f)
+    check(vc.get("verified") == "structure" and vc.get("identity") is None and
+          vc.get("issuer") is None and vc.get("credential_type") == "none",
+          f"verify none context: verified 'structure' without identity: {vc}")
+    expect_ok(UNWRAP + ["--context", vctx], "unwrap none", anon)
+    with open(vctx) as f:
+        vc = json.load(f)
+    check(vc.get("verified") == "full" and vc.get("identity") is None,
+          f"unwrap none context: verified 'full', anonymous: {vc}")
 
     out = expect_ok(["inspect"], "inspect", env)
     summary = json.loads(out)
