@@ -3,7 +3,8 @@
  * A sender wraps payload bytes into a SOAP 1.2 envelope secured with
  * WS-Security 1.1 for one receiving service; a receiver unwraps (full check
  * and decryption, needs the service key) or verifies (what a broker can check
- * without the service key). See SPEC.md section 2 for the wire format.
+ * without the service key). The wire format and the receiver's rules are in
+ * docs/DESIGN.md; the commands, exit codes and configuration in README.md.
  *
  * Conventions:
  *  - every function that can fail returns a msgsec_err (0 = ok) and, when the
@@ -54,7 +55,7 @@ typedef struct msgsec_error {
 msgsec_err msgsec_global_init(msgsec_error *err);
 void msgsec_global_cleanup(void);
 
-/* Credential types of SPEC section 3. */
+/* Credential types (README "Credentials"). */
 typedef enum msgsec_credential {
     MSGSEC_CRED_NONE = 0,
     MSGSEC_CRED_CERTIFICATE = 1,
@@ -195,7 +196,7 @@ const char *msgsec_verified_name(msgsec_verified verified);
  * copy refused here stays acceptable once where it is allowed. All fields
  * borrowed. */
 typedef struct msgsec_policy {
-    char *const *senders;      /* identity globs (SPEC section 5 `senders`); n_senders 0 = anyone */
+    char *const *senders;      /* identity globs (configuration `senders`); n_senders 0 = anyone */
     size_t n_senders;
     const uint8_t *signer_der; /* NULL, or the certificate (DER) that must have signed the
                                   message (a broker's bind_transport) */
@@ -237,7 +238,10 @@ size_t msgsec_context_claim_count(const msgsec_context *ctx);
 /* index < claim_count; *key and *value borrowed. */
 void msgsec_context_claim(const msgsec_context *ctx, size_t index, const char **key,
                           const char **value);
-/* The JSON object of SPEC section 4. *json: caller frees with msgsec_free. */
+/* The JSON object of `msgsec unwrap --context` (README): credential_type,
+ * verified, identity, issuer, claims, message_id, to, action, content_type,
+ * created, expires, signature_algorithm; absent values are null.
+ * *json: caller frees with msgsec_free. */
 msgsec_err msgsec_context_json(const msgsec_context *ctx, char **json, msgsec_error *err);
 
 /* ------------------------------------------------------------------ others */

@@ -1,5 +1,5 @@
 /* msgsec_config.h - the YAML configuration shared by the Mosquitto plugin and
- * msgsec-bridge (SPEC section 5), plus the matching helpers both need.
+ * msgsec-bridge (README "Configuration"), plus the matching helpers both need.
  *
  * The loaded configuration is plain data: read its fields directly. All
  * strings and arrays are owned by the msgsec_config and freed by

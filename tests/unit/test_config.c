@@ -61,7 +61,7 @@ static msgsec_err load(const char *yaml, msgsec_config **cfg, msgsec_error *err)
 }
 
 static const char full_config[] =
-    "# every section of SPEC section 5\n"
+    "# every section of the configuration (README)\n"
     "identity: {cert: node.pem, key: node.key}\n"
     "trust:\n"
     "  ca: [ca.pem, ca2.pem]\n"
