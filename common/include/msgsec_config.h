@@ -26,6 +26,8 @@
 #ifndef MSGSEC_CONFIG_H
 #define MSGSEC_CONFIG_H
 
+#include <sys/socket.h>
+
 #include "msgsec.h"
 
 #ifdef __cplusplus
@@ -108,12 +110,18 @@ typedef struct msgsec_config {
     } amqp;
     msgsec_route *routes; size_t n_routes;
     struct {
-        char *path;                /* NULL = no spool (bridge refuses QoS>=1 routes? see bridge docs) */
+        char *path;                /* NULL when absent: msgsec-bridge then refuses the file (start
+                                      and --check-config), whatever the routes' QoS: it
+                                      acknowledges a message only once spooled */
         size_t max_messages;       /* default 100000 */
         size_t max_bytes;          /* default 1 GiB */
         char *when_full;           /* "block" (default: stop consuming) | "reject" */
     } spool;
-    struct { char *listen; } metrics;          /* NULL = no HTTP endpoint */
+    struct {
+        char *listen;                    /* "IPV4:PORT" or "[IPV6]:PORT"; NULL = no HTTP endpoint */
+        struct sockaddr_storage address; /* listen, parsed: AF_INET or AF_INET6, port set */
+        socklen_t address_len;
+    } metrics;
 } msgsec_config;
 
 /* path: borrowed. *out: caller frees with msgsec_config_free. */
