@@ -745,9 +745,9 @@ static msgsec_err check_amqp(loader *ld, const node *map, void *obj, const char 
     return MSGSEC_OK;
 }
 
-/* "IPV4:PORT" or "[IPV6]:PORT" (numeric addresses: a listener binds to an
- * interface, and a name such as localhost may stand for either family) into
- * a socket address; port 1..65535. 0, or -1 when malformed. */
+/* Parses "IPV4:PORT" or "[IPV6]:PORT" (numeric addresses: a listener binds
+ * to an interface, and a name such as localhost may stand for either family;
+ * port 1..65535) into *addr and *len. Returns 0, or -1 when malformed. */
 static int parse_listen(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
 {
     char host[INET6_ADDRSTRLEN];
