@@ -172,10 +172,10 @@ void amqp_side_stop(amqp_side *a, int timeout_ms);
 
 /* ------------------------------------------------------------- http */
 typedef struct metrics_http metrics_http;
-struct sockaddr_in;
-/* Parses metrics.listen ("IPV4:PORT"). */
-msgsec_err metrics_parse_listen(const char *listen, struct sockaddr_in *sa, msgsec_error *err);
-msgsec_err metrics_start(bridge *b, const char *listen, metrics_http **out, msgsec_error *err);
+/* Serves /metrics and /healthz on cfg's metrics.address (parsed and checked
+ * by msgsec_config_load). cfg: borrowed. *out: stop with metrics_stop. */
+msgsec_err metrics_start(bridge *b, const msgsec_config *cfg, metrics_http **out,
+                         msgsec_error *err);
 void metrics_stop(metrics_http *h);
 
 /* ------------------------------------------------------------- bridge */

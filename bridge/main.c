@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     int reject = cfg->spool.when_full && strcmp(cfg->spool.when_full, "reject") == 0;
     if ((rc = spool_open(cfg->spool.path, cfg->spool.max_messages, cfg->spool.max_bytes, reject,
                          &b.spool, &err)) ||
-        (cfg->metrics.listen && (rc = metrics_start(&b, cfg->metrics.listen, &http, &err))) ||
+        (cfg->metrics.listen && (rc = metrics_start(&b, cfg, &http, &err))) ||
         (rc = amqp_side_start(&b, &b.amqp, &err)) || (rc = mqtt_side_start(&b, &b.mqtt, &err))) {
         fprintf(stderr, "msgsec-bridge: %s\n", err.detail);
         amqp_side_stop(b.amqp, 0);

@@ -1,6 +1,7 @@
 /* metrics.c - Prometheus text metrics (/metrics) and a health check
  * (/healthz: 200 when both brokers are connected, else 503) over HTTP with
- * libmicrohttpd, on metrics.listen ("HOST:PORT"). */
+ * libmicrohttpd, on metrics.listen ("IPV4:PORT" or "[IPV6]:PORT", parsed by
+ * the configuration loader). */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -116,39 +117,26 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     return ret;
 }
 
-msgsec_err metrics_parse_listen(const char *listen, struct sockaddr_in *sa, msgsec_error *err)
+msgsec_err metrics_start(bridge *b, const msgsec_config *cfg, metrics_http **out,
+                         msgsec_error *err)
 {
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    if (!colon || (size_t)(colon - listen) >= sizeof host || !end || *end || port <= 0 || port > 65535)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: expected IPV4:PORT, got \"%s\"", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: \"%s\" is not an IPv4 address", host);
-    sa->sin_port = htons((uint16_t)port);
-    return MSGSEC_OK;
-}
-
-msgsec_err metrics_start(bridge *b, const char *listen, metrics_http **out, msgsec_error *err)
-{
+    const struct sockaddr *sa = (const struct sockaddr *)&cfg->metrics.address;
+    const int v6 = sa->sa_family == AF_INET6;
+    const uint16_t port = ntohs(v6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                   : ((const struct sockaddr_in *)sa)->sin_port);
     *out = NULL;
-    struct sockaddr_in sa;
-    msgsec_err rc = metrics_parse_listen(listen, &sa, err);
-    if (rc)
-        return rc;
     metrics_http *h = calloc(1, sizeof *h);
     if (!h)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port),
-                                 NULL, NULL, answer, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+    /* MHD takes the address length from the family flag */
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                                     (v6 ? MHD_USE_IPv6 : 0),
+                                 port, NULL, NULL, answer, b, MHD_OPTION_SOCK_ADDR, sa,
+                                 MHD_OPTION_END);
     if (!h->daemon) {
         free(h);
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: cannot listen on %s", listen);
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "metrics.listen: cannot listen on %s",
+                             cfg->metrics.listen);
     }
     *out = h;
     return MSGSEC_OK;

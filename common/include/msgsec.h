@@ -3,7 +3,8 @@
  * A sender wraps payload bytes into a SOAP 1.2 envelope secured with
  * WS-Security 1.1 for one receiving service; a receiver unwraps (full check
  * and decryption, needs the service key) or verifies (what a broker can check
- * without the service key). See SPEC.md section 2 for the wire format.
+ * without the service key). The wire format and the receiver's rules are in
+ * docs/DESIGN.md; the commands, exit codes and configuration in README.md.
  *
  * Conventions:
  *  - every function that can fail returns a msgsec_err (0 = ok) and, when the
@@ -54,7 +55,7 @@ typedef struct msgsec_error {
 msgsec_err msgsec_global_init(msgsec_error *err);
 void msgsec_global_cleanup(void);
 
-/* Credential types of SPEC section 3. */
+/* Credential types (README "Credentials"). */
 typedef enum msgsec_credential {
     MSGSEC_CRED_NONE = 0,
     MSGSEC_CRED_CERTIFICATE = 1,
@@ -159,12 +160,35 @@ msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, siz
                          uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
                          msgsec_error *err);
 
-/* What a broker can check without the service key (SPEC section 3, last
- * column): structure, limits, freshness, replay and, for asymmetric
- * credentials, signature, chain and sender identity. Works with a
- * verify-only receiver. envelope: borrowed. *ctx: as for msgsec_unwrap. */
+/* What a broker can check without the service key (README "Credentials",
+ * last column): structure, limits and algorithms always; for the asymmetric
+ * credentials (certificate, issued) also the signature, the signer's chain
+ * (and the issuer's assertion), freshness, replay and the sender identity.
+ * Works with a verify-only receiver. envelope: borrowed. *ctx: as for
+ * msgsec_unwrap.
+ *
+ * Success does not mean the same for every credential: read
+ * msgsec_context_verified. For none, username and windows a broker holds no
+ * key that could check the signature (an HMAC under a key only the service
+ * can recover), so success is MSGSEC_VERIFIED_STRUCTURE: nothing
+ * authenticated the sender, and the context then has no identity and no
+ * issuer (NULL) rather than an unauthenticated claim; a policy with senders
+ * refuses such a message. */
 msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
                          msgsec_context **ctx, msgsec_error *err);
+
+/* What the receiver checked before it accepted a message, weakest first. */
+typedef enum msgsec_verified {
+    MSGSEC_VERIFIED_STRUCTURE = 0, /* "structure": msgsec_verify of none, username or
+                                      windows: well-formed, allowed algorithms and credential
+                                      type; no identity, nothing authenticated */
+    MSGSEC_VERIFIED_SIGNER = 1,    /* "signer": msgsec_verify of certificate or issued: the
+                                      signer is authenticated (signature, chain, assertion),
+                                      fresh, not a replay; the body was not decrypted */
+    MSGSEC_VERIFIED_FULL = 2       /* "full": msgsec_unwrap: every check, body decrypted */
+} msgsec_verified;
+/* "structure", "signer", "full"; NULL for an unknown value. */
+const char *msgsec_verified_name(msgsec_verified verified);
 
 /* What a route or topic requires of a message's sender, on top of the
  * receiver's checks. Checked once the sender is authenticated, before the
@@ -172,7 +196,7 @@ msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, siz
  * copy refused here stays acceptable once where it is allowed. All fields
  * borrowed. */
 typedef struct msgsec_policy {
-    char *const *senders;      /* identity globs (SPEC section 5 `senders`); n_senders 0 = anyone */
+    char *const *senders;      /* identity globs (configuration `senders`); n_senders 0 = anyone */
     size_t n_senders;
     const uint8_t *signer_der; /* NULL, or the certificate (DER) that must have signed the
                                   message (a broker's bind_transport) */
@@ -196,6 +220,9 @@ void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now);
 void msgsec_context_free(msgsec_context *ctx);
 /* Accessors return borrowed strings valid until msgsec_context_free; NULL if absent. */
 msgsec_credential msgsec_context_credential(const msgsec_context *ctx);
+/* What was checked (see msgsec_verify); authorize on identity only when it is
+ * at least MSGSEC_VERIFIED_SIGNER. */
+msgsec_verified msgsec_context_verified(const msgsec_context *ctx);
 const char *msgsec_context_identity(const msgsec_context *ctx);
 const char *msgsec_context_issuer(const msgsec_context *ctx);
 const char *msgsec_context_message_id(const msgsec_context *ctx);
@@ -211,7 +238,10 @@ size_t msgsec_context_claim_count(const msgsec_context *ctx);
 /* index < claim_count; *key and *value borrowed. */
 void msgsec_context_claim(const msgsec_context *ctx, size_t index, const char **key,
                           const char **value);
-/* The JSON object of SPEC section 4. *json: caller frees with msgsec_free. */
+/* The JSON object of `msgsec unwrap --context` (README): credential_type,
+ * verified, identity, issuer, claims, message_id, to, action, content_type,
+ * created, expires, signature_algorithm; absent values are null.
+ * *json: caller frees with msgsec_free. */
 msgsec_err msgsec_context_json(const msgsec_context *ctx, char **json, msgsec_error *err);
 
 /* ------------------------------------------------------------------ others */

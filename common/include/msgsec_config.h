@@ -1,5 +1,5 @@
 /* msgsec_config.h - the YAML configuration shared by the Mosquitto plugin and
- * msgsec-bridge (SPEC section 5), plus the matching helpers both need.
+ * msgsec-bridge (README "Configuration"), plus the matching helpers both need.
  *
  * The loaded configuration is plain data: read its fields directly. All
  * strings and arrays are owned by the msgsec_config and freed by
@@ -25,6 +25,8 @@
  */
 #ifndef MSGSEC_CONFIG_H
 #define MSGSEC_CONFIG_H
+
+#include <sys/socket.h>
 
 #include "msgsec.h"
 
@@ -108,12 +110,18 @@ typedef struct msgsec_config {
     } amqp;
     msgsec_route *routes; size_t n_routes;
     struct {
-        char *path;                /* NULL = no spool (bridge refuses QoS>=1 routes? see bridge docs) */
+        char *path;                /* NULL when absent: msgsec-bridge then refuses the file (start
+                                      and --check-config), whatever the routes' QoS: it
+                                      acknowledges a message only once spooled */
         size_t max_messages;       /* default 100000 */
         size_t max_bytes;          /* default 1 GiB */
         char *when_full;           /* "block" (default: stop consuming) | "reject" */
     } spool;
-    struct { char *listen; } metrics;          /* NULL = no HTTP endpoint */
+    struct {
+        char *listen;                    /* "IPV4:PORT" or "[IPV6]:PORT"; NULL = no HTTP endpoint */
+        struct sockaddr_storage address; /* listen, parsed: AF_INET or AF_INET6, port set */
+        socklen_t address_len;
+    } metrics;
 } msgsec_config;
 
 /* path: borrowed. *out: caller frees with msgsec_config_free. */

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <yaml.h>
 
 #include "internal.h"
@@ -744,22 +745,50 @@ static msgsec_err check_amqp(loader *ld, const node *map, void *obj, const char 
     return MSGSEC_OK;
 }
 
-/* "HOST:PORT" or "[IPv6]:PORT". */
+/* Parses "IPV4:PORT" or "[IPV6]:PORT" (numeric addresses: a listener binds
+ * to an interface, and a name such as localhost may stand for either family;
+ * port 1..65535) into *addr and *len. Returns 0, or -1 when malformed. */
+static int parse_listen(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *colon = strrchr(listen, ':'), *start = listen, *end = colon;
+    const int v6 = listen[0] == '[';
+    if (v6) {
+        start = listen + 1;
+        end = colon && colon > listen && colon[-1] == ']' ? colon - 1 : NULL;
+    }
+    if (!end || end <= start || (size_t)(end - start) >= sizeof host || !colon[1] ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5)
+        return -1;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 1 || port > 65535)
+        return -1;
+    memcpy(host, start, (size_t)(end - start));
+    host[end - start] = '\0';
+    memset(addr, 0, sizeof *addr);
+    if (v6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    *len = sizeof *in4;
+    return inet_pton(AF_INET, host, &in4->sin_addr) == 1 ? 0 : -1;
+}
+
 static msgsec_err check_metrics(loader *ld, const node *map, void *obj, const char *prefix)
 {
-    const char *listen = ((const msgsec_config *)obj)->metrics.listen;
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    char *end;
-    long port;
-    if (!listen)
+    msgsec_config *cfg = obj;
+    if (!cfg->metrics.listen ||
+        parse_listen(cfg->metrics.listen, &cfg->metrics.address, &cfg->metrics.address_len) == 0)
         return MSGSEC_OK;
-    if (colon && colon != listen && colon[1] >= '0' && colon[1] <= '9') {
-        port = strtol(colon + 1, &end, 10);
-        if (*end == '\0' && port >= 1 && port <= 65535)
-            return MSGSEC_OK;
-    }
     return fail(ld, key_line(map, "listen"),
-                "metrics.listen: '%.60s' must be HOST:PORT (port 1..65535)", listen);
+                "metrics.listen: '%.60s' must be IPV4:PORT or [IPV6]:PORT (port 1..65535)",
+                cfg->metrics.listen);
 }
 
 static const char *article(const char *word) { return strchr("aeiou", word[0]) ? "an" : "a"; }

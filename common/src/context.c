@@ -1,4 +1,5 @@
-/* context.c - the security context handed to the service (SPEC section 4). */
+/* context.c - the security context handed to the service (README, the
+ * `msgsec` command: `--context`). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,17 @@ void msgsec_context_free(msgsec_context *ctx)
 }
 
 msgsec_credential msgsec_context_credential(const msgsec_context *ctx) { return ctx->credential; }
+msgsec_verified msgsec_context_verified(const msgsec_context *ctx) { return ctx->verified; }
+
+const char *msgsec_verified_name(msgsec_verified verified)
+{
+    static const char *const names[] = {
+        [MSGSEC_VERIFIED_STRUCTURE] = "structure",
+        [MSGSEC_VERIFIED_SIGNER] = "signer",
+        [MSGSEC_VERIFIED_FULL] = "full",
+    };
+    return (unsigned)verified < sizeof names / sizeof names[0] ? names[verified] : NULL;
+}
 const char *msgsec_context_identity(const msgsec_context *ctx) { return ctx->identity; }
 const char *msgsec_context_issuer(const msgsec_context *ctx) { return ctx->issuer; }
 const char *msgsec_context_message_id(const msgsec_context *ctx) { return ctx->message_id; }
@@ -124,6 +136,7 @@ msgsec_err msgsec_context_json(const msgsec_context *ctx, char **json, msgsec_er
     sb_init(&sb, 512, 0);
     sb_puts(&sb, "{\"credential_type\":");
     json_put_string(&sb, msgsec_credential_name(ctx->credential));
+    json_put_field(&sb, "verified", msgsec_verified_name(ctx->verified));
     json_put_field(&sb, "identity", ctx->identity);
     json_put_field(&sb, "issuer", ctx->issuer);
     sb_puts(&sb, ",\"claims\":{");

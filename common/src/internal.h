@@ -21,6 +21,9 @@
 /* ---- namespaces and algorithm URIs (one place for every literal) ---- */
 #define NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 #define NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
+#define SOAP12_ROLE_NEXT NS_SOAP12 "/role/next"
+#define SOAP12_ROLE_ULTIMATE NS_SOAP12 "/role/ultimateReceiver"
+#define SOAP11_ACTOR_NEXT "http://schemas.xmlsoap.org/soap/actor/next"
 #define NS_WSA "http://www.w3.org/2005/08/addressing"
 #define NS_WSSE "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 #define NS_WSSE11 "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"

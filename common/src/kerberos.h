@@ -42,8 +42,8 @@ msgsec_err krb_init(const char *service_principal, krb_initiated *out, msgsec_er
 /* Wipes the key and frees the token. */
 void krb_initiated_clear(krb_initiated *in);
 
-/* Structure check a broker can do without the keytab (SPEC section 3,
- * "structure only"): the token is a GSS-API initial context token of the
+/* Structure check a broker can do without the keytab (README
+ * "Credentials": structure only): the token is a GSS-API initial context token of the
  * krb5 mechanism carrying an AP-REQ, within KRB_MAX_TOKEN. token: borrowed.
  * MSGSEC_E_MALFORMED otherwise. */
 msgsec_err krb_token_check(const uint8_t *token, size_t token_len, msgsec_error *err);

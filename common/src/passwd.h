@@ -1,4 +1,4 @@
-/* passwd.h - the password store of the `username` credential (SPEC section 3).
+/* passwd.h - the password store of the `username` credential (README "Credentials").
  *
  * A text file, one user per line (blank lines and lines starting with '#'
  * are kept but ignored):

@@ -1,7 +1,9 @@
 /* receiver.c - msgsec_unwrap and msgsec_verify: the receiver rules of
  * docs/DESIGN.md, in this order (each failure has one class):
  *   size, parse, DOCTYPE/entities, depth (3) -> SOAP structure, one Header,
- *   one Body, one wsse:Security (3) -> ID registry, duplicates (3) ->
+ *   one Body, one wsse:Security (3) -> header blocks for us that must be
+ *   understood and that we do not process (8; a bad mustUnderstand: 3) ->
+ *   ID registry, duplicates (3) ->
  *   Security children in document order; anything we do not process is
  *   refused (8); an EncryptedKey/ReferenceList before the Signature means
  *   sign-then-encrypt, so its data is decrypted first (unwrap only; a broker
@@ -14,7 +16,8 @@
  *   recorded only when everything else passed.
  * A verify-only receiver (broker) checks the symmetric credentials (none,
  * username, windows) for structure and algorithms only: it holds no key to
- * check anything else. */
+ * check anything else. The context says which: verified = structure (no
+ * identity), signer (a broker checked an asymmetric signature) or full. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +196,60 @@ msgsec_err recv_check_envelope(recv_msg *m, msgsec_error *err)
     }
     if (!m->security)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "no wsse:Security header");
+    return MSGSEC_OK;
+}
+
+#define XML_SPACE " \t\r\n"
+
+/* 1 when value, without the surrounding whitespace that xs:boolean and
+ * xs:anyURI collapse, is word. */
+static int collapsed_is(const char *value, const char *word)
+{
+    size_t start = strspn(value, XML_SPACE), len = strlen(word);
+    return strncmp(value + start, word, len) == 0 &&
+           value[start + len + strspn(value + start + len, XML_SPACE)] == '\0';
+}
+
+/* SOAP 1.2 Part 1 5.2.2 / SOAP 1.1 4.2.2: a block without a role (actor), or
+ * for "next" or the ultimate receiver, is for this node. A broker's verify
+ * takes the ultimate receiver's part too: it vouches for what the service,
+ * a msgsec receiver, will accept. */
+static int header_targets_us(const xmlNode *h, const char *soap)
+{
+    const int soap12 = strcmp(soap, NS_SOAP12) == 0;
+    const char *role = xml_attr(h, soap, soap12 ? "role" : "actor");
+    if (!role || role[strspn(role, XML_SPACE)] == '\0')
+        return 1;
+    return soap12 ? collapsed_is(role, SOAP12_ROLE_NEXT) || collapsed_is(role, SOAP12_ROLE_ULTIMATE)
+                  : collapsed_is(role, SOAP11_ACTOR_NEXT);
+}
+
+/* SOAP 1.2 Part 1 5.2.3 / SOAP 1.1 4.2.3: a header block for this node with
+ * mustUnderstand true that msgsec does not process refuses the message (the
+ * MustUnderstand fault). msgsec processes wsse:Security, wsa:To, wsa:Action
+ * and wsa:MessageID; it does nothing with wsa:ReplyTo, FaultTo, From or
+ * RelatesTo (nor hands them to the service), so it cannot claim to
+ * understand them. mustUnderstand is an xs:boolean for either version
+ * (SOAP 1.1 writes "1"/"0"; "true"/"false" are taken as meant); any other
+ * value is malformed. */
+static msgsec_err check_must_understand(const recv_msg *m, msgsec_error *err)
+{
+    const char *soap = (const char *)m->envelope->ns->href;
+    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h)) {
+        const char *mu = xml_attr(h, soap, "mustUnderstand");
+        const int understood = h == m->security || h == m->to || h == m->action ||
+                               h == m->message_id;
+        if (!mu || collapsed_is(mu, "0") || collapsed_is(mu, "false"))
+            continue;
+        if (!collapsed_is(mu, "1") && !collapsed_is(mu, "true"))
+            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                                 "invalid mustUnderstand value '%.20s' on header %.60s", mu,
+                                 (const char *)h->name);
+        if (!understood && header_targets_us(h, soap))
+            return msgsec_seterr(err, MSGSEC_E_POLICY,
+                                 "mustUnderstand header {%.120s}%.60s is not understood by msgsec",
+                                 h->ns ? (const char *)h->ns->href : "", (const char *)h->name);
+    }
     return MSGSEC_OK;
 }
 
@@ -467,7 +524,8 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     size_t n_early;
     time_t until = 0;
     if ((rc = xml_parser_parse(m->r->parser, envelope, len, m->r->max_bytes, &m->doc, err)) ||
-        (rc = recv_check_envelope(m, err)) || (rc = xml_ids_build(&m->ids, m->doc, err)) ||
+        (rc = recv_check_envelope(m, err)) || (rc = check_must_understand(m, err)) ||
+        (rc = xml_ids_build(&m->ids, m->doc, err)) ||
         (rc = scan_security(m, early, &n_early, err)) ||
         (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)))
         return rc;
@@ -486,8 +544,14 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_CERTIFICATE &&
         (rc = trust_verify_cert(m->r, m->signer, m->now, err)))
         return rc;
-    if (!m->signature_checked) /* broker, symmetric credential: structure only */
+    if (!m->signature_checked) { /* broker, symmetric credential: structure only */
+        /* unwrap always verifies the signature; without that, nothing
+           authenticated a sender: no identity to mistake for one */
+        if (m->full || ctx->identity || ctx->issuer)
+            return msgsec_seterr(err, MSGSEC_E_INTERNAL, "the signature was not verified");
+        ctx->verified = MSGSEC_VERIFIED_STRUCTURE;
         return (rc = check_policy(m, ctx, err)) ? rc : decrypt_body(m, ctx, 0, err);
+    }
     if ((rc = check_freshness(m, ctx, &until, err)))
         return rc;
     if (m->credential == MSGSEC_CRED_WINDOWS) {
@@ -502,9 +566,11 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_USERNAME && ((rc = cred_username(m, err)) ||
                                                   !(ctx->identity = strdup(m->username))))
         return rc ? rc : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)))
+    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)) ||
+        (rc = check_replay(m, ctx, until, err)))
         return rc;
-    return check_replay(m, ctx, until, err);
+    ctx->verified = m->full ? MSGSEC_VERIFIED_FULL : MSGSEC_VERIFIED_SIGNER;
+    return MSGSEC_OK;
 }
 
 static msgsec_err receive(msgsec_receiver *r, int full, const msgsec_policy *policy,

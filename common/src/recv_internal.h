@@ -11,6 +11,7 @@
 /* Security context of an accepted message; every string owned (free()). */
 struct msgsec_context {
     msgsec_credential credential;
+    msgsec_verified verified;   /* MSGSEC_VERIFIED_STRUCTURE until the receiver says more */
     char *identity, *issuer;
     char *message_id, *to, *action, *content_type;
     char *created, *expires;

@@ -321,7 +321,7 @@ none-to-wss4j)
   ;;
 
 username)
-  # The UsernameToken profile both ways (SPEC: WSS4J interop for X.509 and UsernameToken):
+  # The UsernameToken profile both ways (WSS4J interop is required for X.509 and UsernameToken):
   # WSS4J -> msgsec unwrap --users (identity alice; a wrong password is 4), msgsec wrap
   # --credential username -> WSS4J (identity alice; a wrong password is refused).
   write_payload

@@ -1,6 +1,6 @@
 /* test_receiver.c - msgsec_unwrap / msgsec_verify / context / inspect:
  * round trips with msgsec_wrap (RSA, ECDSA, none, XML payload), the
- * security context, and every trust, freshness, addressing and replay
+ * security context (and what it says was verified), and every trust, freshness, addressing and replay
  * failure with its exact class. Needs $MSGSEC_PKI. */
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +124,80 @@ static void test_verify_only_receiver(void **state)
     free(cert);
     free(none);
     msgsec_receiver_free(r);
+}
+
+/* The context of a successful verify (or unwrap with a payload) of env,
+ * with the scope and identity asserted (identity NULL = none); caller frees. */
+static msgsec_context *checked_as(msgsec_receiver *r, const char *env, msgsec_verified want,
+                                  const char *identity)
+{
+    msgsec_context *ctx = NULL;
+    msgsec_error e;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    msgsec_err rc = want == MSGSEC_VERIFIED_FULL
+                        ? msgsec_unwrap(r, (const uint8_t *)env, strlen(env), &payload, &len, &ctx, &e)
+                        : msgsec_verify(r, (const uint8_t *)env, strlen(env), &ctx, &e);
+    if (rc != MSGSEC_OK)
+        fail_msg("receive: %s", e.detail);
+    msgsec_free_secret(payload, len);
+    assert_int_equal(msgsec_context_verified(ctx), want);
+    if (identity) {
+        assert_string_equal(msgsec_context_identity(ctx), identity);
+    } else {
+        assert_null(msgsec_context_identity(ctx));
+        assert_null(msgsec_context_issuer(ctx));
+    }
+    return ctx;
+}
+
+/* What msgsec_verify / msgsec_unwrap say they checked, in the API and the
+ * JSON: full (unwrap), signer (a broker checked a certificate signature),
+ * structure (a broker could not check the none credential's HMAC: no
+ * identity, and a senders policy refuses it). */
+static void test_context_verified(void **state)
+{
+    (void)state;
+    recv_setup broker = {.verify_only = 1};
+    msgsec_receiver *service = receiver_with(NULL), *verifier = receiver_with(&broker);
+    char *cert = wrap_as("client-rsa", "x"), *none = wrap_as(NULL, "y"), *json = NULL;
+    char *const any_shop[] = {"CN=*"};
+    const msgsec_policy senders = {.senders = any_shop, .n_senders = 1};
+    msgsec_error e;
+    const struct {
+        msgsec_receiver *r;
+        const char *env;
+        msgsec_verified want;
+        const char *identity, *json;
+    } cases[] = {
+        {service, cert, MSGSEC_VERIFIED_FULL, "CN=shop1,O=Example",
+         "\"credential_type\":\"certificate\",\"verified\":\"full\",\"identity\":\"CN=shop1"},
+        {verifier, cert, MSGSEC_VERIFIED_SIGNER, "CN=shop1,O=Example",
+         "\"verified\":\"signer\",\"identity\":\"CN=shop1"},
+        {service, none, MSGSEC_VERIFIED_FULL, NULL, "\"verified\":\"full\",\"identity\":null"},
+        {verifier, none, MSGSEC_VERIFIED_STRUCTURE, NULL,
+         "\"credential_type\":\"none\",\"verified\":\"structure\",\"identity\":null,"
+         "\"issuer\":null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgsec_context *ctx = checked_as(cases[i].r, cases[i].env, cases[i].want, cases[i].identity);
+        assert_int_equal(msgsec_context_json(ctx, &json, &e), MSGSEC_OK);
+        if (!strstr(json, cases[i].json))
+            fail_msg("case %zu: %s missing in %s", i, cases[i].json, json);
+        msgsec_free(json);
+        msgsec_context_free(ctx);
+    }
+    assert_int_equal(msgsec_verify_with(verifier, &senders, (const uint8_t *)none, strlen(none),
+                                        NULL, &e), MSGSEC_E_POLICY);
+    assert_non_null(strstr(e.detail, MSGSEC_SENDER_REFUSED "'(no verifiable identity)'"));
+    assert_string_equal(msgsec_verified_name(MSGSEC_VERIFIED_STRUCTURE), "structure");
+    assert_string_equal(msgsec_verified_name(MSGSEC_VERIFIED_SIGNER), "signer");
+    assert_string_equal(msgsec_verified_name(MSGSEC_VERIFIED_FULL), "full");
+    assert_null(msgsec_verified_name((msgsec_verified)3));
+    free(cert);
+    free(none);
+    msgsec_receiver_free(service);
+    msgsec_receiver_free(verifier);
 }
 
 static void test_accepted_credentials(void **state)
@@ -470,7 +544,7 @@ static void test_issued_credential(void **state)
     msgsec_receiver_free(r);
     /* a broker checks issuer, conditions and the message signature too */
     r = issued_receiver(pki("sts.pem"), 1);
-    assert_int_equal(verify_rc(r, env, &e), MSGSEC_OK);
+    msgsec_context_free(checked_as(r, env, MSGSEC_VERIFIED_SIGNER, "alice"));
     msgsec_receiver_free(r);
     /* no trusted issuer, or the wrong one: 4 */
     r = issued_receiver(NULL, 0);
@@ -538,6 +612,7 @@ static void test_username_credential(void **state)
     msgsec_context *ctx = unwrap_ok(r, good, "username payload");
     assert_int_equal(msgsec_context_credential(ctx), MSGSEC_CRED_USERNAME);
     assert_string_equal(msgsec_context_identity(ctx), "alice");
+    assert_int_equal(msgsec_context_verified(ctx), MSGSEC_VERIFIED_FULL);
     msgsec_context_free(ctx);
     /* wrong password and unknown user: the same class (4) */
     assert_int_equal(unwrap_rc(r, bad, &e), MSGSEC_E_AUTH);
@@ -548,7 +623,7 @@ static void test_username_credential(void **state)
     assert_int_equal(unwrap_rc(r, good, &e), MSGSEC_E_POLICY);
     msgsec_receiver_free(r);
     r = username_receiver(NULL, 1);
-    assert_int_equal(verify_rc(r, good, &e), MSGSEC_OK);
+    msgsec_context_free(checked_as(r, good, MSGSEC_VERIFIED_STRUCTURE, NULL));
     msgsec_receiver_free(r);
     free(good);
     free(bad);
@@ -589,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_context_json),
         cmocka_unit_test(test_context_json_escaping),
         cmocka_unit_test(test_verify_only_receiver),
+        cmocka_unit_test(test_context_verified),
         cmocka_unit_test(test_accepted_credentials),
         cmocka_unit_test(test_to_mismatch),
         cmocka_unit_test(test_freshness),

@@ -109,9 +109,16 @@ routes:
   - {from: "mqtt:a", to: "amqp:/amq/queue/a", action: forward}
 EOF
 sed -i "s#^metrics: .*#metrics: {listen: \"localhost:$METRICS_PORT\"}#" "$T/bridge.yaml"
-expect_refused "metrics address not IPv4" "bridge.yaml: metrics.listen: .localhost. is not an IPv4 address"
+expect_refused "metrics address not numeric" \
+    "bridge.yaml:4: metrics.listen: .localhost:$METRICS_PORT. must be IPV4:PORT or \\[IPV6\\]:PORT"
 rc=0; "$BRIDGE_BIN" --config "$T/bridge.yaml" 2> "$T/err.txt" || rc=$?
 [ $rc -eq 2 ] && grep -q "metrics.listen" "$T/err.txt" || fail "bad metrics address at start: exit $rc ($(cat "$T/err.txt"))"
+# an address of this machine it cannot bind: refused at start
+sed -i "s#^metrics: .*#metrics: {listen: \"192.0.2.1:$METRICS_PORT\"}#" "$T/bridge.yaml"
+"$BRIDGE_BIN" --config "$T/bridge.yaml" --check-config 2> "$T/err.txt" || fail "valid metrics address refused: $(cat "$T/err.txt")"
+rc=0; "$BRIDGE_BIN" --config "$T/bridge.yaml" 2> "$T/err.txt" || rc=$?
+[ $rc -eq 2 ] && grep -q "metrics.listen: cannot listen on 192.0.2.1:$METRICS_PORT" "$T/err.txt" ||
+    fail "unbindable metrics address at start: exit $rc ($(cat "$T/err.txt"))"
 
 # brokers down: the bridge runs, retries with backoff, and reports 503
 bt_config <<EOF

@@ -67,7 +67,11 @@ check "username: the token is encrypted (no UsernameToken in clear)" 0 '^0$' \
 check "username: HMAC signature, key transported to the service cert" 0 'hmac-sha256.*rsa-oaep' \
   cat "$work/u.xml"
 unwrap_as "username: accepted" 0 '^$' "$work/u.xml" "${users[@]}" --context "$work/u.json"
-check "username: context" 0 '"credential_type":"username".*"identity":"alice"' cat "$work/u.json"
+check "username: context" 0 '"credential_type":"username","verified":"full","identity":"alice"' \
+  cat "$work/u.json"
+check "username: verify (broker) checks structure only, names no identity" 0 \
+  '^\{"credential_type":"username","verified":"structure","identity":null,"issuer":null,' \
+  bash -c '"$1" verify --in "$2" --context "$3" && cat "$3"' _ "$msgsec" "$work/u.xml" "$work/uv.json"
 unwrap_as "username: wrong password 4" 4 '^msgsec: unknown user or wrong password$' \
   "$work/u-wrongpw.xml" "${users[@]}"
 unwrap_as "username: unknown user 4 (same line)" 4 '^msgsec: unknown user or wrong password$' \
@@ -120,6 +124,10 @@ check "issued: context (identity, issuer, claims)" 0 \
   cat "$work/i.json"
 check "issued: verify (broker) checks issuer, conditions, signature" 0 '^$' \
   "$msgsec" verify --cert "$pki/service.pem" "${iss[@]}" --to "$to" --in "$work/i.xml"
+check "issued: verify context: the signer is verified" 0 \
+  '^\{"credential_type":"issued","verified":"signer","identity":"bob@evil.example",' \
+  bash -c '"$1" verify "${@:4}" --in "$2" --context "$3" && cat "$3"' _ "$msgsec" "$work/i.xml" \
+  "$work/iv.json" "${iss[@]}"
 edit "$work/i.xml" "$work/i-tampered.xml" 's|>buyer<|>admin<|'
 unwrap_as "issued: tampered assertion (claim changed) 4" 4 '^msgsec: .*digest' \
   "$work/i-tampered.xml" "${iss[@]}"
@@ -201,6 +209,9 @@ unwrap_as "windows: accepted" 0 '^$' "$work/w.xml" "${kt[@]}" --context "$work/w
 check "windows: context" 0 \
   '"credential_type":"windows".*"identity":"alice@EXAMPLE.COM".*"issuer":"EXAMPLE.COM"' \
   cat "$work/w.json"
+check "windows: verify (broker) checks structure only, names no identity" 0 \
+  '^\{"credential_type":"windows","verified":"structure","identity":null,"issuer":null,' \
+  bash -c '"$1" verify --in "$2" --context "$3" && cat "$3"' _ "$msgsec" "$work/w.xml" "$work/wv.json"
 edit "$work/w.xml" "$work/w-tampered.xml" "s|$to</wsa:To>|urn:example:orderz</wsa:To>|"
 unwrap_as "windows: tampered (signed To changed) 4" 4 '^msgsec: ' "$work/w-tampered.xml" \
   "${kt[@]}" --to urn:example:orderz

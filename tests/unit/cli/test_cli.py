@@ -18,6 +18,9 @@ import time
 
 from lxml import etree
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import soap_edit  # noqa: E402  (tests/lib)
+
 BIN = os.environ["MSGSEC_BIN"]
 PKI = os.environ["MSGSEC_PKI"]
 NS = {
@@ -266,6 +269,7 @@ def test_context_inspect(tmp):
     doc = etree.fromstring(env)
     want = {
         "credential_type": "certificate",
+        "verified": "full",
         "identity": "CN=shop1,O=Example",
         "to": "urn:example:orders",
         "action": "urn:example:new",
@@ -283,7 +287,22 @@ def test_context_inspect(tmp):
     out = expect_ok(["verify", "--ca", pki("ca.pem"), "--context", vctx], "verify", env)
     check(out == b"", "verify writes no payload")
     with open(vctx) as f:
-        check(json.load(f).get("identity") == "CN=shop1,O=Example", "verify context identity")
+        vc = json.load(f)
+    check(vc.get("identity") == "CN=shop1,O=Example" and vc.get("verified") == "signer",
+          f"verify context: identity and verified 'signer': {vc}")
+    # none: a broker cannot check the HMAC, nothing authenticated a sender
+    anon = wrap(["--credential", "none"] + SERVICE, b"anonymous", "wrap none for context")
+    expect_ok(["verify", "--context", vctx], "verify none", anon)
+    with open(vctx) as f:
+        vc = json.load(f)
+    check(vc.get("verified") == "structure" and vc.get("identity") is None and
+          vc.get("issuer") is None and vc.get("credential_type") == "none",
+          f"verify none context: verified 'structure' without identity: {vc}")
+    expect_ok(UNWRAP + ["--context", vctx], "unwrap none", anon)
+    with open(vctx) as f:
+        vc = json.load(f)
+    check(vc.get("verified") == "full" and vc.get("identity") is None,
+          f"unwrap none context: verified 'full', anonymous: {vc}")
 
     out = expect_ok(["inspect"], "inspect", env)
     summary = json.loads(out)
@@ -339,9 +358,36 @@ def test_receiver_errors(tmp):
     expect_fail(UNWRAP, 4, "tampered wsa:To", stdin=tampered)
 
 
+def test_must_understand(tmp):
+    """A header block for the receiver with mustUnderstand that msgsec does not process
+    is refused (8) by unwrap and verify, for SOAP 1.2 and SOAP 1.1."""
+    verify = ["verify", "--ca", pki("ca.pem")]
+    audit = '<a:Audit xmlns:a="urn:example:audit" %s>shop 7</a:Audit>'
+    soap12 = wrap(RSA + SERVICE, b"must understand", "wrap for mustUnderstand")
+    soap11 = soap_edit.to_soap11(soap12, open(pki("client-rsa.key"), "rb").read())
+    for version, env, true, role in (
+            ("1.2", soap12, "true", 's:role="http://www.w3.org/2003/05/soap-envelope/role/none"'),
+            ("1.1", soap11, "1", 's:actor="urn:example:auditor"')):
+        refused = soap_edit.add_header(env, (audit % f's:mustUnderstand="{true}"').encode())
+        other_role = soap_edit.add_header(env, (audit % f's:mustUnderstand="{true}" {role}').encode())
+        optional = soap_edit.add_header(env, (audit % 's:mustUnderstand="0"').encode())
+        invalid = soap_edit.add_header(env, (audit % 's:mustUnderstand="yes"').encode())
+        for cmd in (UNWRAP, verify):
+            what = f"SOAP {version} {cmd[0]}"
+            expect_fail(cmd, 8, f"{what}: mustUnderstand header", stdin=refused,
+                        contains="{urn:example:audit}Audit")
+            expect_fail(cmd, 3, f"{what}: invalid mustUnderstand", stdin=invalid,
+                        contains="mustUnderstand")
+            for label, ok_env in (("no header", env), ("header for another role", other_role),
+                                  ("optional header", optional)):
+                out = expect_ok(cmd, f"{what}: {label}", ok_env)
+                check(out == (b"must understand" if cmd is UNWRAP else b""),
+                      f"{what}: {label}: output {out[:40]!r}")
+
+
 GROUPS = {
     "sender": [test_usage, test_key_mode, test_wrap_output, test_out_file],
-    "receiver": [test_roundtrip, test_context_inspect, test_receiver_errors],
+    "receiver": [test_roundtrip, test_context_inspect, test_receiver_errors, test_must_understand],
 }
 
 
