@@ -45,8 +45,8 @@ static int dn_equal(const char *a, const char *b)
 }
 
 /* How an EncryptedKey's KeyInfo may name the service certificate: each form
- * is checked for structure (REF_BAD when malformed) and, with match, compared
- * with this receiver's certificate (*names_us). */
+ * is checked for structure (REF_BAD when malformed) and, given cert (the
+ * receiver's own, may be NULL), compared with it: *names_us |= match. */
 typedef enum key_ref { REF_BAD = -1, REF_UNKNOWN = 0, REF_OK = 1 } key_ref;
 
 /* Base64 text of node naming a certificate by a value of want_len bytes (0:
