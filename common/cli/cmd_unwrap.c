@@ -11,28 +11,32 @@ static const char unwrap_usage[] =
     "usage: msgsec unwrap --cert FILE --key FILE\n"
     "                     [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]... [--users FILE]\n"
     "                     [--keytab FILE] [--ticket-grace SECONDS] [--to URI] [--max-age SECONDS]\n"
-    "                     [--clock-skew SECONDS] [--replay-db PATH] [--context FILE]\n"
-    "                     [--in FILE|-] [--out FILE|-]\n"
+    "                     [--clock-skew SECONDS] [--replay-db PATH] [--require-signed-token]\n"
+    "                     [--context FILE] [--in FILE|-] [--out FILE|-]\n"
     "\n"
     "Checks the envelope (--in, default stdin) completely with the service's own certificate\n"
     "and key and writes the payload to --out (default stdout) only when every check passed.\n"
     "--context FILE writes the security context as JSON. Defaults: --max-age 86400,\n"
     "--clock-skew 300, replay cache in memory (use --replay-db DIR across runs), --ticket-grace 0\n"
     "(a Kerberos ticket that expired while the message was queued is refused; with N > 0 it\n"
-    "is accepted up to N seconds after its expiry; N <= --max-age).\n";
+    "is accepted up to N seconds after its expiry; N <= --max-age). --require-signed-token:\n"
+    "the signature must also cover the sender's token and EncryptedKey (sp:ProtectTokens);\n"
+    "by default a certificate sender's unsigned BST and EncryptedKey are accepted.\n";
 
 static const char verify_usage[] =
     "usage: msgsec verify [--cert FILE] [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]...\n"
     "                     [--users FILE] [--keytab FILE] [--ticket-grace SECONDS] [--to URI]\n"
     "                     [--max-age SECONDS] [--clock-skew SECONDS] [--replay-db PATH]\n"
-    "                     [--context FILE] [--in FILE|-]\n"
+    "                     [--require-signed-token] [--context FILE] [--in FILE|-]\n"
     "\n"
     "Checks what a broker can check without the service key: structure, limits, freshness,\n"
-    "replay and, for certificate and issued credentials, signature, chain and sender.\n";
+    "replay and, for certificate and issued credentials, signature, chain and sender.\n"
+    "--require-signed-token as for unwrap.\n";
 
 enum {
     OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_CRL, OPT_ISSUER_CERT, OPT_USERS, OPT_KEYTAB, OPT_TICKET_GRACE, OPT_TO,
-    OPT_MAX_AGE, OPT_CLOCK_SKEW, OPT_REPLAY_DB, OPT_CONTEXT, OPT_IN, OPT_OUT
+    OPT_MAX_AGE, OPT_CLOCK_SKEW, OPT_REPLAY_DB, OPT_REQUIRE_SIGNED_TOKEN, OPT_CONTEXT, OPT_IN,
+    OPT_OUT
 };
 
 #define TRUST_OPTIONS                                                                       \
@@ -47,6 +51,7 @@ enum {
     {"max-age", required_argument, NULL, OPT_MAX_AGE},                                      \
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},                                \
     {"replay-db", required_argument, NULL, OPT_REPLAY_DB},                                  \
+    {"require-signed-token", no_argument, NULL, OPT_REQUIRE_SIGNED_TOKEN},                  \
     {"context", required_argument, NULL, OPT_CONTEXT},                                      \
     {"in", required_argument, NULL, OPT_IN},                                                \
     {"help", no_argument, NULL, 'h'}
@@ -111,6 +116,7 @@ static int run_receiver(int argc, char **argv, int unwrap)
                 opts.clock_skew = -1; /* the library reads 0 as "default", < 0 as none */
             break;
         case OPT_REPLAY_DB: opts.replay_path = optarg; break;
+        case OPT_REQUIRE_SIGNED_TOKEN: opts.protect_tokens = 1; break;
         case OPT_CONTEXT: context_file = optarg; break;
         case OPT_IN: in = optarg; break;
         case OPT_OUT: out = optarg; break;

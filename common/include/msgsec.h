@@ -141,6 +141,13 @@ typedef struct msgsec_receiver_opts {
     const char *suite;                   /* NULL = "basic256sha256" */
     const char *replay_path;             /* LMDB directory for a persistent replay cache;
                                             NULL = in-memory cache */
+    int protect_tokens;                  /* 1 = the signature must cover the signing token
+                                            (WS-SecurityPolicy sp:ProtectTokens) and, for the
+                                            certificate and issued credentials, the
+                                            EncryptedKey; 0 = a certificate message whose BST
+                                            or EncryptedKey is unsigned is accepted (the
+                                            defaults of WSS4J and WCF senders; docs/DESIGN.md
+                                            receiver rule 6) */
 } msgsec_receiver_opts;
 
 /* Loads keys, trust and the replay cache. opts and its strings: borrowed.

@@ -94,6 +94,7 @@ typedef struct msgsec_config {
         long clock_skew;           /* default 300 */
         size_t max_message_bytes;  /* default 1048576 */
         long ticket_grace;         /* default 0 */
+        int protect_tokens;        /* default 0; msgsec_receiver_opts.protect_tokens */
     } security;
     struct { char *path; } replay;             /* NULL = in memory */
     msgsec_rule *rules; size_t n_rules;

@@ -892,6 +892,7 @@ static const field security_fields[] = {
     NUMBER("clock_skew", F_LONG, C(security.clock_skew), 0, 86400),
     NUMBER("max_message_bytes", F_SIZE, C(security.max_message_bytes), 1024, 256LL << 20),
     NUMBER("ticket_grace", F_LONG, C(security.ticket_grace), 0, TEN_YEARS),
+    FIELD("protect_tokens", F_BOOL, C(security.protect_tokens)),
     END};
 static const schema security_schema = {security_fields, 0, NULL, check_security};
 
@@ -1115,6 +1116,7 @@ void msgsec_config_receiver_opts(const msgsec_config *cfg, int with_key, msgsec_
     opts->accepted_credentials = cfg->security.credentials;
     opts->suite = cfg->security.suite;
     opts->replay_path = cfg->replay.path;
+    opts->protect_tokens = cfg->security.protect_tokens;
 }
 
 int msgsec_topic_match(const char *filter, const char *topic)

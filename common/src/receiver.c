@@ -10,6 +10,8 @@
  *   cannot check it: 8) -> Signature: allow-lists (8), references (8), key
  *   from its token (certificate BST, EncryptedKey, SAML assertion, Kerberos
  *   AP-REQ; 8/7/4/5), value and digests (4) -> coverage by node identity
+ *   (8) -> the Body's EncryptedData and its one key token, the EncryptedKey
+ *   checked for structure without the key (3/8), signed where it must be
  *   (8) -> accepted credential (8) -> signer chain (4/5) -> Timestamp
  *   freshness (5) -> Kerberos ticket rule (5) -> wsa:To (8) -> password of
  *   the username credential (4) -> Body decryption (7) -> replay (6),
@@ -118,6 +120,7 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
     r->skew = opts->clock_skew == 0 ? MSGSEC_DEFAULT_SKEW : opts->clock_skew < 0 ? 0 : opts->clock_skew;
     r->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : MSGSEC_DEFAULT_MAX_BYTES;
     r->accepted = opts->accepted_credentials ? opts->accepted_credentials : MSGSEC_CRED_ALL;
+    r->protect_tokens = opts->protect_tokens != 0;
     if (!(r->parser = xml_parser_new()) || !(r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
         !(r->md = EVP_MD_CTX_new())) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -342,28 +345,91 @@ static msgsec_err decrypt_early(recv_msg *m, xmlNodePtr *early, size_t n_early,
     return MSGSEC_OK;
 }
 
+static int is_signed(const recv_msg *m, xmlNodePtr node)
+{
+    for (size_t i = 0; i < m->n_signed; i++)
+        if (m->signed_nodes[i] == node)
+            return 1;
+    return 0;
+}
+
+/* The certificate and issued credentials' EncryptedKey must be signed under
+ * protect_tokens, and whenever the signature covers an EncryptedKey at all:
+ * a sender that signs its key (msgsec wrap) signs the one the Body uses, and
+ * since the References are signed nobody can drop that one or make the Body
+ * use another (check_encryption admits one key per EncryptedData). A peer
+ * that signs no EncryptedKey (WSS4J, WCF) is accepted: a replaced key only
+ * fails to decrypt at the service (7). DESIGN.md rule 6; check_encryption
+ * applies it. */
+static int key_must_be_signed(const recv_msg *m)
+{
+    if ((m->credential != MSGSEC_CRED_CERTIFICATE && m->credential != MSGSEC_CRED_ISSUED) ||
+        !xml_is(m->body_key, NS_XENC, "EncryptedKey"))
+        return 0;
+    if (m->r->protect_tokens)
+        return 1;
+    for (size_t i = 0; i < m->n_signed; i++)
+        if (xml_is(m->signed_nodes[i], NS_XENC, "EncryptedKey"))
+            return 1;
+    return 0;
+}
+
 /* DESIGN.md rule 6: each of these must be the very node a Reference resolved to. */
 static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
 {
+    /* the signing token: the issued and windows tokens always (they carry the
+     * identity, claims and keys); the certificate credential's BST under
+     * protect_tokens only, as WS-SecurityPolicy's sp:ProtectTokens: the
+     * signature verifies with its key and its chain is checked, so another
+     * certificate in its place must hold the same key; none and username
+     * sign with the key of the EncryptedKey itself */
+    int token_signed = m->credential == MSGSEC_CRED_ISSUED || m->credential == MSGSEC_CRED_WINDOWS ||
+                       (m->credential == MSGSEC_CRED_CERTIFICATE && m->r->protect_tokens);
     const struct { xmlNodePtr node; const char *what; } required[] = {
-        {m->body, "the SOAP Body"},   {m->timestamp, "the Timestamp"}, {m->to, "wsa:To"},
-        {m->action, "wsa:Action"},    {m->message_id, "wsa:MessageID"},
-        {m->credential == MSGSEC_CRED_NONE || m->credential == MSGSEC_CRED_USERNAME ? NULL : m->token,
-         "the signing token"},
+        {m->body, "the SOAP Body"},
+        {m->timestamp, "the Timestamp"},
+        {token_signed ? m->token : NULL, "the signing token"},
         {m->user_token, "the UsernameToken"},
     };
     if (!m->timestamp)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-        size_t j = 0;
-        if (!required[i].node)
-            continue;
-        while (j < m->n_signed && m->signed_nodes[j] != required[i].node)
-            j++;
-        if (j == m->n_signed)
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (required[i].node && !is_signed(m, required[i].node))
             return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover %s",
                                  required[i].what);
-    }
+    /* every WS-Addressing header: they say where the message goes and what it is */
+    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h))
+        if (h->ns && h->ns->href && strcmp((const char *)h->ns->href, NS_WSA) == 0 &&
+            !is_signed(m, h))
+            return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover wsa:%.64s",
+                                 (const char *)h->name);
+    return MSGSEC_OK;
+}
+
+/* The Body's EncryptedData and the token of its key, and the encrypted
+ * UsernameToken's: what a receiver can check without the service key, so
+ * verify and unwrap check them alike, here (sign-then-encrypt content was
+ * decrypted already, through the same checks). */
+static msgsec_err check_encryption(recv_msg *m, msgsec_error *err)
+{
+    xmlNodePtr ed = xml_first_elem(m->body), token;
+    msgsec_err rc;
+    if (m->user_token && (rc = dec_check_encrypted_data(m, m->user_token, &token, err)))
+        return rc;
+    if (m->sign_then_encrypt)
+        return MSGSEC_OK;
+    if (!xml_is(ed, NS_XENC, "EncryptedData") || xml_next_elem(ed) || xml_has_text(m->body))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "the SOAP Body is not encrypted");
+    if ((rc = dec_check_encrypted_data(m, ed, &m->body_key, err)))
+        return rc;
+    /* windows: the key comes from the Kerberos token; every other credential
+     * transports it in an EncryptedKey */
+    if (m->credential == MSGSEC_CRED_WINDOWS ? m->body_key != m->token
+                                             : !xml_is(m->body_key, NS_XENC, "EncryptedKey"))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "the Body's key does not come from the "
+                             "token of the %s credential", msgsec_credential_name(m->credential));
+    if (key_must_be_signed(m) && !is_signed(m, m->body_key))
+        return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover the EncryptedKey");
     return MSGSEC_OK;
 }
 
@@ -482,8 +548,7 @@ static msgsec_err decrypt_body(recv_msg *m, msgsec_context *ctx, int already, ms
         ctx->content_type = strdup("application/xml");
         return ctx->content_type ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     }
-    if (!xml_is(ed, NS_XENC, "EncryptedData") || xml_next_elem(ed) || xml_has_text(m->body))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "the SOAP Body is not encrypted");
+    /* check_encryption made sure the Body holds one EncryptedData */
     const char *mime = xml_attr(ed, NULL, "MimeType");
     ctx->content_type = strdup(mime ? mime : dec_is_xml(ed) ? "application/xml"
                                                              : MSGSEC_DEFAULT_MIME);
@@ -534,7 +599,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
                              "under its EncryptedKey");
     if (m->user_token)
         m->credential = MSGSEC_CRED_USERNAME;
-    if ((rc = check_coverage(m, err)))
+    if ((rc = check_coverage(m, err)) || (rc = check_encryption(m, err)))
         return rc;
     if (!(m->r->accepted & MSGSEC_CRED_BIT(m->credential)))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "credential type %s is not accepted",
@@ -566,7 +631,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if (m->credential == MSGSEC_CRED_USERNAME && ((rc = cred_username(m, err)) ||
                                                   !(ctx->identity = strdup(m->username))))
         return rc ? rc : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, n_early > 0, err)) ||
+    if ((rc = check_policy(m, ctx, err)) || (rc = decrypt_body(m, ctx, m->sign_then_encrypt, err)) ||
         (rc = check_replay(m, ctx, until, err)))
         return rc;
     ctx->verified = m->full ? MSGSEC_VERIFIED_FULL : MSGSEC_VERIFIED_SIGNER;

@@ -72,6 +72,7 @@ struct msgsec_receiver {
     long max_age, skew;
     size_t max_bytes;
     unsigned accepted;           /* MSGSEC_CRED_BIT mask */
+    int protect_tokens;          /* the signature must cover the tokens (DESIGN.md rule 6) */
     time_t fixed_now;            /* 0 = real time */
     replay_store *replay;
     xml_parser *parser;          /* reused for every envelope */
@@ -138,7 +139,8 @@ typedef struct recv_msg {
     saml_assertion *assertion; /* issued credential */
     char *krb_client;        /* windows credential: client principal */
     time_t krb_ticket_end;
-    xmlNodePtr token;        /* the signing token (BST or EncryptedKey) */
+    xmlNodePtr token;        /* the signing token (BST, EncryptedKey or Assertion) */
+    xmlNodePtr body_key;     /* the token the Body's EncryptedData takes its key from */
     xmlNodePtr signed_nodes[RECV_MAX_REFS];
     size_t n_signed;
     /* decryption */
@@ -174,11 +176,23 @@ char *recv_text(xmlNodePtr node);
 /* The (not yet authenticated) wsu:Created of the Timestamp. */
 msgsec_err recv_created(recv_msg *m, time_t *created, msgsec_error *err);
 
-/* recv_dec.c */
+/* recv_dec.c. The dec_check_* functions are what verify checks without the
+ * service key; unwrap's dec_encrypted_* run the same checks first. */
+/* An EncryptedKey's structure: allowed key transport (rsa-oaep-mgf1p with a
+ * SHA-1 or SHA-256 digest, xmlenc11 rsa-oaep; else 8), a KeyInfo naming the
+ * service certificate by thumbprint, issuer and serial, SKI or certificate
+ * (malformed 3, none of these 8), a base64 CipherValue (3). */
+msgsec_err dec_check_encrypted_key(recv_msg *m, xmlNodePtr ek, msgsec_error *err);
 /* Content key carried by an EncryptedKey addressed to our certificate. */
 msgsec_err dec_encrypted_key(recv_msg *m, xmlNodePtr ek, const recv_key **out, msgsec_error *err);
-/* Decrypts an EncryptedData (its key found through its KeyInfo or an
- * EncryptedKey's ReferenceList). *out: free with msgsec_free_secret. */
+/* An EncryptedData's algorithm and Type (8) and the one token that carries
+ * its key (3 when none or ambiguous): an EncryptedKey, checked with
+ * dec_check_encrypted_key, or a BinarySecurityToken (Kerberos).
+ * *token: borrowed from the tree. */
+msgsec_err dec_check_encrypted_data(recv_msg *m, xmlNodePtr ed, xmlNodePtr *token,
+                                    msgsec_error *err);
+/* Decrypts an EncryptedData (its key found as dec_check_encrypted_data
+ * finds it). *out: free with msgsec_free_secret. */
 msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t *out_len,
                               msgsec_error *err);
 /* 1 when the element's type says it holds XML (Type=#Content or #Element). */

@@ -218,7 +218,8 @@ static msgsec_err resolve_signing_token(recv_msg *m, xmlNodePtr key_info, const 
         return load_bst_cert(m, m->token, err);
     if (xml_is(m->token, NS_XENC, "EncryptedKey")) {
         m->credential = MSGSEC_CRED_NONE;
-        return m->full ? dec_encrypted_key(m, m->token, sym, err) : MSGSEC_OK;
+        return m->full ? dec_encrypted_key(m, m->token, sym, err)
+                       : dec_check_encrypted_key(m, m->token, err);
     }
     return msgsec_seterr(err, MSGSEC_E_POLICY, "unsupported signing token <%s>",
                          (const char *)m->token->name);

@@ -1,7 +1,7 @@
 /* sender.c - msgsec_sender_new / msgsec_wrap: the envelope of docs/DESIGN.md.
  *
  * Every signed element (wsa:To, wsa:Action, wsa:MessageID, wsu:Timestamp,
- * s:Body, the BinarySecurityToken) and the SignedInfo are written directly in
+ * s:Body, the token, the EncryptedKey) and the SignedInfo are written directly in
  * their exclusive-c14n form: each declares the namespaces it visibly uses (in
  * prefix order), attributes come in c14n order (unqualified ones first, then
  * by namespace URI), there are no empty-element tags and text/attribute values
@@ -121,8 +121,10 @@ typedef struct signed_part {
     char digest_b64[48];
 } signed_part;
 
-/* PART_TOKEN: the BST (certificate) or the SAML Assertion (issued); empty for none */
-enum { PART_TO, PART_ACTION, PART_MID, PART_TS, PART_TOKEN, PART_COUNT };
+/* PART_TOKEN: the BST (certificate, windows), the SAML Assertion (issued) or
+ * the encrypted UsernameToken; empty for none. PART_KEY: the EncryptedKey
+ * (signed with the certificate and issued credentials); empty for windows. */
+enum { PART_TO, PART_ACTION, PART_MID, PART_TS, PART_TOKEN, PART_KEY, PART_COUNT };
 
 static void put_wsa_header(strbuf *sb, const char *name, const char *id_prefix, const char *n,
                            const char *value)
@@ -695,8 +697,9 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
     return rc;
 }
 
-/* Writes the EncryptedKey: key wrapped with RSA-OAEP for the service; with
- * its ReferenceList to the Body's EncryptedData when reference_list = 1. */
+/* Writes the EncryptedKey (canonical form: the signature covers it): key
+ * wrapped with RSA-OAEP for the service; with its ReferenceList to the
+ * Body's EncryptedData when reference_list = 1. */
 static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *n,
                                       int reference_list, const uint8_t key[CONTENT_KEY_LEN],
                                       msgsec_error *err)
@@ -710,7 +713,8 @@ static msgsec_err write_encrypted_key(msgsec_sender *s, strbuf *sb, const char *
     sb_puts(sb, "\"><xenc:EncryptionMethod Algorithm=\"" ALG_RSA_OAEP_MGF1P
                 "\"><ds:DigestMethod xmlns:ds=\"" NS_DS "\" Algorithm=\"" ALG_SHA1
                 "\"></ds:DigestMethod></xenc:EncryptionMethod><ds:KeyInfo xmlns:ds=\"" NS_DS
-                "\"><wsse:SecurityTokenReference><wsse:KeyIdentifier EncodingType=\"" WSS_BASE64
+                "\"><wsse:SecurityTokenReference xmlns:wsse=\"" NS_WSSE
+                "\"><wsse:KeyIdentifier EncodingType=\"" WSS_BASE64
                 "\" ValueType=\"" WSS_THUMBPRINT "\">");
     sb_puts(sb, s->service_thumbprint);
     sb_puts(sb, "</wsse:KeyIdentifier></wsse:SecurityTokenReference></ds:KeyInfo>"
@@ -765,16 +769,16 @@ static msgsec_err put_encrypted_username_token(msgsec_sender *s, strbuf *sb, con
     return rc;
 }
 
-/* Writes the canonical To/Action/MessageID, Timestamp and the token (BST,
+/* Writes the canonical To/Action/MessageID, Timestamp, the token (BST,
  * encrypted UsernameToken, or the Assertion as issued, whose digest was taken
- * once) into scratch. */
+ * once) and the EncryptedKey into scratch. */
 static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
                                      signed_part parts[PART_COUNT], const char *n, const char *to,
                                      const char *action, const char *message_id, time_t now,
                                      const krb_initiated *krb,
                                      const uint8_t content_key[CONTENT_KEY_LEN], msgsec_error *err)
 {
-    static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509"};
+    static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509", "ek"};
     char created[32], expires[32];
     msgsec_err rc = MSGSEC_OK;
     for (int i = 0; i < PART_COUNT; i++)
@@ -822,6 +826,10 @@ static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
     } else if (s->username) {
         rc = put_encrypted_username_token(s, scratch, n, created, content_key, err);
     }
+    /* windows: the content key comes from the Kerberos token, no EncryptedKey */
+    parts[PART_KEY].off = scratch->len;
+    if (rc == MSGSEC_OK && !s->service_principal)
+        rc = write_encrypted_key(s, scratch, n, s->sign_kind != SIGN_HMAC, content_key, err);
     size_t end = scratch->len;
     for (int i = PART_COUNT - 1; i >= 0; i--) {
         parts[i].len = end - parts[i].off;
@@ -937,8 +945,11 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
     if ((rc = write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb,
                                  content_key, err)) != MSGSEC_OK)
         goto cleanup;
+    /* the EncryptedKey is signed where the signature key is not the content key
+     * (certificate, issued), so a broker sees a tampered key (DESIGN.md rule 6) */
+    int sign_key = !hmac && parts[PART_KEY].len;
     for (int i = 0; i < PART_COUNT && rc == MSGSEC_OK; i++)
-        if (parts[i].len && !(i == PART_TOKEN && s->saml_xml))
+        if (parts[i].len && !(i == PART_TOKEN && s->saml_xml) && (i != PART_KEY || sign_key))
             rc =
                 digest_b64(s, scratch->data + parts[i].off, parts[i].len, parts[i].digest_b64, err);
     if (rc != MSGSEC_OK)
@@ -958,6 +969,8 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
         put_reference(si, s->saml_id, NULL, s->saml_digest);
     else if (parts[PART_TOKEN].len)
         put_reference(si, parts[PART_TOKEN].id_prefix, n, parts[PART_TOKEN].digest_b64);
+    if (sign_key)
+        put_reference(si, parts[PART_KEY].id_prefix, n, parts[PART_KEY].digest_b64);
     sb_puts(si, "</ds:SignedInfo>");
     if (scratch->failed || body->failed || si->failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -998,13 +1011,9 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
                 "\" ValueType=\"" WSS_X509V3 "\"></wsse:Reference></wsse:SecurityTokenReference>");
     }
     sb_puts(&env, "</ds:KeyInfo></ds:Signature>");
-    /* windows: the content key comes from the Kerberos token, no EncryptedKey */
-    if (!s->service_principal) {
-        if ((rc = write_encrypted_key(s, &env, n, !hmac, content_key, err)) != MSGSEC_OK)
-            goto cleanup;
-        if (hmac)
-            put_reference_list(&env, n, 1, s->username != NULL);
-    }
+    append_part(&env, scratch->data + parts[PART_KEY].off, parts[PART_KEY].len, root_ns_decls);
+    if (hmac && !s->service_principal)
+        put_reference_list(&env, n, 1, s->username != NULL);
     if (s->username)
         append_part(&env, scratch->data + parts[PART_TOKEN].off, parts[PART_TOKEN].len,
                     root_ns_decls);

@@ -15,19 +15,24 @@
  *   produce out=FILE order=encrypt-then-sign|sign-then-encrypt soap=1.1|1.2 body=FILE
  *           [signer=client-rsa|client-ec] [to=URI] [oaep=sha1|sha256]
  *           [sig=sha256|sha1] [data=aes256-gcm|aes128-gcm|aes256-cbc] [transport=oaep|rsa15]
- *           [cover=full|minimal] [age=SECONDS] [ekref=thumbprint|issuer-serial|ski]
- *           [sigref=bst|issuer-serial] [encpart=content|element]
- *           [cred=x509|username user=NAME password=PASSWORD]
- *       WSS4J secures the XML element of body= for the service: signed Timestamp, Body,
- *       wsa:To/Action/MessageID and BST (RSA-SHA256 or ECDSA-SHA256, exc-c14n, SHA-256,
- *       BST DirectReference); Body content encrypted with AES-256-GCM, key transported
- *       with rsa-oaep-mgf1p to the service certificate (thumbprint reference).
+ *           [addressing=yes|no] [cover=full|minimal] [age=SECONDS]
+ *           [ekref=thumbprint|issuer-serial|ski] [sigref=bst|issuer-serial]
+ *           [encpart=content|element] [cred=x509|username user=NAME password=PASSWORD]
+ *       WSS4J secures the XML element of body= for the service, as WSSecSignature.build()
+ *       and WSSecEncrypt.build() do: signature parts Timestamp, Body and the
+ *       WS-Addressing headers wsa:To/Action/MessageID (RSA-SHA256 or ECDSA-SHA256,
+ *       exc-c14n, SHA-256, BST DirectReference); the BST that KeyInfo references is not
+ *       signed (WSS4J's default, as WCF's ProtectTokens=false); Body content encrypted
+ *       with AES-256-GCM, key transported with rsa-oaep-mgf1p to the service certificate
+ *       (thumbprint reference), the EncryptedKey not signed.
  *       The optional keys select legacy algorithms (SHA-1 signature and digests, other
- *       content ciphers, RSA 1.5), a signature over Timestamp and Body only, a Timestamp
- *       created SECONDS ago, the service certificate named by issuer and serial or by
- *       subject key identifier, the signer's certificate named by issuer and serial instead
- *       of sent as a BST, or the payload element encrypted as a whole (Type Element) instead
- *       of the Body content.
+ *       content ciphers, RSA 1.5), an envelope without WS-Addressing headers
+ *       (addressing=no), a signature over Timestamp and Body only (cover=minimal: the
+ *       WS-Addressing headers stay unsigned), a Timestamp created SECONDS ago, the service
+ *       certificate named by issuer and serial or by subject key identifier, the signer's
+ *       certificate named by issuer and serial instead of sent as a BST, or the payload
+ *       element encrypted as a whole (Type Element) instead of the Body content.
+ *       Nothing is added toward msgsec: these are settings a WSS4J user makes.
  *       cred=username (encrypt-then-sign only): no signer certificate; a UsernameToken
  *       (PasswordText, Nonce, Created) encrypted in place for the service, the Body content
  *       encrypted with the same EncryptedKey, and an HMAC-SHA256 signature under that key
@@ -213,9 +218,11 @@ public final class WssInterop {
         doc.appendChild(env);
         Element header = doc.createElementNS(soapNs, "soap:Header");
         env.appendChild(header);
-        addressingHeader(doc, header, "To", a.getOrDefault("to", "urn:example:orders"));
-        addressingHeader(doc, header, "Action", "urn:example:orders:new");
-        addressingHeader(doc, header, "MessageID", "urn:uuid:" + UUID.randomUUID());
+        if ("yes".equals(choice(a, "addressing", "yes", "no"))) {
+            addressingHeader(doc, header, "To", a.getOrDefault("to", "urn:example:orders"));
+            addressingHeader(doc, header, "Action", "urn:example:orders:new");
+            addressingHeader(doc, header, "MessageID", "urn:uuid:" + UUID.randomUUID());
+        }
         Element body = doc.createElementNS(soapNs, "soap:Body");
         env.appendChild(body);
         body.appendChild(doc.importNode(parseFile(a.get("body")).getDocumentElement(), true));
@@ -305,8 +312,9 @@ public final class WssInterop {
     }
 
     /**
-     * Signs Timestamp, Body, the addressing headers and the BST; the result is
-     * BST, Signature at the head of the Security header (each step prepends).
+     * Signs the job's parts with WSSecSignature.build(), as a WSS4J user does; the result
+     * is BST, Signature at the head of the Security header (each step prepends). The BST
+     * itself is not signed: WSS4J adds it to the signed parts only when told to.
      */
     private static void sign(Document doc, Crypto crypto, WSSecHeader secHeader, String soapNs,
                              Map<String, String> a, String timestampId) throws Exception {
@@ -326,28 +334,21 @@ public final class WssInterop {
         }
         sig.setDigestAlgo(sha1 ? SHA1 : SHA256);
         sig.setSigCanonicalization(WSConstants.C14N_EXCL_OMIT_COMMENTS);
-        sig.prepare(doc, crypto, secHeader);
-
-        String bstId = sig.getBSTTokenId();
-        Element bstElement = sig.getBinarySecurityTokenElement();
-        sig.prependBSTElementToHeader(secHeader);
-
-        List<WSEncryptionPart> parts = signedParts(a, soapNs, timestampId);
-        if (bst && "full".equals(choice(a, "cover", "full", "minimal"))) {
-            parts.add(new WSEncryptionPart(bstId));
-        }
-        // the Signature goes right after the BST (or first without one)
-        Element sibling = bst ? (Element) bstElement.getNextSibling() : null;
-        sig.computeSignature(sig.addReferencesToSign(parts, secHeader), true, sibling);
+        sig.setParts(signedParts(a, soapNs, timestampId));
+        sig.build(doc, crypto, secHeader);
     }
 
-    /** Timestamp and Body; with cover=full (the default) also wsa:To, Action, MessageID. */
+    /**
+     * Timestamp and Body; with cover=full (the default) also the WS-Addressing headers
+     * wsa:To, Action, MessageID when the envelope has them (addressing=yes, the default).
+     */
     private static List<WSEncryptionPart> signedParts(Map<String, String> a, String soapNs,
                                                       String timestampId) {
         List<WSEncryptionPart> parts = new ArrayList<>();
         parts.add(new WSEncryptionPart(timestampId));
         parts.add(new WSEncryptionPart(WSConstants.ELEM_BODY, soapNs, "Element"));
-        if ("full".equals(choice(a, "cover", "full", "minimal"))) {
+        if ("full".equals(choice(a, "cover", "full", "minimal"))
+            && "yes".equals(choice(a, "addressing", "yes", "no"))) {
             for (String name : new String[] {"To", "Action", "MessageID"}) {
                 parts.add(new WSEncryptionPart(name, WSA_NS, "Element"));
             }

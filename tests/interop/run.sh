@@ -2,7 +2,7 @@
 # Interop test driver (ctest label `interop`, registered by CMakeLists.txt here).
 #   run.sh CASE
 # CASE: javac | keystores | wss4j-selftest | msgsec-to-wss4j | wss4j-to-msgsec | xmlsec |
-#       xmlsec-to-msgsec | none-to-wss4j | username
+#       xmlsec-to-msgsec | none-to-wss4j | username | wss4j-signer-defaults
 # Environment (set by CMake): MSGSEC_PKI (tests/lib/pki.sh output), INTEROP_DIR (build dir),
 # INTEROP_CLASSPATH (WSS4J jars), JAVA, JAVAC, PYTHON (/usr/bin/python3), MSGSEC (the
 # command; the cases that run it).
@@ -21,6 +21,7 @@ WSU=http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1
 WSSE=http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd
 WSA=http://www.w3.org/2005/08/addressing
 SOAP12=http://www.w3.org/2003/05/soap-envelope
+XENC=http://www.w3.org/2001/04/xmlenc#
 TO=urn:example:orders
 
 die() { echo "FAIL: $*" >&2; exit 1; }
@@ -57,6 +58,8 @@ wss4j() {
 }
 
 xmltool() { "${PYTHON:?}" "$here/xmltool.py" "$@"; }
+# ek_variants ENVELOPE DIR: the hostile EncryptedKey variants (tests/lib/ek_variants.py)
+ek_variants() { "${PYTHON:?}" "$here/../lib/ek_variants.py" "$@"; }
 
 # expect_exit CODE CMD...: run CMD, require exit CODE, print its stderr line.
 expect_exit() {
@@ -168,6 +171,7 @@ msgsec-to-wss4j)
   CT=application/vnd.example+xml msgsec_wrap client-rsa plus-xml.xml
   msgsec_wrap rogue rogue.xml                 # CN=shop1,O=Example from an untrusted CA
   SERVICE=other-service msgsec_wrap client-rsa other.xml  # WSS4J has no key for it
+  ek_variants rsa.xml ek                      # msgsec signs its EncryptedKey: WSS4J checks it
   cat > jobs.txt <<EOF
 consume in=rsa.xml body=order.xml identity=CN=shop1,O=Example
 consume in=ec.xml body=order.xml identity=CN=shop2,O=Example
@@ -179,6 +183,7 @@ reject in=bad-cipher-ec.xml
 reject in=bad-to-ec.xml
 reject in=rogue.xml
 reject in=other.xml
+reject in=ek/ek-bitflip.xml
 EOF
   wss4j jobs.txt
   ;;
@@ -193,16 +198,16 @@ xmlsec)
   xmltool tamper to rsa.xml bad-to-rsa.xml
   ids=(--id-attr:Id "$WSU:Timestamp" --id-attr:Id "$WSA:To" --id-attr:Id "$WSA:Action"
        --id-attr:Id "$WSA:MessageID" --id-attr:Id "$WSSE:BinarySecurityToken"
-       --id-attr:Id "$SOAP12:Body")
+       --id-attr:Id "$SOAP12:Body" --id-attr:Id "$XENC:EncryptedKey")
   xmlsec1_verify() { # ENVELOPE CERT
     xmlsec1 --verify --pubkey-cert-pem "$pki/$2" "${ids[@]}" "$1" > xmlsec1.out 2>&1
   }
   for pair in rsa:client-rsa.pem ec:client-ec.pem; do
     f=${pair%%:*}.xml
     xmlsec1_verify "$f" "${pair#*:}" || die "xmlsec1 refused $f: $(tail -3 xmlsec1.out)"
-    grep -q "SignedInfo References (ok/all): 6/6" xmlsec1.out \
-      || die "xmlsec1 did not check 6 references in $f: $(cat xmlsec1.out)"
-    echo "  xmlsec1 verified $f with ${pair#*:} (6/6 references)"
+    grep -q "SignedInfo References (ok/all): 7/7" xmlsec1.out \
+      || die "xmlsec1 did not check 7 references in $f: $(cat xmlsec1.out)"
+    echo "  xmlsec1 verified $f with ${pair#*:} (7/7 references)"
     xmltool decrypt "$f" "$pki/service.key" "$f.body"
     xmltool same-xml "$f.body" order.xml
     echo "  python3-xmlsec decrypted $f: $(cat "$f.body")"
@@ -258,6 +263,12 @@ EOF
     --in client-ec-encrypt-then-sign-1.1.xml --context verify.json
   xmltool context verify.json identity=CN=shop2,O=Example
   echo "  msgsec verify named CN=shop2,O=Example"
+  # WSS4J does not sign its BST: a receiver that requires signed tokens refuses (8)
+  for f in client-rsa-encrypt-then-sign-1.2.xml client-ec-sign-then-encrypt-1.1.xml; do
+    expect_refused 8 $f --require-signed-token
+  done
+  expect_exit 8 "$MSGSEC" verify --cert "$pki/service.pem" --ca "$pki/ca.pem" \
+    --require-signed-token --in client-ec-encrypt-then-sign-1.1.xml
   expect_exit 8 "$MSGSEC" verify --cert "$pki/service.pem" --ca "$pki/ca.pem" \
     --in client-ec-sign-then-encrypt-1.1.xml
   # replay: the second acceptance of a WSS4J message (its MessageID) is refused (6)
@@ -265,7 +276,7 @@ EOF
   expect_refused 6 ok-issuer-serial.xml --replay-db replay.db
   # negative: tampered ciphertext and address (4), Created two days ago (5), wrong service
   # key (7), wrong To, SHA-1 signature, CBC content, RSA 1.5 key transport, unsigned wsa
-  # headers and BST, signer certificate not in the message (8); signature wrapping (3, 8)
+  # headers, signer certificate not in the message (8); signature wrapping (3, 8)
   for order in encrypt-then-sign sign-then-encrypt; do
     xmltool tamper body-cipher client-rsa-$order-1.2.xml bad-cipher-$order.xml
     xmltool tamper to client-rsa-$order-1.2.xml bad-to-$order.xml
@@ -343,6 +354,61 @@ username)
   printf '%s\n' "consume in=msgsec-ut.xml body=order.xml identity=username:alice password=s3cret" \
     "reject in=msgsec-ut.xml password=wrong" > jobs2.txt
   wss4j jobs2.txt
+  ;;
+
+wss4j-signer-defaults)
+  # WSS4J signing only the Timestamp and the Body (signature parts {}{wsu}Timestamp;
+  # {}{soap}Body, no WS-Addressing headers; the BST and the EncryptedKey unsigned, as
+  # WSS4J's and WCF's defaults leave them): RSA and ECDSA senders, both protection
+  # orders. WSS4J accepts its own envelopes; msgsec unwrap accepts them with the sender's
+  # identity, msgsec verify (broker) names the sender of encrypt-then-sign; with
+  # --require-signed-token both refuse (8), and so does a service that expects a wsa:To
+  # (--to: none was sent). The same signature with WS-Addressing headers in the envelope
+  # leaves them unsigned: refused (8), with or without --to.
+  write_payload
+  : > jobs.txt
+  for signer in client-rsa client-ec; do
+    who=CN=shop1,O=Example
+    [ $signer = client-rsa ] || who=CN=shop2,O=Example
+    for order in encrypt-then-sign sign-then-encrypt; do
+      common="signer=$signer order=$order soap=1.2 body=order.xml cover=minimal"
+      echo "produce out=$signer-$order.xml $common addressing=no" >> jobs.txt
+      echo "produce out=$signer-$order-wsa.xml $common" >> jobs.txt
+      echo "consume in=$signer-$order.xml body=order.xml identity=$who" >> jobs.txt
+    done
+  done
+  wss4j jobs.txt
+  service=(--cert "$pki/service.pem" --key "$pki/service.key" --ca "$pki/ca.pem")
+  broker=(--cert "$pki/service.pem" --ca "$pki/ca.pem")
+  for signer in client-rsa client-ec; do
+    who=CN=shop1,O=Example alg=rsa-sha256
+    [ $signer = client-rsa ] || { who=CN=shop2,O=Example; alg=ecdsa-sha256; }
+    for order in encrypt-then-sign sign-then-encrypt; do
+      f=$signer-$order.xml
+      # what WSS4J sent: a BST, two References (Timestamp, Body), no WS-Addressing header
+      grep -q BinarySecurityToken "$f" || die "$f: no BST"
+      ! grep -q '<wsa:To' "$f" || die "$f: has a wsa:To"
+      [ "$(grep -o '<ds:Reference ' "$f" | wc -l)" = 2 ] || die "$f: not two References"
+      "$MSGSEC" unwrap "${service[@]}" --in "$f" --out "$f.out" --context "$f.json" \
+        || die "msgsec unwrap refused $f"
+      xmltool same-xml "$f.out" order.xml
+      xmltool context "$f.json" credential_type=certificate "identity=$who" \
+        "signature_algorithm=http://www.w3.org/2001/04/xmldsig-more#$alg"
+      echo "  msgsec unwrapped $f: identity $who, $alg"
+      expect_exit 8 "$MSGSEC" unwrap "${service[@]}" --require-signed-token --in "$f"
+      expect_exit 8 "$MSGSEC" unwrap "${service[@]}" --to "$TO" --in "$f"
+      expect_exit 8 "$MSGSEC" unwrap "${service[@]}" --in "$signer-$order-wsa.xml"
+      expect_exit 8 "$MSGSEC" unwrap "${service[@]}" --to "$TO" --in "$signer-$order-wsa.xml"
+      if [ $order = encrypt-then-sign ]; then
+        "$MSGSEC" verify "${broker[@]}" --in "$f" --context "$f.verify.json" \
+          || die "msgsec verify refused $f"
+        xmltool context "$f.verify.json" "identity=$who"
+        echo "  msgsec verify named $who"
+        expect_exit 8 "$MSGSEC" verify "${broker[@]}" --require-signed-token --in "$f"
+        expect_exit 8 "$MSGSEC" verify "${broker[@]}" --in "$signer-$order-wsa.xml"
+      fi
+    done
+  done
   ;;
 
 *)

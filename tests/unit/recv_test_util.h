@@ -109,6 +109,7 @@ typedef struct recv_setup {
     size_t max_bytes;
     unsigned accepted;
     const char *service;      /* PKI name of the service identity; NULL = "service" */
+    int protect_tokens;       /* msgsec_receiver_opts.protect_tokens */
 } recv_setup;
 
 static inline msgsec_receiver *receiver_with(const recv_setup *rs)
@@ -134,6 +135,7 @@ static inline msgsec_receiver *receiver_with(const recv_setup *rs)
     o.replay_path = rs ? rs->replay_path : NULL;
     o.max_message_bytes = rs ? rs->max_bytes : 0;
     o.accepted_credentials = rs ? rs->accepted : 0;
+    o.protect_tokens = rs ? rs->protect_tokens : 0;
     if (msgsec_receiver_new(&o, &r, &e) != MSGSEC_OK)
         fail_msg("receiver: %s", e.detail);
     return r;
@@ -289,6 +291,17 @@ static inline void set_b64_text(xmlNodePtr node, const uint8_t *data, size_t len
     sb_free(&sb, 0);
 }
 
+/* The message's ds:Signature (the Security header's child, not a SAML
+ * assertion's). */
+static inline xmlNodePtr dom_message_signature(xmlDocPtr doc)
+{
+    for (xmlNodePtr c = dom_get(doc, NS_WSSE, "Security")->children; c; c = c->next)
+        if (xml_is(c, NS_DS, "Signature"))
+            return c;
+    fail_msg("no Signature in the Security header");
+    return NULL;
+}
+
 /* What an attacker holding KEY can do: recompute every digest and the
  * signature (RSA/ECDSA) of the envelope's Signature; with cert_pem, the BST
  * first gets that certificate. */
@@ -309,7 +322,8 @@ static inline char *resign(const char *env, const char *key_pem, const char *cer
         X509_free(cert);
     }
     assert_int_equal(xml_ids_build(&ids, doc, &e), 0);
-    xmlNodePtr si = dom_get(doc, NS_DS, "SignedInfo");
+    xmlNodePtr sig_elem = dom_message_signature(doc);
+    xmlNodePtr si = dom_find(sig_elem->children, NS_DS, "SignedInfo");
     for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
         xmlNodePtr target = NULL;
         strbuf sb;
@@ -342,7 +356,7 @@ static inline char *resign(const char *env, const char *key_pem, const char *cer
         sig_len = 64;
         ECDSA_SIG_free(es);
     }
-    set_b64_text(dom_get(doc, NS_DS, "SignatureValue"), sig, sig_len);
+    set_b64_text(dom_find(sig_elem->children, NS_DS, "SignatureValue"), sig, sig_len);
     EVP_PKEY_free(key);
     xml_ids_free(&ids);
     return dom_string(doc);

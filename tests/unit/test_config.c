@@ -262,6 +262,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->security.clock_skew, 300);
     assert_int_equal(cfg->security.max_message_bytes, 1048576);
     assert_int_equal(cfg->security.ticket_grace, 0);
+    assert_int_equal(cfg->security.protect_tokens, 0);
     assert_null(cfg->replay.path);
     assert_int_equal(cfg->rules[0].n_senders, 0);
     assert_string_equal(cfg->mqtt.host, "127.0.0.1");
@@ -281,6 +282,7 @@ static void test_defaults(void **state)
     msgsec_config_receiver_opts(cfg, 1, &opts);
     assert_null(opts.key_file);
     assert_int_equal(opts.clock_skew, 300);
+    assert_int_equal(opts.protect_tokens, 0);
     msgsec_config_free(cfg);
     msgsec_config_free(NULL);
     assert_int_equal(load("trust: {ca: [ca.pem], issuers: [sts.pem]}\nrules:\n"
@@ -288,6 +290,13 @@ static void test_defaults(void **state)
                      MSGSEC_OK);
     assert_int_equal(cfg->security.credentials, MSGSEC_CRED_BIT(MSGSEC_CRED_CERTIFICATE) |
                                                     MSGSEC_CRED_BIT(MSGSEC_CRED_ISSUED));
+    msgsec_config_free(cfg);
+    /* protect_tokens reaches the receiver options (plugin and bridge) */
+    assert_int_equal(load("trust: {ca: [ca.pem]}\nsecurity: {protect_tokens: true}\nrules:\n"
+                          "  - {topic: a/#, action: enforce}\n", &cfg, &err),
+                     MSGSEC_OK);
+    msgsec_config_receiver_opts(cfg, 0, &opts);
+    assert_int_equal(opts.protect_tokens, 1);
     msgsec_config_free(cfg);
 }
 
@@ -348,6 +357,8 @@ static const refusal refusals[] = {
     {"security:\n  ticket_grace: 90000\n", 2, "ticket_grace (90000) must not exceed"},
     {"security:\n  max_message_bytes: 10\n", 2, "max_message_bytes: 10 is out of range"},
     {"security:\n  suite: basic128\n", 2, "security.suite: unknown value 'basic128'"},
+    {"security:\n  protect_tokens: yes please\n", 2,
+     "security.protect_tokens: expected true or false"},
     {"security:\n  credentials: [certificate,\n    kerberos]\n", 3,
      "unknown credential type 'kerberos'"},
     {"security:\n  credentials: []\n", 2, "the list is empty"},

@@ -8,9 +8,11 @@
  *     and XPointer references, refused algorithms (rsa-1_5, SHA-1 and MD5
  *     digests, rsa-sha1, HMACOutputLength, HMAC instead of a certificate
  *     signature), ds:KeyValue, unsigned Timestamp, unencrypted Body;
- *   4 authentication: tampered SignatureValue, DigestValue, and Body
- *     CipherValue (the Body is signed, so the digest fails before decryption);
- *   7 decryption: tampered EncryptedKey CipherValue (RSA-OAEP fails). */
+ *   4 authentication: tampered SignatureValue, DigestValue, Body
+ *     CipherValue and the certificate credential's EncryptedKey (both signed,
+ *     so the digest fails before decryption);
+ *   7 decryption: the none credential's tampered EncryptedKey CipherValue
+ *     (RSA-OAEP fails). */
 #include "recv_test_util.h"
 
 static char *cert_env;  /* certificate credential (RSA), fresh per test */
@@ -220,8 +222,17 @@ static void test_reference_uris(void **state)
 static void test_refused_algorithms(void **state)
 {
     (void)state;
-    /* key transport rsa-1_5 */
-    edit_both(ALG_RSA_OAEP_MGF1P, ALG_RSA_1_5, MSGSEC_E_POLICY);
+    /* key transport rsa-1_5: the certificate credential signs its EncryptedKey,
+     * so only a re-signed copy reaches the algorithm check */
+    char *rsa15 = replace_first(cert_env, ALG_RSA_OAEP_MGF1P, ALG_RSA_1_5);
+    char *rsa15_signed = resign(rsa15, pki("client-rsa.key"), NULL);
+    char *none_rsa15 = replace_first(none_env, ALG_RSA_OAEP_MGF1P, ALG_RSA_1_5);
+    assert_unwrap_class(rsa15, MSGSEC_E_AUTH);
+    assert_unwrap_class(rsa15_signed, MSGSEC_E_POLICY);
+    assert_unwrap_class(none_rsa15, MSGSEC_E_POLICY);
+    free(rsa15);
+    free(rsa15_signed);
+    free(none_rsa15);
     /* SHA-1 and MD5 reference digests */
     edit_both("<ds:DigestMethod Algorithm=\"" ALG_SHA256 "\"",
               "<ds:DigestMethod Algorithm=\"" ALG_SHA1 "\"", MSGSEC_E_POLICY);
@@ -275,7 +286,7 @@ static void test_tampered_values(void **state)
     char *cv = tamper_b64(cert_env, "<s:Body", "xenc:CipherValue");
     assert_unwrap_class(cv, MSGSEC_E_AUTH);
     char *ek = tamper_b64(cert_env, "<xenc:EncryptedKey", "xenc:CipherValue");
-    assert_unwrap_class(ek, MSGSEC_E_DECRYPT);
+    assert_unwrap_class(ek, MSGSEC_E_AUTH);
     char *hmac = tamper_b64(none_env, "<ds:Signature", "ds:SignatureValue");
     assert_unwrap_class(hmac, MSGSEC_E_AUTH);
     char *none_ek = tamper_b64(none_env, "<xenc:EncryptedKey", "xenc:CipherValue");

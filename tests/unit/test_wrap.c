@@ -354,12 +354,16 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
     if (!si || (!ek && token != TOKEN_KERBEROS))
         goto done;
 
-    /* every reference digest equals SHA-256(libxml2 exc-c14n(element)) */
+    /* every reference digest equals SHA-256(libxml2 exc-c14n(element)); the
+     * asymmetric credentials also sign the EncryptedKey */
     const char *covered[] = {"To", "Action", "MessageID", "Timestamp", "Body",
                              token == TOKEN_SAML       ? "Assertion"
                              : token == TOKEN_USERNAME ? "EncryptedData"
-                                                       : "BinarySecurityToken"};
-    int seen[6] = {0}, refs = 0;
+                                                       : "BinarySecurityToken",
+                             "EncryptedKey"};
+    int signed_key = token == TOKEN_BST || token == TOKEN_SAML;
+    int n_covered = 5 + signed_token + signed_key;
+    int seen[7] = {0}, refs = 0;
     for (xmlNodePtr ref = si->children; ref; ref = ref->next) {
         if (ref->type != XML_ELEMENT_NODE || strcmp((char *)ref->name, "Reference") != 0)
             continue;
@@ -375,7 +379,7 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
             SHA256(canon, clen, md);
             CHECK(digest && dlen == 32 && memcmp(md, digest, 32) == 0,
                   "%s: digest of %s differs from libxml2 exc-c14n", label, uri);
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < 7; i++)
                 if (strcmp((char *)target->name, covered[i]) == 0)
                     seen[i] = 1;
             free(canon);
@@ -383,9 +387,10 @@ static void check_envelope(const char *label, const uint8_t *env, size_t env_len
         }
         xmlFree(uri);
     }
-    CHECK(refs == 5 + signed_token, "%s: %d references", label, refs);
+    CHECK(refs == n_covered, "%s: %d references", label, refs);
     for (int i = 0; i < 5 + signed_token; i++)
         CHECK(seen[i], "%s: %s not signed", label, covered[i]);
+    CHECK(seen[6] == signed_key, "%s: EncryptedKey signed: %d", label, seen[6]);
 
     /* the content key decrypts and the Body holds the payload */
     uint8_t key[32] = {0}, mac_key[32] = {0};

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # verify, protect and unprotect in both directions, senders globs and dead
-# letters (original message + msgsec-reject-reason, never plaintext).
+# letters (original message + msgsec-reject-reason, never plaintext); a verify
+# route refuses the four EncryptedKey variants of tests/lib/ek_variants.py.
 source "$(dirname "$0")/common.sh"
 : "${MSGSEC_BIN:?the msgsec command is needed}"
 bt_init actions
@@ -41,6 +42,9 @@ wrap good2 client-ec
 wrap good3 client-rsa --content-type text/plain
 wrap good4 client-ec
 wrap intruder client3
+wrap ekbase client-rsa
+"$PY" "$TESTS_DIR/lib/ek_variants.py" "$T/ekbase.xml" "$T/ek"
+EK_VARIANTS="bitflip:4 truncated:4 rsa15:4 removed:3"
 echo "not an envelope" > "$T/garbage.xml"
 "$MSGSEC_BIN" wrap --cert "$PKI/client-rsa.pem" --key "$PKI/client-rsa.key" --service-cert "$PKI/other-service.pem" \
     --in "$T/good1.txt" --out "$T/other.xml" || fail "wrap for the other service"
@@ -57,6 +61,9 @@ bt_wait_file "$T/sub.ready"
 $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic v/in --file "$T/good1.xml" --content-type application/soap+xml > /dev/null
 $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic v/in --file "$T/intruder.xml" > /dev/null
 $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic v/in --file "$T/garbage.xml" > /dev/null
+for c in $EK_VARIANTS; do
+    $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic v/in --file "$T/ek/ek-${c%%:*}.xml" > /dev/null
+done
 printf '%s' "$PLAIN" > "$T/plain.txt"
 $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic p/in --file "$T/plain.txt" --content-type text/plain > /dev/null
 $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic u/in --file "$T/good3.xml" > /dev/null
@@ -74,15 +81,18 @@ recv() { # recv QUEUE COUNT OUT
 recv "$QV" 1 "$T/qv.json"
 recv "$QP" 1 "$T/qp.json"
 recv "$QU2" 1 "$T/qu2.json"
-recv "$QDL" 3 "$T/qdl.json"
+recv "$QDL" 7 "$T/qdl.json"
 wait $SUB
 
 # verify: the envelope passes untouched; wrong sender / garbage are dead letters
 GOOD1=$(cat "$T/good1.xml")
 bt_check "$T/qv.json" "len(msgs) == 1 and msgs[0]['body'] == open('$T/good1.xml').read()" "verify mqtt->amqp: envelope not forwarded untouched"
-bt_check "$T/qdl.json" "len(msgs) == 3" "dead letters: expected 3 on the AMQP dead-letter queue"
+bt_check "$T/qdl.json" "len(msgs) == 7" "dead letters: expected 7 on the AMQP dead-letter queue"
 bt_check "$T/qdl.json" "any(m['body'] == open('$T/intruder.xml').read() and m['properties']['msgsec-reject-reason'].startswith('sender_not_allowed') and 'CN=intruder' in m['properties']['msgsec-reject-reason'] and m['properties']['msgsec-reject-class'] == '8' for m in msgs)" "intruder not dead-lettered with sender_not_allowed"
 bt_check "$T/qdl.json" "any(m['body'].startswith('not an envelope') and m['properties']['msgsec-reject-reason'].startswith('verify_failed') and m['properties']['msgsec-reject-class'] == '3' for m in msgs)" "garbage not dead-lettered with verify_failed"
+for c in $EK_VARIANTS; do
+    bt_check "$T/qdl.json" "any(m['body'] == open('$T/ek/ek-${c%%:*}.xml').read() and m['properties']['msgsec-reject-reason'].startswith('verify_failed') and m['properties']['msgsec-reject-class'] == '${c##*:}' for m in msgs)" "EncryptedKey ${c%%:*} not dead-lettered with class ${c##*:}"
+done
 bt_check "$T/mqtt.json" "any(m['topic'] == 'v/out' and m['body'] == open('$T/good2.xml').read() for m in msgs)" "verify amqp->mqtt: envelope not forwarded"
 bt_check "$T/mqtt.json" "any(m['topic'] == 'dead/v' and m['body'] == open('$T/tampered.xml').read() and m['UserProperty']['msgsec-reject-reason'].startswith('verify_failed') and m['UserProperty']['msgsec-reject-class'] == '4' for m in msgs)" "tampered envelope not dead-lettered"
 
@@ -109,7 +119,7 @@ bt_check "$T/mqtt.json" "any(m['topic'] == 'dead/u' and m['body'] == open('$T/ot
 bt_check "$T/mqtt.json" "not any('order good1' in m['body'] for m in msgs if m['topic'].startswith('dead/'))" "plaintext in a dead letter"
 
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" > "$T/metrics.txt"
-for r in sender_not_allowed:1 verify_failed:2 unprotect_failed:2; do
+for r in sender_not_allowed:1 verify_failed:6 unprotect_failed:2; do
     grep -q "^msgsec_bridge_rejects_total{reason=\"${r%%:*}\"} ${r##*:}$" "$T/metrics.txt" ||
         fail "reject counter ${r%%:*} != ${r##*:}: $(grep rejects_total "$T/metrics.txt")"
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Hostile payloads on an enforced topic (random bytes, DOCTYPE / billion
-# laughs, external entities, deep nesting, oversize, truncated, tampered) are
+# laughs, external entities, deep nesting, oversize, truncated, tampered, the
+# four EncryptedKey variants of tests/lib/ek_variants.py) are
 # denied with their error class; the broker keeps running, keeps serving other
 # clients, and its memory stays bounded through a burst of garbage.
 # HOSTILE_VALGRIND=1 runs the broker under valgrind (test_hostile_valgrind.sh).
@@ -31,6 +32,13 @@ for c in random:3 billion-laughs:3 external-entity:3 deep-nesting:3 oversize:3 t
     expect_denied "$WORK/hostile/${c%%:*}" orders/new "h-${c%%:*}" "${c##*:}"
 done
 ok "every hostile payload denied with its class"
+# The EncryptedKey of a valid envelope bit-flipped, truncated, moved to rsa-1_5 or
+# removed: msgsec wrap signs it, so the broker refuses each (issue 11 item 6)
+"$PY" "$PLUGIN_TESTS/../../lib/ek_variants.py" "$WORK/valid.xml" "$WORK/ek"
+for c in bitflip:4 truncated:4 rsa15:4 removed:3; do
+    expect_denied "$WORK/ek/ek-${c%%:*}.xml" orders/new "h-ek-${c%%:*}" "${c##*:}"
+done
+ok "every EncryptedKey variant denied with its class"
 # The same signed message re-encoded in UTF-16 verifies (the signature covers
 # the canonical form), so once the original is accepted it is a replay.
 wrap valid-utf8.xml client-ec

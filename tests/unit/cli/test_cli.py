@@ -20,6 +20,7 @@ from lxml import etree
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import soap_edit  # noqa: E402  (tests/lib)
+import ek_variants  # noqa: E402  (tests/lib)
 
 BIN = os.environ["MSGSEC_BIN"]
 PKI = os.environ["MSGSEC_PKI"]
@@ -137,10 +138,10 @@ def xmlsec1_verify(env_file, cert):
     """Independent signature check with the xmlsec1 CLI (IDs registered by element)."""
     args = ["xmlsec1", "--verify", "--pubkey-cert-pem", cert]
     for ns, name in (("wsa", "To"), ("wsa", "Action"), ("wsa", "MessageID"), ("wsu", "Timestamp"),
-                     ("s", "Body"), ("wsse", "BinarySecurityToken")):
+                     ("s", "Body"), ("wsse", "BinarySecurityToken"), ("xenc", "EncryptedKey")):
         args += ["--id-attr:Id", f"{NS[ns]}:{name}"]
     p = subprocess.run(args + [env_file], capture_output=True, timeout=60)
-    return p.returncode == 0 and b"SignedInfo References (ok/all): 6/6" in p.stderr
+    return p.returncode == 0 and b"SignedInfo References (ok/all): 7/7" in p.stderr
 
 
 def test_wrap_output(tmp):
@@ -385,9 +386,26 @@ def test_must_understand(tmp):
                       f"{what}: {label}: output {out[:40]!r}")
 
 
+def test_broker_key_checks(tmp):
+    """A broker (verify, no service key) refuses the hostile variants of the EncryptedKey
+    that unwrap refuses, with the same class: msgsec wrap signs the key (issue 11 item 6)."""
+    verify = ["verify", "--ca", pki("ca.pem")]
+    want = {"bitflip": 4, "truncated": 4, "rsa15": 4, "removed": 3}
+    for label, cred in (("rsa", RSA), ("ecdsa", EC)):
+        env = wrap(cred + SERVICE, b"payload", f"{label} wrap")
+        for strict in ([], ["--require-signed-token"]):
+            expect_ok(verify + strict, f"{label} verify {strict}", env)
+            check(expect_ok(UNWRAP + strict, f"{label} unwrap {strict}", env) == b"payload",
+                  f"{label} unwrap {strict} payload")
+        for name, bad in ek_variants.variants(env).items():
+            expect_fail(verify, want[name], f"{label} verify of EncryptedKey {name}", bad)
+            expect_fail(UNWRAP, want[name], f"{label} unwrap of EncryptedKey {name}", bad)
+
+
 GROUPS = {
     "sender": [test_usage, test_key_mode, test_wrap_output, test_out_file],
-    "receiver": [test_roundtrip, test_context_inspect, test_receiver_errors, test_must_understand],
+    "receiver": [test_roundtrip, test_context_inspect, test_receiver_errors, test_must_understand,
+                 test_broker_key_checks],
 }
 
 
