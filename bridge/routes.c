@@ -138,6 +138,7 @@ static msgsec_err get_sender(action_ctx *ax, const msgsec_config *cfg, size_t ro
             .key_file = cfg->identity.key,
             .service_cert_file = cfg->routes[route].service_cert,
             .suite = cfg->security.suite,
+            .max_xml_bytes = cfg->security.max_message_bytes, /* XML plaintext is parsed */
         };
         msgsec_err rc = msgsec_sender_new(&opts, &ax->senders[route], err);
         if (rc)

@@ -90,6 +90,9 @@ typedef struct msgsec_sender_opts {
     const char *service_cert_file; /* required: PEM certificate of the receiving service */
     const char *suite;             /* NULL = "basic256sha256" */
     long ttl_seconds;              /* Expires - Created; 0 = 86400 */
+    size_t max_xml_bytes;          /* an XML payload (see content_type) is parsed: one larger
+                                      than this is refused before parsing; 0 = 1048576 (the
+                                      receivers' default max_message_bytes) */
 } msgsec_sender_opts;
 
 /* Loads every key and certificate once. opts and its strings: borrowed.
@@ -104,7 +107,10 @@ typedef struct msgsec_wrap_params {
     const char *action;       /* wsa:Action; NULL = "urn:msgsec:message" */
     const char *content_type; /* payload media type; NULL = application/octet-stream.
                                  application/xml, text/xml, *+xml: payload goes into the
-                                 Body as XML and must be a well-formed element */
+                                 Body as XML and must be one well-formed element, parsed
+                                 as untrusted input: no DOCTYPE (so no entities), at most
+                                 max_xml_bytes, nested at most 62 deep; else
+                                 MSGSEC_E_MALFORMED */
     const char *message_id;   /* wsa:MessageID; NULL = fresh urn:uuid */
     time_t now;               /* Created; 0 = current time */
 } msgsec_wrap_params;

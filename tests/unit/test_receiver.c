@@ -55,6 +55,23 @@ static void test_round_trip_xml_payload(void **state)
                MSGSEC_CRED_CERTIFICATE);
 }
 
+/* The deepest XML payload msgsec_wrap takes (XML_MAX_DEPTH within the Body)
+ * is also what the receiver takes back into the Body. */
+static void test_round_trip_deepest_xml_payload(void **state)
+{
+    (void)state;
+    int n = XML_MAX_DEPTH - XML_BODY_DEPTH;
+    strbuf sb;
+    sb_init(&sb, 1024, 0);
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "<d>");
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "</d>");
+    char *doc = sb_steal(&sb, NULL);
+    round_trip("client-rsa", doc, "application/xml", MSGSEC_CRED_CERTIFICATE);
+    free(doc);
+}
+
 static void test_context_json(void **state)
 {
     (void)state;
@@ -586,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_ecdsa),
         cmocka_unit_test(test_round_trip_none),
         cmocka_unit_test(test_round_trip_xml_payload),
+        cmocka_unit_test(test_round_trip_deepest_xml_payload),
         cmocka_unit_test(test_context_json),
         cmocka_unit_test(test_context_json_escaping),
         cmocka_unit_test(test_verify_only_receiver),
