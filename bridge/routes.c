@@ -304,7 +304,9 @@ static int set_destination(bmsg *res, const char *spec, const bmsg *in)
 
 /* The original message (never a decrypted one) with the reason attached:
  * msgsec-reject-reason = "<reason>: <detail>", msgsec-reject-class = the
- * msgsec error class (exit code of the msgsec command). */
+ * msgsec error class (exit code of the msgsec command). The input of a
+ * protect route is plaintext: its dead letter has the reason, not the body
+ * (a dead letter never puts plaintext on a broker). */
 static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_reason why,
                        const msgsec_error *e, bmsg ***out, size_t *n)
 {
@@ -318,7 +320,8 @@ static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_
     char reason[MSGSEC_DETAIL_MAX + 64], klass[8];
     snprintf(reason, sizeof reason, "%s: %s", reject_reason_names[why], e->detail);
     snprintf(klass, sizeof klass, "%d", (int)e->code);
-    if (!d || bmsg_set_payload(d, in->payload, in->payload_len) ||
+    size_t keep = r->action == MSGSEC_ROUTE_PROTECT ? 0 : in->payload_len;
+    if (!d || bmsg_set_payload(d, in->payload, keep) ||
         bmsg_add_prop(d, "msgsec-reject-reason", reason) ||
         bmsg_add_prop(d, "msgsec-reject-class", klass) ||
         set_destination(d, r->dead_letter, in) || append(out, n, d)) {
