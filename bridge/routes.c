@@ -331,10 +331,19 @@ static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_
     return 0;
 }
 
+/* Drops what this message's routes appended to *out: it is to be handled later. */
+static int hold(bmsg **out, size_t *n_out, size_t first)
+{
+    while (*n_out > first)
+        bmsg_free(out[--*n_out]);
+    return -1;
+}
+
 int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source, const bmsg *in,
                  bmsg ***out, size_t *n_out)
 {
     const msgsec_config *cfg = t->cfg;
+    const size_t first = *n_out;
     int matched = 0;
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const msgsec_route *r = &cfg->routes[i];
@@ -345,7 +354,7 @@ int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source
         reject_reason why = REJECT_NO_ROUTE;
         bmsg *res = bmsg_clone_meta(in);
         if (!res)
-            return -1;
+            return hold(*out, n_out, first);
         res->route = (int)i;
         res->qos = r->qos;
         if (!res->bridge_id) {
@@ -370,17 +379,25 @@ int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source
                 rc = act_unprotect(b->actions, cfg, r, in, res, &why, &e);
             pthread_mutex_unlock(&b->actions->lock);
         }
+        if (rc && e.transient) {
+            /* the service's state, not the message: it stays at its source */
+            bmsg_free(res);
+            atomic_fetch_add(&b->metrics.held, 1);
+            blog(LOG_WARN, "held", "route_line=%d reason=%s class=%d detail=\"%s\" retry_ms=%d",
+                 r->line, reject_reason_names[why], (int)e.code, e.detail, RETRY_LATER_MS);
+            return hold(*out, n_out, first);
+        }
         if (rc) {
             bmsg_free(res);
             if (dead_letter(b, r, in, why, &e, out, n_out))
-                return -1;
+                return hold(*out, n_out, first);
             continue;
         }
         if (i < METRIC_MAX_ROUTES)
             atomic_fetch_add(&b->metrics.messages[i], 1);
         if (append(out, n_out, res)) {
             bmsg_free(res);
-            return -1;
+            return hold(*out, n_out, first);
         }
     }
     return matched;

@@ -47,6 +47,11 @@ const char *msgsec_strerror(msgsec_err code);
 typedef struct msgsec_error {
     msgsec_err code;
     char detail[MSGSEC_DETAIL_MAX]; /* one line, NUL-terminated */
+    int transient; /* 1: the failure lies in the service's own state, not in the message
+                      (the persistent replay store is full: MSGSEC_E_INTERNAL). The same
+                      message may be accepted later, so a queue consumer should leave it
+                      unacknowledged (to be delivered again) rather than drop or
+                      dead-letter it. */
 } msgsec_error;
 
 /* Process-wide set-up (libxml2 parser, silent error handlers). Idempotent;
@@ -146,6 +151,14 @@ typedef struct msgsec_receiver_opts {
     const char *suite;                   /* NULL = "basic256sha256" */
     const char *replay_path;             /* LMDB directory for a persistent replay cache;
                                             NULL = in-memory cache */
+    size_t replay_max_bytes;             /* its size: the address space LMDB maps at open
+                                            and the most the file grows to; one entry per
+                                            512 bytes (a message accepted within max_age).
+                                            0 = 64 MiB (131072 entries); 1 MiB..1 TiB, the
+                                            same for every receiver of a process that opens
+                                            this directory (else MSGSEC_E_USAGE). When it is
+                                            full once expired entries are purged, a message
+                                            is refused: MSGSEC_E_INTERNAL, err->transient */
 } msgsec_receiver_opts;
 
 /* Loads keys, trust and the replay cache. opts and its strings: borrowed.

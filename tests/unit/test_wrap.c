@@ -649,7 +649,8 @@ static void test_xml_payload_hardening(void)
     }
     sb_puts(&laughs, "]><lolz>&lol9;</lolz>");
     char *deep = nested(XML_MAX_DEPTH - XML_BODY_DEPTH + 1, MARKER),
-         *very_deep = nested(100000, MARKER), *deepest_ok = nested(XML_MAX_DEPTH - XML_BODY_DEPTH, MARKER);
+         *very_deep = nested(100000, MARKER),
+         *deepest_ok = nested(XML_MAX_DEPTH - XML_BODY_DEPTH, MARKER);
     size_t big_len = MSGSEC_DEFAULT_MAX_BYTES + 1;
     char *big = malloc(big_len + 1);
     CHECK(big && laughs.data, "out of memory");
