@@ -39,7 +39,8 @@
 typedef struct link_entry {
     char *address;
     pn_link_t *link;         /* NULL while blocked */
-    struct timespec retry;   /* blocked (refused by the peer) until then */
+    struct timespec retry;   /* blocked (refused by the peer, or held) until then */
+    int held;                /* receiver: a delivery was released for later; pause the link */
 } link_entry;
 
 /* A delivery read but not yet settled: its outputs outs[first..first+count)
@@ -501,6 +502,9 @@ static void on_incoming(amqp_side *a, pn_delivery_t *d)
     int matched = routes_apply(a->b, t, SIDE_AMQP, address, m, &a->outs, &a->n_outs);
     routes_release(t);
     bmsg_free(m);
+    if (matched < 0)
+        for (size_t i = 0; i < a->n_receivers; i++)
+            a->receivers[i].held |= a->receivers[i].link == l;
     if (a->n_pend == a->cap_pend) {
         size_t cap = a->cap_pend ? a->cap_pend * 2 : 64;
         pending *p = realloc(a->pend, cap * sizeof *p);
@@ -524,6 +528,9 @@ static void settle(amqp_side *a, const pending *p, msgsec_err rc, const msgsec_e
     } else if (rc == MSGSEC_OK && p->matched == 0) {
         blog(LOG_WARN, "reject", "side=amqp reason=no_route");
         pn_delivery_update(d, PN_REJECTED);
+    } else if (rc == MSGSEC_OK && p->matched < 0) {
+        /* not handled now (routes_apply): the broker keeps it; its link pauses */
+        pn_delivery_update(d, PN_RELEASED);
     } else if (rc == SPOOL_FULL || rc == SPOOL_TOO_BIG) {
         /* when_full: reject (or a message that can never fit) */
         atomic_fetch_add(&a->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
@@ -582,6 +589,26 @@ static void flush_incoming(amqp_side *a)
         a->pend[j].first -= keep_from;
     if (a->n_pend)
         pn_proactor_set_timeout(a->proactor, TICK_MS);
+}
+
+/* A receiver whose delivery was released for later (routes_apply could not
+ * handle it now) is closed and re-attached after LINK_RETRY_MS, once nothing
+ * read on it waits to be settled: RabbitMQ would redeliver a released
+ * message at once, again and again. */
+static void pause_held(amqp_side *a)
+{
+    for (size_t i = 0; i < a->n_receivers; i++) {
+        pn_link_t *l = a->receivers[i].link;
+        int waiting = 0;
+        for (size_t j = 0; l && j < a->n_pend; j++)
+            waiting |= pn_delivery_link(a->pend[j].delivery) == l;
+        if (!a->receivers[i].held || !l || waiting)
+            continue;
+        a->receivers[i].held = 0;
+        blog(LOG_WARN, "amqp_link_held", "link=%s address=%s retry_ms=%d", pn_link_name(l),
+             a->receivers[i].address, LINK_RETRY_MS);
+        block_link(a, l);
+    }
 }
 
 /* ------------------------------------------------------------ connection */
@@ -791,6 +818,7 @@ static void *amqp_thread(void *arg)
         /* links are touched only from their connection's own batch */
         if (own && a->conn) {
             flush_incoming(a);
+            pause_held(a);
             grant_credit(a);
         }
         pn_proactor_done(a->proactor, events);

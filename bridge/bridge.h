@@ -98,6 +98,7 @@ typedef struct bridge_metrics {
     atomic_ulong rejects[METRIC_MAX_REASONS];     /* per reject reason, see reason_names */
     atomic_ulong reconnects[2];                   /* per side */
     atomic_ulong delivered[2];                    /* settled at the destination, per side */
+    atomic_ulong held;                            /* left at the source for now (transient) */
     atomic_int connected[2];                      /* AMQP: 0/1; MQTT: MQTT_LINK_* bits */
 } bridge_metrics;
 
@@ -129,10 +130,15 @@ void action_ctx_free(action_ctx *ax);
 /* Runs every route whose `from` matches (side, source) on m (borrowed) and
  * appends the resulting messages (forwarded, verified, protected,
  * unprotected, or dead letters) to *out (caller frees each with bmsg_free and
- * the array with free). Returns the number of routes that matched, -1 on out
- * of memory. */
+ * the array with free). Returns the number of routes that matched, or -1 with
+ * nothing appended when the message cannot be handled now: out of memory, or
+ * a transient refusal (msgsec_error.transient: the replay store is full).
+ * The caller must then not acknowledge it, and try it again no sooner than
+ * RETRY_LATER_MS: it stays at its source (nothing is lost, nothing is
+ * dead-lettered). */
 int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source, const bmsg *m,
                  bmsg ***out, size_t *n_out);
+#define RETRY_LATER_MS 10000
 /* Split "mqtt:X" / "amqp:X" into side and X (borrowed from spec). -1 if neither. */
 int route_endpoint(const char *spec, bridge_side *side, const char **name);
 

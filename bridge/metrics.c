@@ -58,6 +58,11 @@ static void render(bridge *b, strbuf *sb)
         sb_printf(sb, "msgsec_bridge_rejects_total{reason=\"%s\"} %lu\n", reject_reason_names[i],
                   atomic_load(&mt->rejects[i]));
     sb_printf(sb,
+              "# HELP msgsec_bridge_held_total Messages left unacknowledged at their source for "
+              "now (a transient refusal: the replay store is full).\n"
+              "# TYPE msgsec_bridge_held_total counter\nmsgsec_bridge_held_total %lu\n",
+              atomic_load(&mt->held));
+    sb_printf(sb,
               "# HELP msgsec_bridge_spool_depth Messages in the spool.\n"
               "# TYPE msgsec_bridge_spool_depth gauge\nmsgsec_bridge_spool_depth %zu\n"
               "# HELP msgsec_bridge_spool_bytes Bytes in the spool.\n"

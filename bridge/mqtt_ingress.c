@@ -75,6 +75,7 @@ struct mqtt_ingress {
     struct timespec deadline;   /* CONNACK due */
     struct timespec last_sent, ping_sent;
     int ping_outstanding, keepalive, subscribed_once, backoff_ms;
+    int held; /* a message could not be handled now: reconnect after RETRY_LATER_MS */
     uint16_t next_packet_id;
     uint8_t *rx;
     size_t rx_len, rx_cap;
@@ -393,7 +394,12 @@ static int on_publish(mqtt_ingress *in, unsigned flags, const uint8_t *body, siz
         else
             in->n_outs -= n; /* freed below */
     }
-    if (rc != 0) {
+    if (matched < 0) {
+        /* not acknowledged, nor anything after it: redelivered on the next connection */
+        in->held = 1;
+        blog(LOG_WARN, "mqtt_message", "reason=held topic=%s retry_ms=%d", pub.msg->subject,
+             RETRY_LATER_MS);
+    } else if (rc != 0) {
         blog(LOG_ERROR, "mqtt_message", "reason=out_of_memory");
         for (size_t i = 0; i < n; i++)
             bmsg_free(outs[i]);
@@ -697,9 +703,14 @@ static void *ingress_thread(void *arg)
            if the connection is gone: the broker redelivers it) */
         int received = receive(in);
         if (commit_batch(in) != 0 || received != 0) {
-            drop_connection(in, "connection lost or protocol error");
-            if (!atomic_load(&in->stop))
+            drop_connection(in, in->held ? "a message is held" : "connection lost or protocol error");
+            if (atomic_load(&in->stop))
+                continue;
+            if (in->held)
+                pause_ms(in, RETRY_LATER_MS);
+            else
                 wait_backoff(in);
+            in->held = 0;
             continue;
         }
         keepalive(in);

@@ -138,6 +138,7 @@ static msgsec_err get_sender(action_ctx *ax, const msgsec_config *cfg, size_t ro
             .key_file = cfg->identity.key,
             .service_cert_file = cfg->routes[route].service_cert,
             .suite = cfg->security.suite,
+            .max_xml_bytes = cfg->security.max_message_bytes, /* XML plaintext is parsed */
         };
         msgsec_err rc = msgsec_sender_new(&opts, &ax->senders[route], err);
         if (rc)
@@ -303,7 +304,9 @@ static int set_destination(bmsg *res, const char *spec, const bmsg *in)
 
 /* The original message (never a decrypted one) with the reason attached:
  * msgsec-reject-reason = "<reason>: <detail>", msgsec-reject-class = the
- * msgsec error class (exit code of the msgsec command). */
+ * msgsec error class (exit code of the msgsec command). The input of a
+ * protect route is plaintext: its dead letter has the reason, not the body
+ * (a dead letter never puts plaintext on a broker). */
 static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_reason why,
                        const msgsec_error *e, bmsg ***out, size_t *n)
 {
@@ -317,7 +320,8 @@ static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_
     char reason[MSGSEC_DETAIL_MAX + 64], klass[8];
     snprintf(reason, sizeof reason, "%s: %s", reject_reason_names[why], e->detail);
     snprintf(klass, sizeof klass, "%d", (int)e->code);
-    if (!d || bmsg_set_payload(d, in->payload, in->payload_len) ||
+    size_t keep = r->action == MSGSEC_ROUTE_PROTECT ? 0 : in->payload_len;
+    if (!d || bmsg_set_payload(d, in->payload, keep) ||
         bmsg_add_prop(d, "msgsec-reject-reason", reason) ||
         bmsg_add_prop(d, "msgsec-reject-class", klass) ||
         set_destination(d, r->dead_letter, in) || append(out, n, d)) {
@@ -327,10 +331,19 @@ static int dead_letter(bridge *b, const msgsec_route *r, const bmsg *in, reject_
     return 0;
 }
 
+/* Drops what this message's routes appended to *out: it is to be handled later. */
+static int hold(bmsg **out, size_t *n_out, size_t first)
+{
+    while (*n_out > first)
+        bmsg_free(out[--*n_out]);
+    return -1;
+}
+
 int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source, const bmsg *in,
                  bmsg ***out, size_t *n_out)
 {
     const msgsec_config *cfg = t->cfg;
+    const size_t first = *n_out;
     int matched = 0;
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const msgsec_route *r = &cfg->routes[i];
@@ -341,7 +354,7 @@ int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source
         reject_reason why = REJECT_NO_ROUTE;
         bmsg *res = bmsg_clone_meta(in);
         if (!res)
-            return -1;
+            return hold(*out, n_out, first);
         res->route = (int)i;
         res->qos = r->qos;
         if (!res->bridge_id) {
@@ -366,17 +379,25 @@ int routes_apply(bridge *b, route_table *t, bridge_side side, const char *source
                 rc = act_unprotect(b->actions, cfg, r, in, res, &why, &e);
             pthread_mutex_unlock(&b->actions->lock);
         }
+        if (rc && e.transient) {
+            /* the service's state, not the message: it stays at its source */
+            bmsg_free(res);
+            atomic_fetch_add(&b->metrics.held, 1);
+            blog(LOG_WARN, "held", "route_line=%d reason=%s class=%d detail=\"%s\" retry_ms=%d",
+                 r->line, reject_reason_names[why], (int)e.code, e.detail, RETRY_LATER_MS);
+            return hold(*out, n_out, first);
+        }
         if (rc) {
             bmsg_free(res);
             if (dead_letter(b, r, in, why, &e, out, n_out))
-                return -1;
+                return hold(*out, n_out, first);
             continue;
         }
         if (i < METRIC_MAX_ROUTES)
             atomic_fetch_add(&b->metrics.messages[i], 1);
         if (append(out, n_out, res)) {
             bmsg_free(res);
-            return -1;
+            return hold(*out, n_out, first);
         }
     }
     return matched;

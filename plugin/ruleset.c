@@ -98,6 +98,7 @@ static msgsec_err build_protector(const msgsec_config *cfg, const msgsec_rule *r
         .service_cert_file = rule->service_cert,
         .suite = cfg->security.suite,
         .ttl_seconds = cfg->security.max_age, /* as long as the receivers let it wait */
+        .max_xml_bytes = cfg->security.max_message_bytes, /* XML plaintext is parsed */
     };
     msgsec_error cause = {0};
     msgsec_err rc = msgsec_sender_new(&opts, out, &cause);

@@ -57,18 +57,18 @@ int cli_no_operands(int argc, char **argv, const char *cmd)
     return 0;
 }
 
-int cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max,
-                   long *out)
+int cli_parse_long(const char *cmd, const char *opt, const char *unit, const char *value, long min,
+                   long max, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno || end == value || *end || v < min || v > max) {
         if (max == LONG_MAX)
-            return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole seconds >= %ld, not '%s'", cmd,
-                            opt, min, value);
-        return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole seconds in %ld..%ld, not '%s'", cmd,
-                        opt, min, max, value);
+            return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole %s >= %ld, not '%s'", cmd, opt,
+                            unit, min, value);
+        return cli_fail(MSGSEC_E_USAGE, "%s: %s wants whole %s in %ld..%ld, not '%s'", cmd, opt,
+                        unit, min, max, value);
     }
     *out = v;
     return 0;

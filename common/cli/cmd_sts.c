@@ -74,7 +74,7 @@ static int issue(int argc, char **argv)
         case OPT_AUDIENCE: params.audience = optarg; break;
         case OPT_SUBJECT_CERT: subject_cert = optarg; break;
         case OPT_LIFETIME:
-            rc = cli_parse_long("sts issue", "--lifetime", optarg, 1, 10L * 365 * 86400,
+            rc = cli_parse_long("sts issue", "--lifetime", "seconds", optarg, 1, 10L * 365 * 86400,
                                 &params.lifetime);
             break;
         case OPT_ATTR: rc = add_attr(&attrs, &n_attrs, optarg); break;

@@ -11,13 +11,15 @@ static const char unwrap_usage[] =
     "usage: msgsec unwrap --cert FILE --key FILE\n"
     "                     [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]... [--users FILE]\n"
     "                     [--keytab FILE] [--ticket-grace SECONDS] [--to URI] [--max-age SECONDS]\n"
-    "                     [--clock-skew SECONDS] [--replay-db PATH] [--require-signed-token]\n"
+    "                     [--clock-skew SECONDS] [--replay-db PATH] [--replay-max-bytes N]\n"
+    "                     [--require-signed-token]\n"
     "                     [--context FILE] [--in FILE|-] [--out FILE|-]\n"
     "\n"
     "Checks the envelope (--in, default stdin) completely with the service's own certificate\n"
     "and key and writes the payload to --out (default stdout) only when every check passed.\n"
     "--context FILE writes the security context as JSON. Defaults: --max-age 86400,\n"
-    "--clock-skew 300, replay cache in memory (use --replay-db DIR across runs), --ticket-grace 0\n"
+    "--clock-skew 300, replay cache in memory (use --replay-db DIR across runs; its size\n"
+    "--replay-max-bytes defaults to 67108864, one message per 512 bytes), --ticket-grace 0\n"
     "(a Kerberos ticket that expired while the message was queued is refused; with N > 0 it\n"
     "is accepted up to N seconds after its expiry; N <= --max-age). --require-signed-token:\n"
     "the signature must also cover the sender's token and EncryptedKey (sp:ProtectTokens);\n"
@@ -27,7 +29,8 @@ static const char verify_usage[] =
     "usage: msgsec verify [--cert FILE] [--ca FILE]... [--crl FILE]... [--issuer-cert FILE]...\n"
     "                     [--users FILE] [--keytab FILE] [--ticket-grace SECONDS] [--to URI]\n"
     "                     [--max-age SECONDS] [--clock-skew SECONDS] [--replay-db PATH]\n"
-    "                     [--require-signed-token] [--context FILE] [--in FILE|-]\n"
+    "                     [--replay-max-bytes N] [--require-signed-token] [--context FILE]\n"
+    "                     [--in FILE|-]\n"
     "\n"
     "Checks what a broker can check without the service key: structure, limits, freshness,\n"
     "replay and, for certificate and issued credentials, signature, chain and sender.\n"
@@ -35,8 +38,8 @@ static const char verify_usage[] =
 
 enum {
     OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_CRL, OPT_ISSUER_CERT, OPT_USERS, OPT_KEYTAB, OPT_TICKET_GRACE, OPT_TO,
-    OPT_MAX_AGE, OPT_CLOCK_SKEW, OPT_REPLAY_DB, OPT_REQUIRE_SIGNED_TOKEN, OPT_CONTEXT, OPT_IN,
-    OPT_OUT
+    OPT_MAX_AGE, OPT_CLOCK_SKEW, OPT_REPLAY_DB, OPT_REPLAY_MAX_BYTES, OPT_REQUIRE_SIGNED_TOKEN,
+    OPT_CONTEXT, OPT_IN, OPT_OUT
 };
 
 #define TRUST_OPTIONS                                                                       \
@@ -51,6 +54,7 @@ enum {
     {"max-age", required_argument, NULL, OPT_MAX_AGE},                                      \
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},                                \
     {"replay-db", required_argument, NULL, OPT_REPLAY_DB},                                  \
+    {"replay-max-bytes", required_argument, NULL, OPT_REPLAY_MAX_BYTES},                    \
     {"require-signed-token", no_argument, NULL, OPT_REQUIRE_SIGNED_TOKEN},                  \
     {"context", required_argument, NULL, OPT_CONTEXT},                                      \
     {"in", required_argument, NULL, OPT_IN},                                                \
@@ -101,21 +105,31 @@ static int run_receiver(int argc, char **argv, int unwrap)
         case OPT_USERS: opts.users_file = optarg; break;
         case OPT_KEYTAB: opts.keytab_file = optarg; break;
         case OPT_TICKET_GRACE:
-            if (cli_parse_long(cmd, "--ticket-grace", optarg, 0, LONG_MAX, &opts.ticket_grace))
+            if (cli_parse_long(cmd, "--ticket-grace", "seconds", optarg, 0, LONG_MAX,
+                               &opts.ticket_grace))
                 rc = MSGSEC_E_USAGE;
             break;
         case OPT_TO: opts.expected_to = optarg; break;
         case OPT_MAX_AGE:
-            if (cli_parse_long(cmd, "--max-age", optarg, 1, LONG_MAX, &opts.max_age))
+            if (cli_parse_long(cmd, "--max-age", "seconds", optarg, 1, LONG_MAX, &opts.max_age))
                 rc = MSGSEC_E_USAGE;
             break;
         case OPT_CLOCK_SKEW:
-            if (cli_parse_long(cmd, "--clock-skew", optarg, 0, LONG_MAX, &opts.clock_skew))
+            if (cli_parse_long(cmd, "--clock-skew", "seconds", optarg, 0, LONG_MAX,
+                               &opts.clock_skew))
                 rc = MSGSEC_E_USAGE;
             else if (opts.clock_skew == 0)
                 opts.clock_skew = -1; /* the library reads 0 as "default", < 0 as none */
             break;
         case OPT_REPLAY_DB: opts.replay_path = optarg; break;
+        case OPT_REPLAY_MAX_BYTES: {
+            long n;
+            if (cli_parse_long(cmd, "--replay-max-bytes", "bytes", optarg,
+                               (long)MSGSEC_REPLAY_MIN_BYTES, (long)MSGSEC_REPLAY_MAX_BYTES, &n))
+                rc = MSGSEC_E_USAGE;
+            opts.replay_max_bytes = (size_t)n;
+            break;
+        }
         case OPT_REQUIRE_SIGNED_TOKEN: opts.protect_tokens = 1; break;
         case OPT_CONTEXT: context_file = optarg; break;
         case OPT_IN: in = optarg; break;

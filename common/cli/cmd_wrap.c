@@ -77,7 +77,7 @@ int cmd_wrap(int argc, char **argv)
         case OPT_TO: params.to = optarg; break;
         case OPT_ACTION: params.action = optarg; break;
         case OPT_TTL:
-            if (cli_parse_long("wrap", "--ttl", optarg, 1, LONG_MAX, &opts.ttl_seconds))
+            if (cli_parse_long("wrap", "--ttl", "seconds", optarg, 1, LONG_MAX, &opts.ttl_seconds))
                 return MSGSEC_E_USAGE;
             break;
         case OPT_CONTENT_TYPE: params.content_type = optarg; break;

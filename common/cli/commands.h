@@ -46,9 +46,10 @@ int cli_fail_err(const msgsec_error *err);
 int cli_next_option(int argc, char **argv, const char *cmd, const struct option *longopts);
 /* Refuses leftover positional arguments; returns 0 or MSGSEC_E_USAGE (printed). */
 int cli_no_operands(int argc, char **argv, const char *cmd);
-/* Parses a decimal integer in [min, max] for option opt; 0 or MSGSEC_E_USAGE (printed). */
-int cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max,
-                   long *out);
+/* Parses a decimal integer in [min, max] for option opt, a number of unit
+ * ("seconds", "bytes"); 0 or MSGSEC_E_USAGE (printed). */
+int cli_parse_long(const char *cmd, const char *opt, const char *unit, const char *value, long min,
+                   long max, long *out);
 
 /* An output file ("-" or NULL = stdout), written to a temporary file in the
  * same directory and renamed over the path on commit, so a failure leaves no

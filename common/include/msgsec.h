@@ -48,6 +48,11 @@ const char *msgsec_strerror(msgsec_err code);
 typedef struct msgsec_error {
     msgsec_err code;
     char detail[MSGSEC_DETAIL_MAX]; /* one line, NUL-terminated */
+    int transient; /* 1: the failure lies in the service's own state, not in the message
+                      (the persistent replay store is full: MSGSEC_E_INTERNAL). The same
+                      message may be accepted later, so a queue consumer should leave it
+                      unacknowledged (to be delivered again) rather than drop or
+                      dead-letter it. */
 } msgsec_error;
 
 /* Process-wide set-up (libxml2 parser, silent error handlers). Idempotent;
@@ -91,6 +96,9 @@ typedef struct msgsec_sender_opts {
     const char *service_cert_file; /* required: PEM certificate of the receiving service */
     const char *suite;             /* NULL = "basic256sha256" */
     long ttl_seconds;              /* Expires - Created; 0 = 86400 */
+    size_t max_xml_bytes;          /* an XML payload (see content_type) is parsed: one larger
+                                      than this is refused before parsing; 0 = 1048576 (the
+                                      receivers' default max_message_bytes) */
 } msgsec_sender_opts;
 
 /* Loads every key and certificate once. opts and its strings: borrowed.
@@ -105,7 +113,10 @@ typedef struct msgsec_wrap_params {
     const char *action;       /* wsa:Action; NULL = "urn:msgsec:message" */
     const char *content_type; /* payload media type; NULL = application/octet-stream.
                                  application/xml, text/xml, *+xml: payload goes into the
-                                 Body as XML and must be a well-formed element */
+                                 Body as XML and must be one well-formed element, parsed
+                                 as untrusted input: no DOCTYPE (so no entities), at most
+                                 max_xml_bytes, nested at most 62 deep; else
+                                 MSGSEC_E_MALFORMED */
     const char *message_id;   /* wsa:MessageID; NULL = fresh urn:uuid */
     time_t now;               /* Created; 0 = current time */
 } msgsec_wrap_params;
@@ -141,6 +152,14 @@ typedef struct msgsec_receiver_opts {
     const char *suite;                   /* NULL = "basic256sha256" */
     const char *replay_path;             /* LMDB directory for a persistent replay cache;
                                             NULL = in-memory cache */
+    size_t replay_max_bytes;             /* its size: the address space LMDB maps at open
+                                            and the most the file grows to; one entry per
+                                            512 bytes (a message accepted within max_age).
+                                            0 = 64 MiB (131072 entries); 1 MiB..1 TiB, the
+                                            same for every receiver of a process that opens
+                                            this directory (else MSGSEC_E_USAGE). When it is
+                                            full once expired entries are purged, a message
+                                            is refused: MSGSEC_E_INTERNAL, err->transient */
     int protect_tokens;                  /* 1 = the signature must cover the signing token
                                             (WS-SecurityPolicy sp:ProtectTokens) and, for the
                                             certificate and issued credentials, the

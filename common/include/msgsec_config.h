@@ -96,7 +96,11 @@ typedef struct msgsec_config {
         long ticket_grace;         /* default 0 */
         int protect_tokens;        /* default 0; msgsec_receiver_opts.protect_tokens */
     } security;
-    struct { char *path; } replay;             /* NULL = in memory */
+    struct {
+        char *path;                /* NULL = in memory */
+        size_t max_bytes;          /* size of the LMDB store; default 64 MiB (131072
+                                      messages within max_age), 1 MiB..1 TiB */
+    } replay;
     msgsec_rule *rules; size_t n_rules;
     struct {
         char *host; int port; char *client_id; int version;   /* defaults 127.0.0.1, 1883, "msgsec-bridge", 5;

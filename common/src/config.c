@@ -896,7 +896,11 @@ static const field security_fields[] = {
     END};
 static const schema security_schema = {security_fields, 0, NULL, check_security};
 
-static const field replay_fields[] = {FIELD("path", F_NEWPATH, C(replay.path)), END};
+static const field replay_fields[] = {
+    FIELD("path", F_NEWPATH, C(replay.path)),
+    NUMBER("max_bytes", F_SIZE, C(replay.max_bytes), (long long)MSGSEC_REPLAY_MIN_BYTES,
+           (long long)MSGSEC_REPLAY_MAX_BYTES),
+    END};
 static const schema replay_schema = {replay_fields, 0, NULL, NULL};
 
 static const field rule_fields[] = {
@@ -1026,6 +1030,7 @@ static int set_defaults(msgsec_config *cfg)
     cfg->security.max_age = MSGSEC_DEFAULT_MAX_AGE;
     cfg->security.clock_skew = MSGSEC_DEFAULT_SKEW;
     cfg->security.max_message_bytes = MSGSEC_DEFAULT_MAX_BYTES;
+    cfg->replay.max_bytes = MSGSEC_DEFAULT_REPLAY_BYTES;
     cfg->mqtt.port = 1883;
     cfg->mqtt.version = 5;
     cfg->spool.max_messages = 100000;
@@ -1116,6 +1121,7 @@ void msgsec_config_receiver_opts(const msgsec_config *cfg, int with_key, msgsec_
     opts->accepted_credentials = cfg->security.credentials;
     opts->suite = cfg->security.suite;
     opts->replay_path = cfg->replay.path;
+    opts->replay_max_bytes = cfg->replay.max_bytes;
     opts->protect_tokens = cfg->security.protect_tokens;
 }
 

@@ -64,6 +64,9 @@
 #define MSGSEC_DEFAULT_MAX_AGE 86400L
 #define MSGSEC_DEFAULT_SKEW 300L
 #define MSGSEC_DEFAULT_MAX_BYTES 1048576u
+#define MSGSEC_DEFAULT_REPLAY_BYTES ((size_t)64 << 20) /* persistent replay store */
+#define MSGSEC_REPLAY_MIN_BYTES ((size_t)1 << 20)
+#define MSGSEC_REPLAY_MAX_BYTES ((size_t)1 << 40)
 #define MSGSEC_DEFAULT_TO "urn:msgsec:service"
 #define MSGSEC_DEFAULT_ACTION "urn:msgsec:message"
 #define MSGSEC_DEFAULT_MIME "application/octet-stream"

@@ -127,7 +127,7 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
         goto fail;
     }
     if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
-        (rc = replay_open(opts->replay_path, &r->replay, err)))
+        (rc = replay_open(opts->replay_path, opts->replay_max_bytes, &r->replay, err)))
         goto fail;
     r->ticket_grace = opts->ticket_grace;
     if (opts->users_file && (rc = passwd_store_load(opts->users_file, &r->users, err)))

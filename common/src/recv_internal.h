@@ -34,11 +34,18 @@ void json_put_field(strbuf *sb, const char *name, const char *value);
 /* ---- replay cache (replay.c): LMDB directory or in-memory hash table ---- */
 typedef struct replay_store replay_store;
 #define REPLAY_KEY_LEN 32
-/* path NULL = in memory. *out: free with replay_close. */
-msgsec_err replay_open(const char *path, replay_store **out, msgsec_error *err);
+/* A persistent store of max_bytes (0 = MSGSEC_DEFAULT_REPLAY_BYTES) holds
+ * max_bytes / REPLAY_BYTES_PER_ENTRY entries (see replay.c). */
+#define REPLAY_BYTES_PER_ENTRY 512
+/* path NULL = in memory (max_bytes unused). A directory already open in
+ * this process with another max_bytes is MSGSEC_E_USAGE. *out: free with
+ * replay_close. */
+msgsec_err replay_open(const char *path, size_t max_bytes, replay_store **out, msgsec_error *err);
 void replay_close(replay_store *store);
 /* Atomically: MSGSEC_E_REPLAY if key is recorded and not expired at now;
- * otherwise records it until `until` and returns MSGSEC_OK. */
+ * otherwise records it until `until` and returns MSGSEC_OK. A full store
+ * (after purging what expired) records nothing: MSGSEC_E_INTERNAL with
+ * err->transient set. */
 msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY_KEY_LEN],
                                    time_t until, time_t now, msgsec_error *err);
 

@@ -9,7 +9,19 @@
  * cache (write(2)), so it survives a crash or restart of the process, but not
  * a power loss or kernel crash; an fsync per message would cost milliseconds.
  * LMDB forbids opening one environment twice in a process, so environments
- * are shared per directory with a reference count.
+ * are shared per directory with a reference count, and one directory has
+ * one size per process.
+ *
+ * Size: the map is max_bytes (LMDB reserves it as address space at open and
+ * the file never grows past it). The store is full at max_bytes /
+ * REPLAY_BYTES_PER_ENTRY entries, before LMDB's own limit: LMDB needs free
+ * pages even to delete (copy-on-write), so a map that LMDB filled might never
+ * be purged again. An entry costs about 150-260 bytes of map in steady state
+ * (insertions, expiries, purges; tests/unit/test_replay.c keeps a store at
+ * its limit through them). Each insertion first purges up to 16 expired
+ * entries, so a store at its limit after that holds no expired entry: the
+ * message is refused (transient: not recorded, acceptable once entries
+ * expire or the store is made larger); it is never accepted unchecked.
  *
  * In memory (path NULL): an open-addressing hash table; expired entries are
  * dropped whenever the table is rebuilt to grow. */
@@ -24,13 +36,15 @@
 
 #include "recv_internal.h"
 
-#define REPLAY_MAP_SIZE ((size_t)2 << 30)
 #define REPLAY_PURGE_PER_CALL 16
+#define REPLAY_PURGE_BATCH 1024 /* entries deleted per transaction when full */
 
 typedef struct shared_env {
     char *path; /* realpath of the directory */
     MDB_env *env;
     MDB_dbi ids, exp;
+    size_t max_bytes, max_entries;
+    pthread_mutex_t lock; /* this process's transactions, and map resizes */
     int refs;
     struct shared_env *next;
 } shared_env;
@@ -56,7 +70,16 @@ static msgsec_err lmdb_error(msgsec_error *err, const char *what, int rc)
     return msgsec_seterr(err, MSGSEC_E_INTERNAL, "replay store: %s: %s", what, mdb_strerror(rc));
 }
 
-static msgsec_err env_open(const char *real, shared_env **out, msgsec_error *err)
+static void env_free(shared_env *se)
+{
+    if (se->env)
+        mdb_env_close(se->env);
+    pthread_mutex_destroy(&se->lock);
+    free(se->path);
+    free(se);
+}
+
+static msgsec_err env_open(const char *real, size_t max_bytes, shared_env **out, msgsec_error *err)
 {
     shared_env *se = calloc(1, sizeof *se);
     MDB_txn *txn = NULL;
@@ -65,18 +88,24 @@ static msgsec_err env_open(const char *real, shared_env **out, msgsec_error *err
         free(se);
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     }
+    pthread_mutex_init(&se->lock, NULL);
+    se->max_bytes = max_bytes;
+    se->max_entries = max_bytes / REPLAY_BYTES_PER_ENTRY;
     if ((rc = mdb_env_create(&se->env)) || (rc = mdb_env_set_maxdbs(se->env, 2)) ||
-        (rc = mdb_env_set_mapsize(se->env, REPLAY_MAP_SIZE)) ||
+        (rc = mdb_env_set_mapsize(se->env, max_bytes)) ||
         (rc = mdb_env_open(se->env, real, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600)) ||
         (rc = mdb_txn_begin(se->env, NULL, 0, &txn)) ||
         (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &se->ids)) ||
         (rc = mdb_dbi_open(txn, "exp", MDB_CREATE, &se->exp)) || (rc = mdb_txn_commit(txn))) {
         if (txn && rc != 0)
             mdb_txn_abort(txn);
-        if (se->env)
-            mdb_env_close(se->env);
-        free(se->path);
-        free(se);
+        env_free(se);
+        if (rc == ENOMEM)
+            return msgsec_seterr(err, MSGSEC_E_USAGE,
+                                 "cannot open replay store %.100s: %s (its map of %zu bytes does "
+                                 "not fit the address space: lower replay.max_bytes / "
+                                 "--replay-max-bytes)",
+                                 real, mdb_strerror(rc), max_bytes);
         return msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open replay store %s: %s", real,
                              mdb_strerror(rc));
     }
@@ -85,7 +114,8 @@ static msgsec_err env_open(const char *real, shared_env **out, msgsec_error *err
     return MSGSEC_OK;
 }
 
-static msgsec_err lmdb_attach(const char *path, shared_env **out, msgsec_error *err)
+static msgsec_err lmdb_attach(const char *path, size_t max_bytes, shared_env **out,
+                              msgsec_error *err)
 {
     char real[PATH_MAX];
     msgsec_err rc = MSGSEC_OK;
@@ -98,9 +128,16 @@ static msgsec_err lmdb_attach(const char *path, shared_env **out, msgsec_error *
     shared_env *se = envs;
     while (se && strcmp(se->path, real) != 0)
         se = se->next;
-    if (se) {
+    if (se && se->max_bytes != max_bytes) {
+        /* one map per directory and process: which size would be meant? */
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE,
+                           "replay store %s is already open in this process with max_bytes %zu "
+                           "(asked for %zu): give every receiver of a directory the same size",
+                           real, se->max_bytes, max_bytes);
+        se = NULL;
+    } else if (se) {
         se->refs++;
-    } else if ((rc = env_open(real, &se, err)) == MSGSEC_OK) {
+    } else if ((rc = env_open(real, max_bytes, &se, err)) == MSGSEC_OK) {
         se->next = envs;
         envs = se;
     }
@@ -119,9 +156,7 @@ static void lmdb_detach(shared_env *se)
                 break;
             }
         }
-        mdb_env_close(se->env);
-        free(se->path);
-        free(se);
+        env_free(se);
     }
     pthread_mutex_unlock(&envs_lock);
 }
@@ -141,15 +176,26 @@ static time_t from_be64(const uint8_t in[8])
     return (time_t)v;
 }
 
-/* Deletes up to REPLAY_PURGE_PER_CALL entries that expired before now. */
-static int lmdb_purge(shared_env *se, MDB_txn *txn, time_t now)
+/* A write transaction (with se->lock held). Another process may have grown
+ * the map: then this one adopts the size from the file and begins again. */
+static int write_txn(shared_env *se, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(se->env, NULL, 0, txn);
+    if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(se->env, 0)) == 0)
+        rc = mdb_txn_begin(se->env, NULL, 0, txn);
+    return rc;
+}
+
+/* Deletes up to max entries that expired before now; *purged counts them. */
+static int lmdb_purge(shared_env *se, MDB_txn *txn, time_t now, int max, int *purged)
 {
     MDB_cursor *cur;
     MDB_val k, v;
     int rc = mdb_cursor_open(txn, se->exp, &cur);
+    *purged = 0;
     if (rc)
         return rc;
-    for (int i = 0; i < REPLAY_PURGE_PER_CALL; i++) {
+    for (; *purged < max; ++*purged) {
         if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0)
             break;
         if (k.mv_size != 8 + REPLAY_KEY_LEN || from_be64(k.mv_data) > now)
@@ -168,36 +214,101 @@ static int lmdb_purge(shared_env *se, MDB_txn *txn, time_t now)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static msgsec_err lmdb_check_and_insert(shared_env *se, const uint8_t key[REPLAY_KEY_LEN],
-                                        time_t until, time_t now, msgsec_error *err)
+/* Purges every expired entry, a batch per transaction; the number purged. */
+static size_t lmdb_purge_all(shared_env *se, time_t now)
+{
+    size_t total = 0;
+    int purged;
+    do {
+        MDB_txn *txn;
+        if (write_txn(se, &txn) != 0)
+            break;
+        if (lmdb_purge(se, txn, now, REPLAY_PURGE_BATCH, &purged) != 0) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        if (mdb_txn_commit(txn) != 0)
+            break;
+        total += (size_t)purged;
+    } while (purged == REPLAY_PURGE_BATCH);
+    return total;
+}
+
+enum { NOT_FULL, FULL_ENTRIES, FULL_MAP };
+
+/* One check-and-insert transaction, which first purges a few expired
+ * entries. *full: the store holds max_entries once they are purged, i.e. none
+ * has expired (FULL_ENTRIES), or LMDB's map is full (FULL_MAP): nothing was
+ * written. */
+static msgsec_err lmdb_try_insert(shared_env *se, const uint8_t key[REPLAY_KEY_LEN], time_t until,
+                                  time_t now, int *full, size_t *entries, msgsec_error *err)
 {
     MDB_txn *txn;
     MDB_val k = {REPLAY_KEY_LEN, (void *)key}, v;
+    MDB_stat st;
     uint8_t exp_key[8 + REPLAY_KEY_LEN], until_be[8];
-    int rc = mdb_txn_begin(se->env, NULL, 0, &txn);
+    int purged, rc = write_txn(se, &txn);
+    *full = NOT_FULL;
     if (rc)
         return lmdb_error(err, "begin", rc);
-    if ((rc = mdb_get(txn, se->ids, &k, &v)) == 0) {
-        if (v.mv_size == 8 && from_be64(v.mv_data) > now) {
-            mdb_txn_abort(txn);
-            return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
-        }
-    } else if (rc != MDB_NOTFOUND) {
+    int known = (rc = mdb_get(txn, se->ids, &k, &v)) == 0;
+    if (known && v.mv_size == 8 && from_be64(v.mv_data) > now) {
+        mdb_txn_abort(txn);
+        return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
+    }
+    if (!known && rc != MDB_NOTFOUND) {
         mdb_txn_abort(txn);
         return lmdb_error(err, "get", rc);
+    }
+    if ((rc = lmdb_purge(se, txn, now, REPLAY_PURGE_PER_CALL, &purged)) ||
+        (rc = mdb_stat(txn, se->ids, &st))) {
+        mdb_txn_abort(txn);
+        return lmdb_error(err, "purge", rc);
+    }
+    *entries = st.ms_entries;
+    if (!known && st.ms_entries >= se->max_entries) {
+        mdb_txn_abort(txn);
+        *full = FULL_ENTRIES;
+        return MSGSEC_OK;
     }
     be64(until_be, until);
     memcpy(exp_key, until_be, 8);
     memcpy(exp_key + 8, key, REPLAY_KEY_LEN);
     MDB_val ev = {8, until_be}, ek = {sizeof exp_key, exp_key}, empty = {0, ""};
-    if ((rc = mdb_put(txn, se->ids, &k, &ev, 0)) || (rc = mdb_put(txn, se->exp, &ek, &empty, 0)) ||
-        (rc = lmdb_purge(se, txn, now))) {
+    if ((rc = mdb_put(txn, se->ids, &k, &ev, 0)) || (rc = mdb_put(txn, se->exp, &ek, &empty, 0))) {
         mdb_txn_abort(txn);
-        return lmdb_error(err, "write", rc);
+        *full = rc == MDB_MAP_FULL ? FULL_MAP : NOT_FULL;
+        return *full ? MSGSEC_OK : lmdb_error(err, "write", rc);
     }
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return lmdb_error(err, "commit", rc);
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        *full = rc == MDB_MAP_FULL ? FULL_MAP : NOT_FULL;
+        return *full ? MSGSEC_OK : lmdb_error(err, "commit", rc);
+    }
     return MSGSEC_OK;
+}
+
+static msgsec_err lmdb_check_and_insert(shared_env *se, const uint8_t key[REPLAY_KEY_LEN],
+                                        time_t until, time_t now, msgsec_error *err)
+{
+    int full = NOT_FULL;
+    size_t entries = 0;
+    pthread_mutex_lock(&se->lock);
+    msgsec_err rc = lmdb_try_insert(se, key, until, now, &full, &entries, err);
+    /* LMDB's map full (the entry budget is there to prevent it) undid that
+       transaction's purge: purge on its own first, then try again */
+    if (rc == MSGSEC_OK && full == FULL_MAP && lmdb_purge_all(se, now) > 0)
+        rc = lmdb_try_insert(se, key, until, now, &full, &entries, err);
+    pthread_mutex_unlock(&se->lock);
+    if (rc == MSGSEC_OK && full) {
+        /* the service's limit, not the message's fault: refused for now */
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL,
+                           "replay store %.100s is full (%zu messages within max_age): message "
+                           "refused; raise replay.max_bytes / --replay-max-bytes (now %zu)",
+                           se->path, entries, se->max_bytes);
+        if (err)
+            err->transient = 1;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -250,13 +361,19 @@ static msgsec_err mem_check_and_insert(replay_store *s, const uint8_t key[REPLAY
 
 /* ------------------------------------------------------------------- API */
 
-msgsec_err replay_open(const char *path, replay_store **out, msgsec_error *err)
+msgsec_err replay_open(const char *path, size_t max_bytes, replay_store **out, msgsec_error *err)
 {
-    replay_store *s = calloc(1, sizeof *s);
     *out = NULL;
+    if (!max_bytes)
+        max_bytes = MSGSEC_DEFAULT_REPLAY_BYTES;
+    if (path && (max_bytes < MSGSEC_REPLAY_MIN_BYTES || max_bytes > MSGSEC_REPLAY_MAX_BYTES))
+        return msgsec_seterr(err, MSGSEC_E_USAGE,
+                             "replay store size %zu out of range %zu..%zu bytes", max_bytes,
+                             MSGSEC_REPLAY_MIN_BYTES, MSGSEC_REPLAY_MAX_BYTES);
+    replay_store *s = calloc(1, sizeof *s);
     if (!s)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = path ? lmdb_attach(path, &s->lmdb, err) : MSGSEC_OK;
+    msgsec_err rc = path ? lmdb_attach(path, max_bytes, &s->lmdb, err) : MSGSEC_OK;
     if (rc == MSGSEC_OK && !path && mem_rebuild(s, 0) != 0)
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     if (rc) {

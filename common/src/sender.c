@@ -45,6 +45,7 @@ typedef enum sign_kind { SIGN_HMAC, SIGN_RSA, SIGN_ECDSA } sign_kind;
 struct msgsec_sender {
     msgsec_credential credential;
     long ttl;
+    size_t max_xml_bytes;        /* XML payloads: parsed, so bounded */
     sign_kind sign_kind;
     EVP_PKEY *client_key;        /* certificate credential */
     EVP_PKEY_CTX *sign_ctx;      /* sign-initialised, SHA-256 (+ PKCS#1 v1.5 for RSA) */
@@ -184,53 +185,25 @@ static int content_type_is_xml(const char *type)
     return n > 4 && memchr(type, '/', n) && strncasecmp(type + n - 4, "+xml", 4) == 0;
 }
 
-static void stop_at_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
-                            const xmlChar *system_id)
-{
-    (void)name;
-    (void)external_id;
-    (void)system_id;
-    xmlParserCtxtPtr parser = ctx;
-    *(int *)parser->_private = 1;
-    xmlStopParser(parser);
-}
-
 static int is_xml_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* The plaintext of an XML payload: the serialized element. Well-formed input
- * that is one UTF-8 element (optionally after an XML declaration and
- * whitespace) is kept byte for byte; anything else well-formed (comments or
- * PIs beside the root, another encoding) is re-serialized from the tree.
+/* The plaintext of an XML payload: the serialized element. It arrives from
+ * publishers, so it is parsed as untrusted input (xml.h: no DTD or entities,
+ * bounded size and depth). Well-formed input that is one UTF-8 element
+ * (optionally after an XML declaration and whitespace) is kept byte for byte;
+ * anything else well-formed (comments or PIs beside the root, another
+ * encoding) is re-serialized from the tree.
  * *owned (may stay NULL): caller frees with xmlBufferFree after wiping. */
-static msgsec_err xml_plaintext(const uint8_t *payload, size_t len, const uint8_t **plain,
-                                size_t *plain_len, xmlBufferPtr *owned, msgsec_error *err)
+static msgsec_err xml_plaintext(const msgsec_sender *s, const uint8_t *payload, size_t len,
+                                const uint8_t **plain, size_t *plain_len, xmlBufferPtr *owned,
+                                msgsec_error *err)
 {
-    msgsec_err rc = MSGSEC_OK;
-    int saw_doctype = 0;
     xmlDocPtr doc = NULL;
-    xmlParserCtxtPtr parser = xmlNewParserCtxt();
     *owned = NULL;
-    if (!parser)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    parser->sax->internalSubset = stop_at_doctype;
-    parser->_private = &saw_doctype;
-    doc = xmlCtxtReadMemory(parser, (const char *)payload, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (saw_doctype) {
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload has a DOCTYPE (refused)");
-        goto cleanup;
-    }
-    if (!doc || !parser->wellFormed) {
-        const char *why = parser->lastError.message ? parser->lastError.message : "parse error";
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload is not well-formed: line %d: %s",
-                           parser->lastError.line, why);
-        goto cleanup;
-    }
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root) {
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "XML payload has no element");
-        goto cleanup;
-    }
+    msgsec_err rc = xml_parse_payload(payload, len, s->max_xml_bytes, &doc, err);
+    if (rc != MSGSEC_OK)
+        return rc;
+    xmlNodePtr root = xmlDocGetRootElement(doc); /* xml_parse_payload: there is one */
     size_t start = 0, end = len;
     if (len >= 6 && memcmp(payload, "<?xml", 5) == 0 && is_xml_space(payload[5])) {
         const uint8_t *close = NULL;
@@ -258,8 +231,8 @@ static msgsec_err xml_plaintext(const uint8_t *payload, size_t len, const uint8_
     *plain = xmlBufferContent(*owned);
     *plain_len = (size_t)xmlBufferLength(*owned);
 cleanup:
+    xml_wipe_subtree((xmlNodePtr)doc);
     xmlFreeDoc(doc);
-    xmlFreeParserCtxt(parser);
     return rc;
 }
 
@@ -538,6 +511,7 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
     sb_init(&s->signed_info, 2560, 0);
     s->credential = opts->credential;
     s->ttl = opts->ttl_seconds ? opts->ttl_seconds : MSGSEC_DEFAULT_TTL;
+    s->max_xml_bytes = opts->max_xml_bytes ? opts->max_xml_bytes : MSGSEC_DEFAULT_MAX_BYTES;
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s->md_ctx = EVP_MD_CTX_new();
     s->aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
@@ -910,7 +884,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
     size_t plain_len = len;
     int is_xml = content_type_is_xml(type);
     if (is_xml &&
-        (rc = xml_plaintext(payload, len, &plain, &plain_len, &xml_owned, err)) != MSGSEC_OK)
+        (rc = xml_plaintext(s, payload, len, &plain, &plain_len, &xml_owned, err)) != MSGSEC_OK)
         return rc;
     if (RAND_bytes(content_key, sizeof content_key) != 1 ||
         RAND_bytes(id_rand, sizeof id_rand) != 1) {

@@ -40,6 +40,7 @@ msgsec_err msgsec_seterr(msgsec_error *err, msgsec_err code, const char *fmt, ..
     if (err) {
         va_list ap;
         err->code = code;
+        err->transient = 0;
         va_start(ap, fmt);
         vsnprintf(err->detail, sizeof err->detail, fmt, ap);
         va_end(ap);

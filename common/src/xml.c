@@ -16,8 +16,23 @@
 /* Never NOENT (entity substitution), DTDLOAD, XINCLUDE or HUGE. */
 #define XML_SAFE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
+/* What is parsed: an envelope (or another document of the wire), or
+ * plaintext (an XML payload), whose error details name it and never quote it
+ * (libxml2's messages quote names and text of the document). */
+typedef struct doc_kind {
+    const char *what;  /* "message", "XML payload" */
+    int plaintext;
+    int max_ancestors; /* an element with more ancestors stops the parser */
+} doc_kind;
+
+static const doc_kind wire_doc = {"message", 0, XML_MAX_DEPTH};
+/* Its content goes into the Body (XML_BODY_DEPTH ancestors) once decrypted:
+ * as deep as xml_replace_with_content accepts there. */
+static const doc_kind payload_doc = {"XML payload", 1, XML_MAX_DEPTH - XML_BODY_DEPTH - 1};
+
 typedef struct parse_guard {
     const char *refused; /* static reason when a hook stopped the parser */
+    int max_ancestors;
 } parse_guard;
 
 static void refuse(void *ctx, const char *why)
@@ -47,7 +62,8 @@ static void start_element_bounded(void *ctx, const xmlChar *localname, const xml
                                   int nb_defaulted, const xmlChar **attributes)
 {
     xmlParserCtxtPtr ctxt = ctx;
-    if (ctxt->nameNr > XML_MAX_DEPTH) {
+    const parse_guard *guard = ctxt->_private;
+    if (ctxt->nameNr > guard->max_ancestors) {
         refuse(ctx, "XML nesting deeper than the limit");
         return;
     }
@@ -55,8 +71,15 @@ static void start_element_bounded(void *ctx, const xmlChar *localname, const xml
                           nb_defaulted, attributes);
 }
 
-static msgsec_err parse_error(msgsec_error *err, const char *what, const xmlError *e)
+/* libxml2's message quotes the document: only for documents of the wire,
+ * never for plaintext (which must not reach logs). */
+static msgsec_err parse_error(msgsec_error *err, const char *what, int plaintext,
+                              const xmlError *e)
 {
+    if (e && plaintext)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
+                             "%s is not well-formed XML (line %d, column %d, libxml2 error %d)",
+                             what, e->line, e->int2, e->code);
     if (e && e->message) {
         char msg[160];
         size_t n = strlen(e->message);
@@ -70,6 +93,14 @@ static msgsec_err parse_error(msgsec_error *err, const char *what, const xmlErro
                              what, e->line, msg);
     }
     return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not well-formed XML", what);
+}
+
+/* A refusal of the document's form: plaintext names what was refused. */
+static msgsec_err refusal(msgsec_error *err, const doc_kind *kind, const char *reason)
+{
+    if (kind->plaintext)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s refused: %s", kind->what, reason);
+    return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", reason);
 }
 
 /* A parser context with the hooks above; NULL when out of memory. */
@@ -87,18 +118,18 @@ static xmlParserCtxtPtr hardened_ctxt(void)
 
 /* Parses with ctxt (reset by libxml2 first), which keeps its hooks. text:
  * NULL, or buf[0, len) followed by a NUL (see in_place), parsed where it is. */
-static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t len,
-                             size_t max_bytes, const char *text, xmlDocPtr *out,
+static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const doc_kind *kind, const uint8_t *buf,
+                             size_t len, size_t max_bytes, const char *text, xmlDocPtr *out,
                              msgsec_error *err)
 {
-    parse_guard guard = {NULL};
+    parse_guard guard = {NULL, kind->max_ancestors};
     msgsec_err rc = MSGSEC_OK;
     *out = NULL;
     if (len > max_bytes || len > INT_MAX)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "message of %zu bytes exceeds the limit of %zu",
-                             len, max_bytes);
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s of %zu bytes exceeds the limit of %zu",
+                             kind->what, len, max_bytes);
     if (len == 0)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty message");
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "empty %s", kind->what);
     ctxt->_private = &guard;
     /* frees the document itself when it is not well-formed */
     xmlDocPtr doc = text ? xmlCtxtReadDoc(ctxt, (const xmlChar *)text, NULL, NULL, XML_SAFE_OPTIONS)
@@ -106,13 +137,13 @@ static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t l
                                              XML_SAFE_OPTIONS);
     ctxt->_private = NULL;
     if (guard.refused)
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s", guard.refused);
+        rc = refusal(err, kind, guard.refused);
     else if (!ctxt->wellFormed || !doc)
-        rc = parse_error(err, "message", &ctxt->lastError);
+        rc = parse_error(err, kind->what, kind->plaintext, &ctxt->lastError);
     else if (doc->intSubset || doc->extSubset)
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "DOCTYPE declarations are not allowed");
+        rc = refusal(err, kind, "DOCTYPE declarations are not allowed");
     else if (!xmlDocGetRootElement(doc))
-        rc = msgsec_seterr(err, MSGSEC_E_MALFORMED, "no root element");
+        rc = refusal(err, kind, "no root element");
     if (rc != MSGSEC_OK) {
         xmlFreeDoc(doc);
         return rc;
@@ -121,16 +152,28 @@ static msgsec_err parse_with(xmlParserCtxtPtr ctxt, const uint8_t *buf, size_t l
     return MSGSEC_OK;
 }
 
-msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
-                     msgsec_error *err)
+static msgsec_err parse_once(const doc_kind *kind, const uint8_t *buf, size_t len,
+                             size_t max_bytes, xmlDocPtr *out, msgsec_error *err)
 {
     xmlParserCtxtPtr ctxt = hardened_ctxt();
     *out = NULL;
     if (!ctxt)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = parse_with(ctxt, buf, len, max_bytes, NULL, out, err);
+    msgsec_err rc = parse_with(ctxt, kind, buf, len, max_bytes, NULL, out, err);
     xmlFreeParserCtxt(ctxt); /* the document keeps its reference to the dictionary */
     return rc;
+}
+
+msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                     msgsec_error *err)
+{
+    return parse_once(&wire_doc, buf, len, max_bytes, out, err);
+}
+
+msgsec_err xml_parse_payload(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                             msgsec_error *err)
+{
+    return parse_once(&payload_doc, buf, len, max_bytes, out, err);
 }
 
 struct xml_parser {
@@ -201,7 +244,7 @@ msgsec_err xml_parser_parse(xml_parser *p, const uint8_t *buf, size_t len, size_
             return MSGSEC_OK;
         }
     }
-    msgsec_err rc = parse_with(p->ctxt, buf, len, max_bytes, text, out, err);
+    msgsec_err rc = parse_with(p->ctxt, &wire_doc, buf, len, max_bytes, text, out, err);
     p->uses++;
     if (rc != MSGSEC_OK) /* a failed or stopped parse leaves no state behind */
         xml_parser_drop(p);
@@ -238,7 +281,7 @@ msgsec_err xml_replace_with_content(xmlNodePtr replaced, const uint8_t *data, si
                                                             (int)len, XML_SAFE_OPTIONS, &list);
     if (perr != XML_ERR_OK) {
         xmlFreeNodeList(list);
-        return parse_error(err, "decrypted content", xmlGetLastError());
+        return parse_error(err, "decrypted content", 1, xmlGetLastError());
     }
     for (xmlNodePtr n = list; n; n = n->next) {
         if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE ||

@@ -1,10 +1,13 @@
 /* xml.h - hardened XML parsing and the ID registry (internal).
  *
- * Every XML document libmsgsec reads goes through xml_parse(): size checked
- * before parsing, no network, no DTD, no entity declarations (a DOCTYPE or
- * an entity declaration stops the parser: MSGSEC_E_MALFORMED), bounded depth,
- * never XML_PARSE_HUGE. IDs are registered by us (namespace-aware), never by
- * libxml2's DTD/xml:id machinery. */
+ * This is the one XML parser of libmsgsec: every byte it parses as XML
+ * (envelopes, tokens and assertions, decrypted content, XML payloads to
+ * protect) goes through xml_parse, xml_parse_payload, xml_parser_parse or
+ * xml_replace_with_content, and nothing else calls libxml2's parser: size
+ * checked before parsing, no network, no DTD, no entity declarations (a
+ * DOCTYPE or an entity declaration stops the parser: MSGSEC_E_MALFORMED),
+ * bounded depth, never XML_PARSE_HUGE. IDs are registered by us
+ * (namespace-aware), never by libxml2's DTD/xml:id machinery. */
 #ifndef MSGSEC_XML_H
 #define MSGSEC_XML_H
 
@@ -14,10 +17,17 @@
 #include "internal.h"
 
 #define XML_MAX_DEPTH 64
+/* Ancestors of Body content: s:Envelope and s:Body. */
+#define XML_BODY_DEPTH 2
 
 /* Parses buf[0..len) (len <= max_bytes). *out: caller frees with xmlFreeDoc. */
 msgsec_err xml_parse(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
                      msgsec_error *err);
+/* As xml_parse, for an XML payload (plaintext to protect): its depth is
+ * bounded so that it stays within XML_MAX_DEPTH in the Body, and error
+ * details say "XML payload" and never quote it. */
+msgsec_err xml_parse_payload(const uint8_t *buf, size_t len, size_t max_bytes, xmlDocPtr *out,
+                             msgsec_error *err);
 
 /* A reusable parser for a stream of documents (one per receiver, not
  * thread-safe): keeping libxml2's context and its name dictionary saves

@@ -71,6 +71,14 @@ static inline msgsec_sender *sender_for(const char *name)
     return s;
 }
 
+/* Removes a temporary directory of a test (mkdtemp under /tmp). */
+static inline void remove_tree(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* NUL-terminated envelope; caller frees with free(). */
 static inline char *wrap_with(msgsec_sender *s, const char *payload, const char *content_type,
                        time_t now)
@@ -106,6 +114,7 @@ typedef struct recv_setup {
     int with_crl;
     const char *expected_to;  /* NULL = TEST_TO, "" = not checked */
     const char *replay_path;
+    size_t replay_max_bytes;
     size_t max_bytes;
     unsigned accepted;
     const char *service;      /* PKI name of the service identity; NULL = "service" */
@@ -133,6 +142,7 @@ static inline msgsec_receiver *receiver_with(const recv_setup *rs)
     o.n_crl_files = rs && rs->with_crl ? 1 : 0;
     o.expected_to = !rs || !rs->expected_to ? TEST_TO : *rs->expected_to ? rs->expected_to : NULL;
     o.replay_path = rs ? rs->replay_path : NULL;
+    o.replay_max_bytes = rs ? rs->replay_max_bytes : 0;
     o.max_message_bytes = rs ? rs->max_bytes : 0;
     o.accepted_credentials = rs ? rs->accepted : 0;
     o.protect_tokens = rs ? rs->protect_tokens : 0;

@@ -77,7 +77,7 @@ static const char full_config[] =
     "  clock_skew: 0\n"
     "  max_message_bytes: 65536\n"
     "  ticket_grace: 3600\n"
-    "replay: {path: replay-db}\n"
+    "replay: {path: replay-db, max_bytes: 268435456}\n"
     "rules:\n"
     "  - topic: \"orders/#\"\n"
     "    action: enforce\n"
@@ -162,6 +162,7 @@ static void test_full_config(void **state)
     assert_int_equal(cfg->security.max_message_bytes, 65536);
     assert_int_equal(cfg->security.ticket_grace, 3600);
     expect_path(cfg->replay.path, "replay-db"); /* need not exist yet */
+    assert_int_equal(cfg->replay.max_bytes, 268435456);
 
     assert_int_equal(cfg->n_rules, 3);
     const msgsec_rule *r = cfg->rules;
@@ -238,6 +239,7 @@ static void test_full_config(void **state)
     assert_int_equal(opts.max_message_bytes, 65536);
     assert_int_equal(opts.accepted_credentials, cfg->security.credentials);
     assert_string_equal(opts.replay_path, cfg->replay.path);
+    assert_int_equal(opts.replay_max_bytes, 268435456);
     assert_null(opts.expected_to);
     msgsec_config_receiver_opts(cfg, 0, &opts);
     assert_null(opts.key_file);
@@ -264,6 +266,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->security.ticket_grace, 0);
     assert_int_equal(cfg->security.protect_tokens, 0);
     assert_null(cfg->replay.path);
+    assert_int_equal(cfg->replay.max_bytes, 64 << 20);
     assert_int_equal(cfg->rules[0].n_senders, 0);
     assert_string_equal(cfg->mqtt.host, "127.0.0.1");
     assert_int_equal(cfg->mqtt.port, 1883);
@@ -356,6 +359,8 @@ static const refusal refusals[] = {
     {"security:\n  max_age: 60\n  clock_skew: 300\n", 3, "clock_skew (300) must not exceed"},
     {"security:\n  ticket_grace: 90000\n", 2, "ticket_grace (90000) must not exceed"},
     {"security:\n  max_message_bytes: 10\n", 2, "max_message_bytes: 10 is out of range"},
+    {"replay:\n  max_bytes: 65536\n", 2,
+     "replay.max_bytes: 65536 is out of range 1048576..1099511627776"},
     {"security:\n  suite: basic128\n", 2, "security.suite: unknown value 'basic128'"},
     {"security:\n  protect_tokens: yes please\n", 2,
      "security.protect_tokens: expected true or false"},

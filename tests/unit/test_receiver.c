@@ -55,6 +55,23 @@ static void test_round_trip_xml_payload(void **state)
                MSGSEC_CRED_CERTIFICATE);
 }
 
+/* The deepest XML payload msgsec_wrap takes (XML_MAX_DEPTH within the Body)
+ * is also what the receiver takes back into the Body. */
+static void test_round_trip_deepest_xml_payload(void **state)
+{
+    (void)state;
+    int n = XML_MAX_DEPTH - XML_BODY_DEPTH;
+    strbuf sb;
+    sb_init(&sb, 1024, 0);
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "<d>");
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "</d>");
+    char *doc = sb_steal(&sb, NULL);
+    round_trip("client-rsa", doc, "application/xml", MSGSEC_CRED_CERTIFICATE);
+    free(doc);
+}
+
 static void test_context_json(void **state)
 {
     (void)state;
@@ -436,9 +453,49 @@ static void test_replay_lmdb_survives_reopen(void **state)
     msgsec_receiver_free(r);
     free(env);
     free(next);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(dir);
+}
+
+/* A persistent store filled to its limit (replay_max_bytes) refuses new
+ * messages with a transient class 1 naming the setting, records nothing, and
+ * accepts them once entries have expired. */
+static void test_replay_store_full(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/msgsec-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    recv_setup rs = {.replay_path = dir, .replay_max_bytes = MSGSEC_REPLAY_MIN_BYTES};
+    msgsec_receiver *r = receiver_with(&rs);
+    time_t now = time(NULL);
+    msgsec_receiver_set_time(r, now);
+    /* other messages, accepted for the next hour, fill the store (the same
+       directory and size in one process: one store) */
+    replay_store *filler = NULL;
+    assert_int_equal(replay_open(dir, MSGSEC_REPLAY_MIN_BYTES, &filler, NULL), MSGSEC_OK);
+    for (size_t i = 0; i < MSGSEC_REPLAY_MIN_BYTES / REPLAY_BYTES_PER_ENTRY; i++) {
+        uint8_t key[REPLAY_KEY_LEN];
+        char id[32];
+        snprintf(id, sizeof id, "earlier-%zu", i);
+        SHA256((const uint8_t *)id, strlen(id), key);
+        assert_int_equal(replay_check_and_insert(filler, key, now + 3600, now, NULL), MSGSEC_OK);
+    }
+    char *env = wrap_as("client-rsa", "after the store filled up");
+    msgsec_error e;
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_INTERNAL);
+    assert_int_equal(e.transient, 1);
+    assert_non_null(strstr(e.detail, "is full"));
+    assert_non_null(strstr(e.detail, "replay.max_bytes / --replay-max-bytes"));
+    assert_int_equal(verify_rc(r, env, &e), MSGSEC_E_INTERNAL); /* verify too: it records */
+    assert_int_equal(e.transient, 1);
+    /* nothing recorded: once the others expired, it is accepted, once */
+    msgsec_receiver_set_time(r, now + 3601);
+    msgsec_context_free(unwrap_ok(r, env, "after the store filled up"));
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_REPLAY);
+    assert_int_equal(e.transient, 0);
+    replay_close(filler);
+    msgsec_receiver_free(r);
+    free(env);
+    remove_tree(dir);
 }
 
 static void test_inspect(void **state)
@@ -661,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_ecdsa),
         cmocka_unit_test(test_round_trip_none),
         cmocka_unit_test(test_round_trip_xml_payload),
+        cmocka_unit_test(test_round_trip_deepest_xml_payload),
         cmocka_unit_test(test_context_json),
         cmocka_unit_test(test_context_json_escaping),
         cmocka_unit_test(test_verify_only_receiver),
@@ -675,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_other_service),
         cmocka_unit_test(test_replay_memory),
         cmocka_unit_test(test_replay_lmdb_survives_reopen),
+        cmocka_unit_test(test_replay_store_full),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_issued_credential),
         cmocka_unit_test(test_username_credential),

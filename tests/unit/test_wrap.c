@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "kerberos.h"
 #include "saml.h"
+#include "xml.h"
 
 static int failures;
 static const char *pki;
@@ -619,6 +620,131 @@ static void test_xml_payloads(void)
     msgsec_sender_free(s);
 }
 
+/* n nested elements <d>, the innermost holding text. Caller frees. */
+static char *nested(int n, const char *text)
+{
+    strbuf sb;
+    sb_init(&sb, (size_t)n * 7 + 64, 0);
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "<d>");
+    sb_puts(&sb, text);
+    for (int i = 0; i < n; i++)
+        sb_puts(&sb, "</d>");
+    return sb_steal(&sb, NULL);
+}
+
+/* XML payloads are untrusted input (a protect rule wraps what publishers
+ * send): they go through the receiver's hardened parser. Each hostile one is
+ * refused with class 3 and its reason, without a trace of its content in the
+ * detail; the limits are the receiver's (size, depth within the Body). */
+#define MARKER "PLAINTEXT-MARKER-7f3a"
+static void test_xml_payload_hardening(void)
+{
+    msgsec_sender *s = new_sender(MSGSEC_CRED_CERTIFICATE, "client-rsa.pem", "client-rsa.key");
+    if (!s)
+        return;
+    strbuf laughs;
+    sb_init(&laughs, 4096, 0);
+    sb_puts(&laughs, "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"" MARKER "\">");
+    for (int i = 1; i < 10; i++) {
+        sb_printf(&laughs, "<!ENTITY lol%d \"", i);
+        for (int j = 0; j < 10; j++)
+            sb_printf(&laughs, i == 1 ? "&lol;" : "&lol%d;", i - 1);
+        sb_puts(&laughs, "\">");
+    }
+    sb_puts(&laughs, "]><lolz>&lol9;</lolz>");
+    char *deep = nested(XML_MAX_DEPTH - XML_BODY_DEPTH + 1, MARKER),
+         *very_deep = nested(100000, MARKER),
+         *deepest_ok = nested(XML_MAX_DEPTH - XML_BODY_DEPTH, MARKER);
+    size_t big_len = MSGSEC_DEFAULT_MAX_BYTES + 1;
+    char *big = malloc(big_len + 1);
+    CHECK(big && laughs.data, "out of memory");
+    if (!big || !laughs.data)
+        goto done;
+    memset(big, 'x', big_len);
+    memcpy(big, "<big>" MARKER, strlen("<big>" MARKER));
+    memcpy(big + big_len - 6, "</big>", 6);
+    big[big_len] = '\0';
+    struct {
+        const char *name, *in, *reason;
+    } hostile[] = {
+        {"billion laughs", laughs.data, "DOCTYPE declarations are not allowed"},
+        {"external entity",
+         "<!DOCTYPE a [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><a>" MARKER "&xxe;</a>",
+         "DOCTYPE declarations are not allowed"},
+        {"external DTD", "<!DOCTYPE a SYSTEM \"http://127.0.0.1:9/a.dtd\"><a>" MARKER "</a>",
+         "DOCTYPE declarations are not allowed"},
+        {"parameter entity",
+         "<!DOCTYPE a [<!ENTITY % p SYSTEM \"file:///etc/passwd\"> %p;]><a>" MARKER "</a>",
+         "DOCTYPE declarations are not allowed"},
+        {"undeclared entity", "<a>" MARKER "&xxe;</a>", "not well-formed"},
+        {"one level too deep", deep, "nesting deeper than the limit"},
+        {"deep nesting", very_deep, "nesting deeper than the limit"},
+        {"oversized", big, "exceeds the limit of 1048576"},
+        {"malformed", "<" MARKER "></a>", "not well-formed"},
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        msgsec_wrap_params p = {.content_type = i % 2 ? "application/xml" : "text/xml"};
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+        msgsec_error e = {0};
+        msgsec_err rc = msgsec_wrap(s, &p, (const uint8_t *)hostile[i].in, strlen(hostile[i].in),
+                                    &env, &env_len, &e);
+        CHECK(rc == MSGSEC_E_MALFORMED && e.code == MSGSEC_E_MALFORMED && !env,
+              "%s: rc %d (%s), want 3", hostile[i].name, rc, e.detail);
+        CHECK(strstr(e.detail, "XML payload") && strstr(e.detail, hostile[i].reason),
+              "%s: detail '%s' does not say '%s'", hostile[i].name, e.detail, hostile[i].reason);
+        CHECK(!strstr(e.detail, MARKER) && !strstr(e.detail, "lol"),
+              "%s: detail quotes the plaintext: %s", hostile[i].name, e.detail);
+        msgsec_free(env);
+    }
+    /* the deepest payload the receiver takes in its Body is wrapped */
+    msgsec_wrap_params px = {.content_type = "application/xml"};
+    expect want = {MSGSEC_DEFAULT_TO, MSGSEC_DEFAULT_ACTION, px.content_type,
+                   (const uint8_t *)deepest_ok, strlen(deepest_ok), 1};
+    roundtrip("deepest XML payload", s, TOKEN_BST, &px, (const uint8_t *)deepest_ok,
+              strlen(deepest_ok), &want);
+    msgsec_sender_free(s);
+    s = NULL;
+    /* max_xml_bytes sets the size limit; other payloads are not parsed, not bound by it */
+    msgsec_sender_opts o = {.credential = MSGSEC_CRED_CERTIFICATE,
+                            .cert_file = pki_path("client-rsa.pem"),
+                            .key_file = pki_path("client-rsa.key"),
+                            .service_cert_file = pki_path("service.pem"),
+                            .max_xml_bytes = 4096};
+    msgsec_error e = {0};
+    CHECK(msgsec_sender_new(&o, &s, &e) == MSGSEC_OK, "sender: %s", e.detail);
+    if (!s)
+        goto done;
+    char *small = nested(600, "x"), *fits = nested(50, "x"); /* 4201 and 351 bytes */
+    uint8_t *env = NULL;
+    size_t env_len = 0;
+    CHECK(msgsec_wrap(s, &px, (const uint8_t *)small, strlen(small), &env, &env_len, &e) ==
+                  MSGSEC_E_MALFORMED &&
+              strstr(e.detail, "XML payload of 4201 bytes exceeds the limit of 4096"),
+          "max_xml_bytes 4096: %s", e.detail);
+    msgsec_free(env);
+    env = NULL;
+    want.plain = (const uint8_t *)fits;
+    want.plain_len = strlen(fits);
+    roundtrip("XML payload under max_xml_bytes", s, TOKEN_BST, &px, (const uint8_t *)fits,
+              strlen(fits), &want);
+    msgsec_wrap_params pb = {.content_type = "application/octet-stream"};
+    CHECK(msgsec_wrap(s, &pb, (const uint8_t *)small, strlen(small), &env, &env_len, &e) ==
+              MSGSEC_OK,
+          "a binary payload over max_xml_bytes: %s", e.detail);
+    msgsec_free(env);
+    free(small);
+    free(fits);
+done:
+    msgsec_sender_free(s);
+    sb_free(&laughs, 0);
+    free(deep);
+    free(very_deep);
+    free(deepest_ok);
+    free(big);
+}
+
 static msgsec_err try_sender(msgsec_credential cred, const char *cert, const char *key,
                              const char *service, const char *suite, long ttl, msgsec_error *e)
 {
@@ -980,6 +1106,7 @@ int main(int argc, char **argv)
     }
     test_credentials();
     test_xml_payloads();
+    test_xml_payload_hardening();
     test_sender_errors();
     test_issued();
     test_username();

@@ -10,6 +10,7 @@ and the xmlsec1 CLI); the receiver group runs wrap -> unwrap/verify/inspect.
 """
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,12 @@ def pki(name):
     return os.path.join(PKI, name)
 
 
-def run(args, stdin=b"", timeout=60):
-    p = subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=timeout)
+def run(args, stdin=b"", timeout=60, address_space=None):
+    """address_space: an RLIMIT_AS for the command (as `ulimit -v` sets), in bytes."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    p = subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=timeout,
+                       preexec_fn=limit if address_space else None)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
@@ -50,9 +55,9 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-def expect_fail(args, code, what, stdin=b"", contains=None):
+def expect_fail(args, code, what, stdin=b"", contains=None, address_space=None):
     """Runs msgsec, expects exit code `code` and one 'msgsec: ' line on stderr."""
-    rc, out, err = run(args, stdin)
+    rc, out, err = run(args, stdin, address_space=address_space)
     check(rc == code, f"{what}: exit {rc}, want {code} (stderr: {err.strip()!r})")
     check(err.startswith("msgsec: ") and err.count("\n") == 1,
           f"{what}: stderr is not one 'msgsec:' line: {err!r}")
@@ -62,8 +67,8 @@ def expect_fail(args, code, what, stdin=b"", contains=None):
     return err
 
 
-def expect_ok(args, what, stdin=b""):
-    rc, out, err = run(args, stdin)
+def expect_ok(args, what, stdin=b"", address_space=None):
+    rc, out, err = run(args, stdin, address_space=address_space)
     check(rc == 0, f"{what}: exit {rc} (stderr: {err.strip()!r})")
     check(err == "", f"{what}: stderr not empty: {err!r}")
     return out
@@ -402,10 +407,38 @@ def test_broker_key_checks(tmp):
             expect_fail(UNWRAP, want[name], f"{label} unwrap of EncryptedKey {name}", bad)
 
 
+def test_replay_store_size(tmp):
+    """The persistent replay store fits a 1 GiB address space (ulimit -v 1048576) by
+    default; its size is --replay-max-bytes, and a map that cannot fit is a clear
+    configuration error naming the option."""
+    gib = 1 << 30
+    db = os.path.join(tmp, "replay")
+    env = wrap(RSA + SERVICE, b"under ulimit -v", "wrap for the address-space limit")
+    check(expect_ok(UNWRAP + ["--replay-db", db], "unwrap --replay-db under ulimit -v 1048576",
+                    env, address_space=gib) == b"under ulimit -v", "payload under ulimit -v")
+    expect_fail(UNWRAP + ["--replay-db", db], 6, "replay under ulimit -v 1048576", stdin=env,
+                address_space=gib)
+    expect_fail(["verify", "--ca", pki("ca.pem"), "--replay-db", db], 6,
+                "verify --replay-db under ulimit -v 1048576 (shared store)", stdin=env,
+                address_space=gib)
+    other = wrap(RSA + SERVICE, b"second", "wrap second")
+    expect_ok(UNWRAP + ["--replay-db", db, "--replay-max-bytes", str(256 << 20)],
+              "--replay-max-bytes 256 MiB under ulimit -v 1048576", other, address_space=gib)
+    expect_fail(UNWRAP + ["--replay-db", db], 6, "replay after reopening with another size",
+                stdin=other, address_space=gib)
+    # the size of the old fixed map (2 GiB) does not fit: refused, saying what to change
+    expect_fail(UNWRAP + ["--replay-db", db, "--replay-max-bytes", str(2 * gib)], 2,
+                "a 2 GiB store under ulimit -v 1048576", stdin=other, address_space=gib,
+                contains="--replay-max-bytes")
+    for bad in ("1048575", "0", "64M", str(1 << 41)):
+        expect_fail(UNWRAP + ["--replay-db", db, "--replay-max-bytes", bad], 2,
+                    f"--replay-max-bytes {bad}", stdin=other)
+
+
 GROUPS = {
     "sender": [test_usage, test_key_mode, test_wrap_output, test_out_file],
     "receiver": [test_roundtrip, test_context_inspect, test_receiver_errors, test_must_understand,
-                 test_broker_key_checks],
+                 test_broker_key_checks, test_replay_store_size],
 }
 
 
