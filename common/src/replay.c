@@ -26,6 +26,7 @@
 
 #define REPLAY_MAP_SIZE ((size_t)2 << 30)
 #define REPLAY_PURGE_PER_CALL 16
+#define REPLAY_REFUSED "message was already accepted (replay)"
 
 typedef struct shared_env {
     char *path; /* realpath of the directory */
@@ -180,7 +181,7 @@ static msgsec_err lmdb_check_and_insert(shared_env *se, const uint8_t key[REPLAY
     if ((rc = mdb_get(txn, se->ids, &k, &v)) == 0) {
         if (v.mv_size == 8 && from_be64(v.mv_data) > now) {
             mdb_txn_abort(txn);
-            return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
+            return msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED);
         }
     } else if (rc != MDB_NOTFOUND) {
         mdb_txn_abort(txn);
@@ -198,6 +199,22 @@ static msgsec_err lmdb_check_and_insert(shared_env *se, const uint8_t key[REPLAY
     if ((rc = mdb_txn_commit(txn)) != 0)
         return lmdb_error(err, "commit", rc);
     return MSGSEC_OK;
+}
+
+static msgsec_err lmdb_check(shared_env *se, const uint8_t key[REPLAY_KEY_LEN], time_t now,
+                             msgsec_error *err)
+{
+    MDB_txn *txn;
+    MDB_val k = {REPLAY_KEY_LEN, (void *)key}, v;
+    int rc = mdb_txn_begin(se->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_error(err, "begin", rc);
+    rc = mdb_get(txn, se->ids, &k, &v);
+    int recorded = rc == 0 && v.mv_size == 8 && from_be64(v.mv_data) > now;
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_error(err, "get", rc);
+    return recorded ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED) : MSGSEC_OK;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -240,7 +257,7 @@ static msgsec_err mem_check_and_insert(replay_store *s, const uint8_t key[REPLAY
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     mem_entry *e = mem_find(s->slots, s->cap, key);
     if (e->until > now)
-        return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
+        return msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED);
     if (!e->until)
         s->used++;
     memcpy(e->key, key, REPLAY_KEY_LEN);
@@ -283,4 +300,14 @@ msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY
     if (store->lmdb)
         return lmdb_check_and_insert(store->lmdb, key, until, now, err);
     return mem_check_and_insert(store, key, until, now, err);
+}
+
+msgsec_err replay_check(replay_store *store, const uint8_t key[REPLAY_KEY_LEN], time_t now,
+                        msgsec_error *err)
+{
+    if (store->lmdb)
+        return lmdb_check(store->lmdb, key, now, err);
+    return mem_find(store->slots, store->cap, key)->until > now
+               ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED)
+               : MSGSEC_OK;
 }
