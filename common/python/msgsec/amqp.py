@@ -24,9 +24,10 @@
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from proton import Condition, Delivery, Message
 from proton.handlers import MessagingHandler
@@ -63,6 +64,13 @@ def _copy(msg: Message, properties: Dict[str, Any]) -> Message:
     return copy
 
 
+class _Tick:
+    """A timer task's handler that calls a function with the event."""
+
+    def __init__(self, fn: Callable[[Any], None]) -> None:
+        self.on_timer_task = fn
+
+
 class Consumer(MessagingHandler):
     """The proton handler behind :func:`serve`, for services that run their own Container."""
 
@@ -83,6 +91,8 @@ class Consumer(MessagingHandler):
         self._awaiting: Dict[str, Any] = {}   # tag of a copy we sent -> (original, outcome)
         self._tags = itertools.count(1)
         self._connection = self._retry_sender = self._poison_sender = self._timer = None
+        self._queue: Deque[Tuple[Message, Any]] = collections.deque()
+        self._work, self._work_scheduled = _Tick(self._next), False
 
     # ---------------------------------------------------------------- links
     def on_start(self, event: Any) -> None:
@@ -109,8 +119,9 @@ class Consumer(MessagingHandler):
             self._connection.close()
 
     def on_disconnected(self, event: Any) -> None:
-        # unsettled deliveries go back to the queue with the connection: forget their copies
+        # unsettled deliveries go back to the queue with the connection: forget them
         self._awaiting.clear()
+        self._queue.clear()
 
     def on_link_error(self, event: Any) -> None:
         cond = event.link.remote_condition
@@ -119,7 +130,28 @@ class Consumer(MessagingHandler):
 
     # ------------------------------------------------------------ messages
     def on_message(self, event: Any) -> None:
-        msg, delivery = event.message, event.delivery
+        # The handler runs from a timer task, after the reactor's next I/O pass: so the
+        # settlement of the message before (and the acceptance of a copy's original) is on
+        # the wire before the next handler starts, not held back while it runs.
+        # A message also waits while a copy we sent (retry, poison) is not yet accepted by the
+        # broker: its original is settled then, and must be before another handler runs, or
+        # a kill would leave both the original and the copy in the queue.
+        self._queue.append((event.message, event.delivery))
+        self._kick(event.container)
+
+    def _kick(self, container: Any) -> None:
+        if self._queue and not self._awaiting and not self._work_scheduled:
+            self._work_scheduled = True
+            container.schedule(0, self._work)
+
+    def _next(self, event: Any) -> None:
+        self._work_scheduled = False
+        if self._queue and not self._awaiting:
+            msg, delivery = self._queue.popleft()
+            self._handle(msg, delivery)
+        self._kick(event.container)
+
+    def _handle(self, msg: Message, delivery: Any) -> None:
         props = msg.properties or {}
         try:
             failures = max(int(props.get(ATTEMPTS_PROPERTY, 0)), int(msg.delivery_count or 0))
@@ -176,6 +208,7 @@ class Consumer(MessagingHandler):
                       event.link.target.address)
             original.update(Delivery.RELEASED)
             original.settle()
+        self._kick(event.container)
 
     def on_accepted(self, event: Any) -> None:
         self._copy_settled(event, True)
