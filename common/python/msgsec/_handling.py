@@ -25,6 +25,9 @@ from ._context import Context
 from ._errors import ConfigurationError, Error, ReplayError
 
 Handler = Callable[[bytes, Context], object]
+#: called with (kind, reason) once per handler attempt that failed ("retry") and per settled
+#: message ("handled", "duplicate", "refused", "exhausted"); reason is "" for the first two
+Observer = Callable[[str, str], None]
 log = logging.getLogger("msgsec")
 
 

@@ -14,8 +14,9 @@
   reason in the application property ``msgsec-reject-reason``.
 - A handler exception is retried up to ``retries`` times, then handled per ``on_error``. The
   count travels with the message: the failed delivery is settled only once a copy carrying
-  ``msgsec-attempts`` = failures so far is accepted by the broker at the back of the queue, so
-  the count survives restarts and other consumers of the queue see it. The header's
+  ``msgsec-attempts`` = failures so far is accepted by the broker at the back of the queue
+  (and no other handler starts meanwhile, so a kill cannot leave both in the queue): the count
+  survives restarts and other consumers of the queue see it. The header's
   delivery-count is honoured too where the broker keeps one (RabbitMQ 3.10 does not: it always
   sends 0). The copy is safe: the replay entry is committed only on success, and of two copies
   the second to succeed is a duplicate.
@@ -37,7 +38,7 @@ from ._binding import Receiver
 from ._errors import Error
 from ._handling import (ATTEMPTS_PROPERTY, CLASS_PROPERTY, DUPLICATE, EXHAUSTED, HANDLED,
                         REASON_PROPERTY, REFUSED, RETRY, Drop, ErrorHandling, Handler, Move,
-                        Outcome, Reject, check_error_handling, process)
+                        Observer, Outcome, Reject, check_error_handling, process)
 
 log = logging.getLogger("msgsec.amqp")
 
@@ -78,14 +79,14 @@ class Consumer(MessagingHandler):
                  on_error: Optional[ErrorHandling] = None, retries: int = 5,
                  poison: Optional[str] = None, prefetch: int = 10,
                  max_messages: Optional[int] = None, timeout: Optional[float] = None,
-                 connect: Optional[Dict[str, Any]] = None):
+                 observer: Optional[Observer] = None, connect: Optional[Dict[str, Any]] = None):
         super().__init__(prefetch=prefetch, auto_accept=False)
         if retries < 0:
             raise ValueError("retries must be >= 0")
         self.url, self.address, self.receiver, self.handler = url, address, receiver, handler
         self.on_error = check_error_handling(on_error, poison)
         self.retries, self.poison = retries, poison
-        self.max_messages, self.timeout = max_messages, timeout
+        self.max_messages, self.timeout, self.observer = max_messages, timeout, observer
         self.connect_options = connect or {}
         self.counts = {HANDLED: 0, DUPLICATE: 0, REFUSED: 0, EXHAUSTED: 0, RETRY: 0}
         self._awaiting: Dict[str, Any] = {}   # tag of a copy we sent -> (original, outcome)
@@ -223,6 +224,8 @@ class Consumer(MessagingHandler):
         delivery.update(state)
         delivery.settle()
         self.counts[outcome.kind] += 1
+        if self.observer is not None:
+            self.observer(outcome.kind, outcome.reason)
         settled = sum(n for kind, n in self.counts.items() if kind != RETRY)
         if self.max_messages is not None and settled >= self.max_messages:
             self.stop()
@@ -231,15 +234,17 @@ class Consumer(MessagingHandler):
 def serve(url: str, address: str, receiver: Receiver, handler: Handler, *,
           on_error: Optional[ErrorHandling] = None, retries: int = 5,
           poison: Optional[str] = None, prefetch: int = 10, max_messages: Optional[int] = None,
-          timeout: Optional[float] = None, **connect: Any) -> Dict[str, int]:
+          timeout: Optional[float] = None, observer: Optional[Observer] = None,
+          **connect: Any) -> Dict[str, int]:
     """Consumes ``address`` at ``url`` and calls ``handler(payload, ctx)`` for each message
     that ``receiver`` accepts, until ``max_messages`` are settled or ``timeout`` seconds passed
     (default: forever). ``connect``: options of proton's Container.connect (``user``,
     ``password``, ``allowed_mechs``, ``ssl_domain``, ...). ``on_error`` defaults to Move with a
-    ``poison`` address, else Reject. Returns the counts of handled, duplicate, refused,
-    exhausted and retried deliveries."""
+    ``poison`` address, else Reject. ``observer(kind, reason)`` hears of every outcome (logs,
+    metrics). Returns the counts of handled, duplicate, refused, exhausted and retried
+    deliveries."""
     consumer = Consumer(url, address, receiver, handler, on_error=on_error, retries=retries,
                         poison=poison, prefetch=prefetch, max_messages=max_messages,
-                        timeout=timeout, connect=connect)
+                        timeout=timeout, observer=observer, connect=connect)
     Container(consumer).run()
     return consumer.counts

@@ -39,7 +39,7 @@ from paho.mqtt.properties import Properties
 from ._binding import Receiver
 from ._handling import (ATTEMPTS_PROPERTY, CLASS_PROPERTY, DUPLICATE, EXHAUSTED, HANDLED,
                         REASON_PROPERTY, REFUSED, RETRY, Drop, ErrorHandling, Handler, Move,
-                        Outcome, check_error_handling, process)
+                        Observer, Outcome, check_error_handling, process)
 
 log = logging.getLogger("msgsec.mqtt")
 
@@ -100,13 +100,15 @@ class Consumer:
                  *, client_id: str, state: str, on_error: Optional[ErrorHandling] = None,
                  retries: int = 5, poison: Optional[str] = None, retry_delay: float = 1.0,
                  keepalive: int = 60, tls: Optional[Dict[str, Any]] = None,
-                 username: Optional[str] = None, password: Optional[str] = None) -> None:
+                 username: Optional[str] = None, password: Optional[str] = None,
+                 observer: Optional[Observer] = None) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         self.host, self.port, self.topic, self.keepalive = host, port, topic, keepalive
         self.receiver, self.handler = receiver, handler
         self.on_error = check_error_handling(on_error, poison, reject_ok=False)
         self.retries, self.poison, self.retry_delay = retries, poison, retry_delay
+        self.observer = observer
         self.counts = {HANDLED: 0, DUPLICATE: 0, REFUSED: 0, EXHAUSTED: 0, RETRY: 0}
         self._failures = _FailureCounts(state)
         self._client = _client(client_id, tls, username, password)
@@ -136,7 +138,7 @@ class Consumer:
             outcome = process(self.receiver, envelope, self.handler, failures, self.retries)
             if outcome.kind != RETRY:
                 break
-            self.counts[RETRY] += 1
+            self._count(outcome)
             failures = outcome.failures
             self._failures.set(key, failures)
             time.sleep(self.retry_delay)
@@ -146,7 +148,12 @@ class Consumer:
             log.info("msgsec.mqtt: duplicate of a handled message acknowledged")
         if failures:
             self._failures.forget(key)
+        self._count(outcome)
+
+    def _count(self, outcome: Outcome) -> None:
         self.counts[outcome.kind] += 1
+        if self.observer is not None:
+            self.observer(outcome.kind, outcome.reason)
 
     def _fail(self, msg: paho.MQTTMessage, outcome: Outcome) -> None:
         log.warning("msgsec.mqtt: %s message on %s (%s): %s", self.on_error.value, msg.topic,
@@ -206,16 +213,18 @@ def serve(host: str, port: int, topic: str, receiver: Receiver, handler: Handler
           retries: int = 5, poison: Optional[str] = None, retry_delay: float = 1.0,
           keepalive: int = 60, tls: Optional[Dict[str, Any]] = None,
           username: Optional[str] = None, password: Optional[str] = None,
-          max_messages: Optional[int] = None, timeout: Optional[float] = None) -> Dict[str, int]:
+          max_messages: Optional[int] = None, timeout: Optional[float] = None,
+          observer: Optional[Observer] = None) -> Dict[str, int]:
     """Subscribes to ``topic`` (QoS 1, persistent session ``client_id``) and calls
     ``handler(payload, ctx)`` for each message ``receiver`` accepts, until ``max_messages`` are
     acknowledged or ``timeout`` seconds passed (default: forever). ``state``: SQLite file of the
     handler failure counts. ``on_error`` defaults to Move with a ``poison`` topic, else Drop.
-    ``tls``: keyword arguments of paho's tls_set. Returns the counts of handled, duplicate,
-    refused, exhausted and retried messages."""
+    ``tls``: keyword arguments of paho's tls_set. ``observer(kind, reason)`` hears of every
+    outcome. Returns the counts of handled, duplicate, refused, exhausted and retried
+    messages."""
     consumer = Consumer(host, port, topic, receiver, handler, client_id=client_id, state=state,
                         on_error=on_error, retries=retries, poison=poison,
                         retry_delay=retry_delay, keepalive=keepalive, tls=tls,
-                        username=username, password=password)
+                        username=username, password=password, observer=observer)
     consumer.run(max_messages=max_messages, timeout=timeout)
     return consumer.counts
