@@ -7,7 +7,7 @@ import os
 import threading
 import weakref
 from ctypes import byref, c_size_t, c_void_p, string_at
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _ffi
 from ._context import Context
@@ -91,7 +91,26 @@ class _Pending:
         self._finalizer()
 
 
-class Sender:
+T = TypeVar("T", bound="_Owner")
+
+
+class _Owner:
+    """Owns a library handle: close(), ``with``, or garbage collection frees it (a Sender
+    wipes its keys first)."""
+
+    _h: _Handle
+
+    def close(self) -> None:
+        self._h.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class Sender(_Owner):
     """Secures payloads for one receiving service (``msgsec wrap``).
 
     ``service_cert``: PEM certificate of the receiving service (required).
@@ -177,16 +196,6 @@ class Sender:
             finally:
                 lib.msgsec_free(self._out)
 
-    def close(self) -> None:
-        """Wipes the keys and frees the handle (also done at garbage collection)."""
-        self._h.close()
-
-    def __enter__(self) -> "Sender":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
 
 def _read_password(path: PathLike) -> str:
     """The first line of a password file, as ``msgsec wrap --password-file`` reads it."""
@@ -198,7 +207,7 @@ def _read_password(path: PathLike) -> str:
     return line.decode("utf-8")
 
 
-class Receiver:
+class Receiver(_Owner):
     """Unwraps (full check and decryption) or verifies messages for one service
     (``msgsec unwrap`` / ``msgsec verify``).
 
@@ -365,15 +374,6 @@ class Receiver:
         with h.lock:
             lib.msgsec_receiver_set_time(h.get("Receiver"), int(now or 0))
 
-    def close(self) -> None:
-        """Frees the handle (also done at garbage collection)."""
-        self._h.close()
-
-    def __enter__(self) -> "Receiver":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def inspect(envelope: Bytes, max_bytes: int = 1048576) -> dict:

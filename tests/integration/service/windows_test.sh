@@ -8,12 +8,7 @@ set -euo pipefail
 work=$(mktemp -d /tmp/msgsec-pywindows.XXXXXX)
 trap 'kdc_stop; rm -rf "$work"' EXIT
 kdc_start "$work/kdc" EXAMPLE.COM
-kdc_adduser alice@EXAMPLE.COM alice-pw
-kdc_addprinc msgsec/orders@EXAMPLE.COM
-kdc_addprinc msgsec/billing@EXAMPLE.COM
-kdc_keytab "$work/orders.kt" msgsec/orders@EXAMPLE.COM
-kdc_keytab "$work/billing.kt" msgsec/billing@EXAMPLE.COM
-kdc_kinit alice@EXAMPLE.COM alice-pw
+kdc_orders_billing "$work"
 MSGSEC_SPN=msgsec/orders@EXAMPLE.COM MSGSEC_KEYTAB=$work/orders.kt \
 MSGSEC_OTHER_KEYTAB=$work/billing.kt \
     "$PY" "$TESTS_DIR/unit/python/test_binding.py" WindowsTest
