@@ -51,11 +51,12 @@ def _paths(value: Union[None, PathLike, Iterable[PathLike]]) -> List[str]:
     return [os.fsdecode(v) for v in value]
 
 
-def _seconds(value: Optional[float], what: str, minimum: int) -> int:
+def _whole(value: Optional[float], what: str, minimum: int, unit: str = "seconds") -> int:
+    """A whole number >= minimum, or 0 (the library's default) for None."""
     if value is None:
         return 0
     if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ConfigurationError(2, "%s must be a whole number of seconds >= %d" % (what, minimum))
+        raise ConfigurationError(2, "%s must be a whole number of %s >= %d" % (what, unit, minimum))
     return int(value)
 
 
@@ -151,7 +152,7 @@ class Sender(_Owner):
         opts.token_file = _fs(token)
         opts.service_cert_file = _fs(service_cert)
         opts.suite = _text(suite, "suite")
-        opts.ttl_seconds = _seconds(ttl, "ttl", 1)
+        opts.ttl_seconds = _whole(ttl, "ttl", 1)
         handle = c_void_p()
         err = _ffi.msgsec_error()
         try:
@@ -186,7 +187,7 @@ class Sender(_Owner):
             p.content_type = _text(content_type, "content_type")
             p.message_id = _text(message_id, "message_id")
             p.now = 0
-            p.ttl_seconds = _seconds(ttl, "ttl", 1)
+            p.ttl_seconds = _whole(ttl, "ttl", 1)
             rc = lib.msgsec_wrap(h.get("Sender"), byref(p), data, len(data), byref(self._out),
                                  byref(self._out_len), byref(self._err))
             if rc:
@@ -259,13 +260,13 @@ class Receiver(_Owner):
         opts.users_file = _fs(users)
         opts.keytab_file = _fs(keytab)
         opts.expected_to = _text(to, "to")
-        opts.max_age = _seconds(max_age, "max_age", 1)
-        skew = _seconds(clock_skew, "clock_skew", 0)
+        opts.max_age = _whole(max_age, "max_age", 1)
+        skew = _whole(clock_skew, "clock_skew", 0)
         opts.clock_skew = -1 if clock_skew is not None and skew == 0 else skew  # 0 = default in C
-        opts.ticket_grace = _seconds(ticket_grace, "ticket_grace", 0)
+        opts.ticket_grace = _whole(ticket_grace, "ticket_grace", 0)
         if opts.ticket_grace > (opts.max_age or 86400):
             raise ConfigurationError(2, "ticket_grace must not exceed max_age")
-        opts.max_message_bytes = _seconds(max_message_bytes, "max_message_bytes", 1)
+        opts.max_message_bytes = _whole(max_message_bytes, "max_message_bytes", 1, "bytes")
         opts.accepted_credentials = mask
         opts.suite = _text(suite, "suite")
         opts.replay_path = _fs(replay_db)

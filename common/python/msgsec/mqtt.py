@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ._binding import Receiver
 from ._handling import (ATTEMPTS_PROPERTY, CLASS_PROPERTY, DUPLICATE, EXHAUSTED, HANDLED,
@@ -123,7 +124,9 @@ class Consumer:
         if rc != 0:
             log.error("msgsec.mqtt: connection refused: %s", rc)
             return
-        client.subscribe(self.topic, qos=1)
+        # the session keeps the subscription: renewing it must not send retained messages again
+        client.subscribe(self.topic, options=SubscribeOptions(
+            qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
         log.info("msgsec.mqtt: consuming %s from %s:%d (session present: %s)", self.topic,
                  self.host, self.port, flags.get("session present"))
 
