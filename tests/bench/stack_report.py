@@ -2,6 +2,7 @@
 """Report of the docker stack's end-to-end benchmark (tests/bench/bench_stack.sh).
 
 usage: stack_report.py PUBLISH_JSON BRIDGE_SAMPLES QUEUE_SAMPLES SERVICE_LOG MARKER
+       stack_report.py drain SERVICE_LOG MARKER COUNT
 
 PUBLISH_JSON: stack_publish.py's timings. BRIDGE_SAMPLES: lines "UNIX_TIME DELIVERED" (the
 bridge's msgsec_bridge_delivered_total{side="amqp"}). QUEUE_SAMPLES: lines "UNIX_TIME READY
@@ -13,6 +14,8 @@ AMQP) -> RabbitMQ -> Python service (msgsec.amqp: unwrap, handler, commit, settl
 "done" is when it had passed on the last message: the publisher's last PUBACK, the bridge's
 delivered counter reaching COUNT, the service's last RECEIVED line. The limiting stage is the
 last one that finishes more than SLACK after the stage before it: the stages after it kept up.
+"drain": the service alone, emptying a queue that held COUNT of MARKER's orders (first to last
+RECEIVED line).
 """
 import datetime
 import json
@@ -48,7 +51,19 @@ def received_times(path: str, marker: str) -> List[float]:
     return times
 
 
+def drain(service_log: str, marker: str, n: int) -> int:
+    got = received_times(service_log, marker)
+    if len(got) != n:
+        print("INCOMPLETE: the service drained %d of %d" % (len(got), n))
+        return 1
+    print("the service alone, draining %d queued orders: %.0f msgs/s (first to last message)"
+          % (n, n / max(max(got) - min(got), 1e-9)))
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1] == "drain":
+        return drain(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     pub_file, bridge_file, queue_file, service_log, marker = sys.argv[1:6]
     with open(pub_file) as f:
         pub = json.load(f)

@@ -246,6 +246,24 @@ if [ -n "${MSGSEC_BENCH_E2E:-}" ]; then
     /usr/bin/python3 "$repo/tests/bench/stack_report.py" "$bench/publish.json" "$bench/bridge.samples" \
         "$bench/queue.samples" "$bench/service.log" "$bench_marker" | sed 's/^/    /' \
         || fail "end-to-end benchmark incomplete"
+    # the service alone: N more wait in RabbitMQ's queue while it is stopped, then it drains them
+    drain_marker=$bench_marker-drain
+    podman stop -t 10 "$(cname service)" >/dev/null
+    podman run --rm --network "${project}_msgsec" --user 10003:10000 \
+        -v "${project}_pki:/pki:ro" -v "$repo/tests/bench/stack_publish.py:/bench/stack_publish.py:ro" \
+        -v "$bench:/out" "localhost/msgsec-demo:$MSGSEC_TAG" \
+        /usr/bin/python3 /bench/stack_publish.py "$n" "$drain_marker" /out/drain.json >/dev/null 2>&1 \
+        || fail "benchmark publisher (drain)"
+    queued() { podman exec "$(cname rabbitmq)" rabbitmqctl -q list_queues name messages_ready \
+                 --no-table-headers 2>/dev/null | awk '$1 == "orders" {print $2}'; }
+    end=$(( $(date +%s) + 120 + n / 10 ))
+    while [ "$(queued)" != "$n" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+    podman start "$(cname service)" >/dev/null
+    drained() { podman logs "$(cname service)" 2>/dev/null | grep -c "^RECEIVED .*$drain_marker" || true; }
+    while [ "$(drained)" -lt "$n" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+    podman logs -t "$(cname service)" >"$bench/service.log" 2>&1
+    /usr/bin/python3 "$repo/tests/bench/stack_report.py" drain "$bench/service.log" "$drain_marker" \
+        "$n" | sed 's/^/    /' || fail "drain benchmark incomplete"
 fi
 
 # ---------------------------------------------------------------- 5. no plaintext at brokers

@@ -219,7 +219,10 @@ class Receiver(_Owner):
     ``max_age`` (86400), ``clock_skew`` (300), ``ticket_grace`` (0) in seconds;
     ``max_message_bytes``; ``credentials``: accepted credential types (default all);
     ``replay_db``: LMDB directory of the persistent replay cache (default in memory);
-    ``replay_url``: a shared Redis replay cache (not in this libmsgsec yet).
+    ``replay_url`` (+ ``replay_password_file``, ``replay_namespace``): a replay cache shared
+    through Redis; ``replay_max_bytes``: bound of the LMDB replay store;
+    ``require_signed_token``: the signing token must itself be signed. These last ones need a
+    libmsgsec that has them (ConfigurationError otherwise).
 
     A Receiver may be shared between threads: its calls are serialized and the GIL is released
     while the library works. To unwrap on several cores, use one Receiver per thread; receivers
@@ -235,15 +238,26 @@ class Receiver(_Owner):
                  clock_skew: Optional[int] = None, ticket_grace: Optional[int] = None,
                  max_message_bytes: Optional[int] = None,
                  credentials: Optional[Iterable[str]] = None, suite: Optional[str] = None,
-                 replay_db: Optional[PathLike] = None, replay_url: Optional[str] = None) -> None:
+                 replay_db: Optional[PathLike] = None, replay_url: Optional[str] = None,
+                 replay_password_file: Optional[PathLike] = None,
+                 replay_namespace: Optional[str] = None, replay_max_bytes: Optional[int] = None,
+                 require_signed_token: bool = False) -> None:
         if replay_db is not None and replay_url is not None:
             raise ConfigurationError(2, "give replay_db or replay_url, not both")
         opts = _ffi.new_struct(_ffi.msgsec_receiver_opts)
-        if replay_url is not None:
-            # API churn: replay_url / replay_password_file / replay_namespace (Redis) go here.
-            if not _ffi.has_field(_ffi.msgsec_receiver_opts, "replay_url"):
-                raise ConfigurationError(2, "replay_url: this libmsgsec has no Redis replay cache")
-            opts.replay_url = _text(replay_url, "replay_url")
+        # API churn: options of receiver_opts fields that libmsgsec is gaining; set only when
+        # the structure in _ffi.py declares them.
+        newer = {"replay_url": _text(replay_url, "replay_url"),
+                 "replay_password_file": _fs(replay_password_file),
+                 "replay_namespace": _text(replay_namespace, "replay_namespace"),
+                 "replay_max_bytes": _whole(replay_max_bytes, "replay_max_bytes", 1, "bytes"),
+                 "require_signed_token": int(bool(require_signed_token))}
+        for field, value in newer.items():
+            if not value:
+                continue
+            if not _ffi.has_field(_ffi.msgsec_receiver_opts, field):
+                raise ConfigurationError(2, "%s: not supported by this libmsgsec" % field)
+            setattr(opts, field, value)
         mask = 0
         for name in credentials if credentials is not None else ():
             if name not in _ffi.CREDENTIALS:
