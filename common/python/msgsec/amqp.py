@@ -113,6 +113,7 @@ class Consumer(MessagingHandler):
 
     def stop(self) -> None:
         """Closes the connection; unsettled deliveries go back to the queue."""
+        self._queue.clear()  # no handler starts any more
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
