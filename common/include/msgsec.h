@@ -119,6 +119,7 @@ typedef struct msgsec_wrap_params {
                                  MSGSEC_E_MALFORMED */
     const char *message_id;   /* wsa:MessageID; NULL = fresh urn:uuid */
     time_t now;               /* Created; 0 = current time */
+    long ttl_seconds;         /* Expires - Created for this message; 0 = the sender's */
 } msgsec_wrap_params;
 
 /* Secures payload[0..len) for the service. params: borrowed, may be NULL.
@@ -239,6 +240,27 @@ msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *po
 msgsec_err msgsec_verify_with(msgsec_receiver *receiver, const msgsec_policy *policy,
                               const uint8_t *envelope, size_t len, msgsec_context **ctx,
                               msgsec_error *err);
+
+/* Two-phase acceptance, for a queue consumer that acknowledges a message only
+ * once its handler has processed it (at-least-once delivery, exactly-once
+ * effect). msgsec_unwrap_deferred is msgsec_unwrap except that the replay
+ * entry is only looked up (MSGSEC_E_REPLAY if it is recorded already), not
+ * recorded: ctx is required and carries it. Once the message is processed,
+ * msgsec_replay_commit records it, before the message is acknowledged to its
+ * queue. A process that dies in between has recorded nothing, so the copy the
+ * broker redelivers is accepted and processed again; a copy that arrives
+ * after the commit is a replay. Two copies unwrapped at once (by two
+ * consumers sharing one store) are both accepted: the second commit returns
+ * MSGSEC_E_REPLAY. */
+msgsec_err msgsec_unwrap_deferred(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
+                                  uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
+                                  msgsec_error *err);
+/* Records the replay entry of ctx (from msgsec_unwrap_deferred on receiver, or
+ * on a receiver sharing its replay store). MSGSEC_E_REPLAY if another copy was
+ * recorded meanwhile; MSGSEC_E_USAGE if ctx has no entry waiting (from
+ * msgsec_unwrap or msgsec_verify, or committed already). ctx: borrowed. */
+msgsec_err msgsec_replay_commit(msgsec_receiver *receiver, msgsec_context *ctx,
+                                msgsec_error *err);
 
 /* Override the receiver's clock (tests and benchmarks); 0 = real time. */
 void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now);

@@ -15,7 +15,8 @@
  *   (8) -> accepted credential (8) -> signer chain (4/5) -> Timestamp
  *   freshness (5) -> Kerberos ticket rule (5) -> wsa:To (8) -> password of
  *   the username credential (4) -> Body decryption (7) -> replay (6),
- *   recorded only when everything else passed.
+ *   recorded only when everything else passed (msgsec_unwrap_deferred: only
+ *   looked up, and recorded by msgsec_replay_commit).
  * A verify-only receiver (broker) checks the symmetric credentials (none,
  * username, windows) for structure and algorithms only: it holds no key to
  * check anything else. The context says which: verified = structure (no
@@ -503,7 +504,15 @@ static msgsec_err check_replay(recv_msg *m, msgsec_context *ctx, time_t until, m
     free(sig_text);
     if (!ok)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot compute the replay key");
-    return replay_check_and_insert(m->r->replay, key, until, m->now, err);
+    if (!m->defer_replay)
+        return replay_check_and_insert(m->r->replay, key, until, m->now, err);
+    msgsec_err rc = replay_check(m->r->replay, key, m->now, err);
+    if (rc == MSGSEC_OK) {
+        memcpy(ctx->replay_key, key, sizeof key);
+        ctx->replay_until = until;
+        ctx->replay_pending = 1;
+    }
+    return rc;
 }
 
 static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *err)
@@ -638,16 +647,23 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     return MSGSEC_OK;
 }
 
-static msgsec_err receive(msgsec_receiver *r, int full, const msgsec_policy *policy,
+/* What receive() does: check what a broker can (verify), unwrap, or unwrap
+ * and leave the replay entry to msgsec_replay_commit. */
+enum { RECV_VERIFY, RECV_UNWRAP, RECV_UNWRAP_DEFERRED };
+
+static time_t receiver_now(const msgsec_receiver *r) { return r->fixed_now ? r->fixed_now : time(NULL); }
+
+static msgsec_err receive(msgsec_receiver *r, int mode, const msgsec_policy *policy,
                           const uint8_t *envelope, size_t len, uint8_t **payload,
                           size_t *payload_len, msgsec_context **ctx_out, msgsec_error *err)
 {
     recv_msg m;
     memset(&m, 0, sizeof m);
     m.r = r;
-    m.full = full;
+    m.full = mode != RECV_VERIFY;
+    m.defer_replay = mode == RECV_UNWRAP_DEFERRED;
     m.policy = policy;
-    m.now = r->fixed_now ? r->fixed_now : time(NULL);
+    m.now = receiver_now(r);
     msgsec_context *ctx = context_new();
     msgsec_err rc = ctx ? process(&m, envelope, len, ctx, err)
                         : msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -678,7 +694,7 @@ static msgsec_err receive(msgsec_receiver *r, int full, const msgsec_policy *pol
     return rc;
 }
 
-msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+static msgsec_err unwrap_mode(msgsec_receiver *receiver, int mode, const msgsec_policy *policy,
                               const uint8_t *envelope, size_t len, uint8_t **payload,
                               size_t *payload_len, msgsec_context **ctx, msgsec_error *err)
 {
@@ -688,7 +704,39 @@ msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *po
         *ctx = NULL;
     if (!receiver->key)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "unwrap needs the service key");
-    return receive(receiver, 1, policy, envelope, len, payload, payload_len, ctx, err);
+    return receive(receiver, mode, policy, envelope, len, payload, payload_len, ctx, err);
+}
+
+msgsec_err msgsec_unwrap_with(msgsec_receiver *receiver, const msgsec_policy *policy,
+                              const uint8_t *envelope, size_t len, uint8_t **payload,
+                              size_t *payload_len, msgsec_context **ctx, msgsec_error *err)
+{
+    return unwrap_mode(receiver, RECV_UNWRAP, policy, envelope, len, payload, payload_len, ctx,
+                       err);
+}
+
+msgsec_err msgsec_unwrap_deferred(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
+                                  uint8_t **payload, size_t *payload_len, msgsec_context **ctx,
+                                  msgsec_error *err)
+{
+    if (!ctx) {
+        *payload = NULL;
+        *payload_len = 0;
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "a deferred unwrap needs its context");
+    }
+    return unwrap_mode(receiver, RECV_UNWRAP_DEFERRED, NULL, envelope, len, payload, payload_len,
+                       ctx, err);
+}
+
+msgsec_err msgsec_replay_commit(msgsec_receiver *receiver, msgsec_context *ctx, msgsec_error *err)
+{
+    if (!ctx || !ctx->replay_pending)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "no replay entry waiting to be committed");
+    msgsec_err rc = replay_check_and_insert(receiver->replay, ctx->replay_key, ctx->replay_until,
+                                            receiver_now(receiver), err);
+    if (rc == MSGSEC_OK)
+        ctx->replay_pending = 0;
+    return rc;
 }
 
 msgsec_err msgsec_unwrap(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,
@@ -704,7 +752,7 @@ msgsec_err msgsec_verify_with(msgsec_receiver *receiver, const msgsec_policy *po
 {
     if (ctx)
         *ctx = NULL;
-    return receive(receiver, 0, policy, envelope, len, NULL, NULL, ctx, err);
+    return receive(receiver, RECV_VERIFY, policy, envelope, len, NULL, NULL, ctx, err);
 }
 
 msgsec_err msgsec_verify(msgsec_receiver *receiver, const uint8_t *envelope, size_t len,

@@ -20,6 +20,10 @@ struct msgsec_context {
     size_t signer_der_len;
     char **claim_keys, **claim_values;
     size_t n_claims;
+    /* msgsec_unwrap_deferred: the replay entry msgsec_replay_commit records */
+    int replay_pending;
+    uint8_t replay_key[32]; /* REPLAY_KEY_LEN */
+    time_t replay_until;
 };
 
 /* Allocates an empty context; NULL when out of memory. */
@@ -48,6 +52,9 @@ void replay_close(replay_store *store);
  * err->transient set. */
 msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY_KEY_LEN],
                                    time_t until, time_t now, msgsec_error *err);
+/* MSGSEC_E_REPLAY if key is recorded and not expired at now; records nothing. */
+msgsec_err replay_check(replay_store *store, const uint8_t key[REPLAY_KEY_LEN], time_t now,
+                        msgsec_error *err);
 
 /* ---- certificate trust (recv_trust.c) ---- */
 /* A recently seen signer certificate: parsing one costs more than an RSA
@@ -130,6 +137,7 @@ typedef struct recv_key {
 typedef struct recv_msg {
     msgsec_receiver *r;
     int full;                /* 1 = unwrap (decrypts), 0 = verify (broker) */
+    int defer_replay;        /* msgsec_unwrap_deferred: look up, leave the entry in ctx */
     const msgsec_policy *policy; /* the caller's; NULL = none */
     time_t now;
     xmlDocPtr doc;

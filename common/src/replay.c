@@ -38,6 +38,7 @@
 
 #define REPLAY_PURGE_PER_CALL 16
 #define REPLAY_PURGE_BATCH 1024 /* entries deleted per transaction when full */
+#define REPLAY_REFUSED "message was already accepted (replay)"
 
 typedef struct shared_env {
     char *path; /* realpath of the directory */
@@ -254,7 +255,7 @@ static msgsec_err lmdb_try_insert(shared_env *se, const uint8_t key[REPLAY_KEY_L
     int known = (rc = mdb_get(txn, se->ids, &k, &v)) == 0;
     if (known && v.mv_size == 8 && from_be64(v.mv_data) > now) {
         mdb_txn_abort(txn);
-        return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
+        return msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED);
     }
     if (!known && rc != MDB_NOTFOUND) {
         mdb_txn_abort(txn);
@@ -311,6 +312,22 @@ static msgsec_err lmdb_check_and_insert(shared_env *se, const uint8_t key[REPLAY
     return rc;
 }
 
+static msgsec_err lmdb_check(shared_env *se, const uint8_t key[REPLAY_KEY_LEN], time_t now,
+                             msgsec_error *err)
+{
+    MDB_txn *txn;
+    MDB_val k = {REPLAY_KEY_LEN, (void *)key}, v;
+    int rc = mdb_txn_begin(se->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_error(err, "begin", rc);
+    rc = mdb_get(txn, se->ids, &k, &v);
+    int recorded = rc == 0 && v.mv_size == 8 && from_be64(v.mv_data) > now;
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_error(err, "get", rc);
+    return recorded ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED) : MSGSEC_OK;
+}
+
 /* ---------------------------------------------------------------- memory */
 
 static mem_entry *mem_find(mem_entry *slots, size_t cap, const uint8_t key[REPLAY_KEY_LEN])
@@ -351,7 +368,7 @@ static msgsec_err mem_check_and_insert(replay_store *s, const uint8_t key[REPLAY
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     mem_entry *e = mem_find(s->slots, s->cap, key);
     if (e->until > now)
-        return msgsec_seterr(err, MSGSEC_E_REPLAY, "message was already accepted (replay)");
+        return msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED);
     if (!e->until)
         s->used++;
     memcpy(e->key, key, REPLAY_KEY_LEN);
@@ -400,4 +417,14 @@ msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY
     if (store->lmdb)
         return lmdb_check_and_insert(store->lmdb, key, until, now, err);
     return mem_check_and_insert(store, key, until, now, err);
+}
+
+msgsec_err replay_check(replay_store *store, const uint8_t key[REPLAY_KEY_LEN], time_t now,
+                        msgsec_error *err)
+{
+    if (store->lmdb)
+        return lmdb_check(store->lmdb, key, now, err);
+    return mem_find(store->slots, store->cap, key)->until > now
+               ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED)
+               : MSGSEC_OK;
 }

@@ -490,6 +490,14 @@ static msgsec_err setup_username(msgsec_sender *s, const char *username, const c
     return MSGSEC_OK;
 }
 
+/* A message TTL (0 = the default) within 0..MAX_TTL. */
+static msgsec_err check_ttl(long ttl, msgsec_error *err)
+{
+    if (ttl < 0 || ttl > MAX_TTL)
+        return msgsec_seterr(err, MSGSEC_E_USAGE, "ttl %ld out of range 1..%ld", ttl, MAX_TTL);
+    return MSGSEC_OK;
+}
+
 msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out, msgsec_error *err)
 {
     msgsec_err rc = MSGSEC_OK;
@@ -501,9 +509,8 @@ msgsec_err msgsec_sender_new(const msgsec_sender_opts *opts, msgsec_sender **out
     if (opts->suite && strcmp(opts->suite, MSGSEC_DEFAULT_SUITE) != 0)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "unknown algorithm suite %s (known: %s)",
                              opts->suite, MSGSEC_DEFAULT_SUITE);
-    if (opts->ttl_seconds < 0 || opts->ttl_seconds > MAX_TTL)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "ttl %ld out of range 1..%ld", opts->ttl_seconds,
-                             MAX_TTL);
+    if ((rc = check_ttl(opts->ttl_seconds, err)) != MSGSEC_OK)
+        return rc;
     if (!(s = calloc(1, sizeof *s)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
     sb_init(&s->body, 4096, 0);
@@ -743,13 +750,13 @@ static msgsec_err put_encrypted_username_token(msgsec_sender *s, strbuf *sb, con
     return rc;
 }
 
-/* Writes the canonical To/Action/MessageID, Timestamp, the token (BST,
- * encrypted UsernameToken, or the Assertion as issued, whose digest was taken
- * once) and the EncryptedKey into scratch. */
+/* Writes the canonical To/Action/MessageID, Timestamp (Created now, Expires
+ * now + ttl), the token (BST, encrypted UsernameToken, or the Assertion as
+ * issued, whose digest was taken once) and the EncryptedKey into scratch. */
 static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
                                      signed_part parts[PART_COUNT], const char *n, const char *to,
                                      const char *action, const char *message_id, time_t now,
-                                     const krb_initiated *krb,
+                                     long ttl, const krb_initiated *krb,
                                      const uint8_t content_key[CONTENT_KEY_LEN], msgsec_error *err)
 {
     static const char *const prefixes[PART_COUNT] = {"to", "act", "mid", "ts", "x509", "ek"};
@@ -770,7 +777,7 @@ static msgsec_err write_signed_parts(msgsec_sender *s, strbuf *scratch,
     put_wsa_header(scratch, "MessageID", "mid", n, message_id);
 
     xsd_time_format(now, created, sizeof created);
-    xsd_time_format(now + s->ttl, expires, sizeof expires);
+    xsd_time_format(now + ttl, expires, sizeof expires);
     parts[PART_TS].off = scratch->len;
     sb_puts(scratch, "<wsu:Timestamp xmlns:wsu=\"" NS_WSU "\" wsu:Id=\"ts-");
     sb_puts(scratch, n);
@@ -867,7 +874,9 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
     const char *type = params && params->content_type ? params->content_type : MSGSEC_DEFAULT_MIME;
     const char *message_id = params ? params->message_id : NULL;
     time_t now = params && params->now ? params->now : time(NULL);
-    if ((rc = check_xml_string("wsa:To", to, err)) != MSGSEC_OK ||
+    long ttl = params && params->ttl_seconds ? params->ttl_seconds : s->ttl;
+    if ((rc = check_ttl(ttl, err)) != MSGSEC_OK ||
+        (rc = check_xml_string("wsa:To", to, err)) != MSGSEC_OK ||
         (rc = check_xml_string("wsa:Action", action, err)) != MSGSEC_OK ||
         (rc = check_xml_string("content type", type, err)) != MSGSEC_OK ||
         (message_id && (rc = check_xml_string("message id", message_id, err)) != MSGSEC_OK))
@@ -916,7 +925,7 @@ msgsec_err msgsec_wrap(msgsec_sender *s, const msgsec_wrap_params *params, const
             MSGSEC_OK ||
         (rc = digest_b64(s, body->data, body->len, body_digest, err)) != MSGSEC_OK)
         goto cleanup;
-    if ((rc = write_signed_parts(s, scratch, parts, n, to, action, message_id, now, &krb,
+    if ((rc = write_signed_parts(s, scratch, parts, n, to, action, message_id, now, ttl, &krb,
                                  content_key, err)) != MSGSEC_OK)
         goto cleanup;
     /* the EncryptedKey is signed where the signature key is not the content key

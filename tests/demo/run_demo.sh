@@ -2,8 +2,9 @@
 # End-to-end demo: a client secures messages for the `orders` service and
 # publishes them to Mosquitto; the msgsec plugin checks who signed each one
 # (it cannot read them); msgsec-bridge verifies again and moves them to a
-# RabbitMQ queue over AMQP 1.0; the service unwraps them and prints who sent
-# what. A forged message is refused at the broker on the way.
+# RabbitMQ queue over AMQP 1.0; the service (Python, msgsec.amqp with libmsgsec
+# in process) unwraps them and prints who sent what. A forged message is
+# refused at the broker on the way.
 #
 # usage: tests/demo/run_demo.sh BUILD_DIR      (scripts/demo.sh calls it)
 set -euo pipefail
@@ -83,11 +84,12 @@ for _ in $(seq 1 100); do
 done
 sleep 0.5
 
-step "the orders service listens on the queue"
+step "the orders service listens on the queue (Python, libmsgsec in process)"
+MSGSEC_LIBRARY=$BUILD/common/libmsgsec.so PYTHONPATH=$ROOT/common/python \
 "$PY" "$ROOT/tests/demo/msgsec_service.py" --url "amqp://127.0.0.1:$RMQ_PORT" \
-    --address /amq/queue/orders --msgsec "$MSGSEC" --cert "$P/service.pem" \
+    --address /amq/queue/orders --cert "$P/service.pem" \
     --key "$P/service.key" --ca "$P/ca.pem" --to urn:example:orders \
-    --count 2 --timeout 60 > "$D/service.out" 2>&1 &
+    --replay-db "$D/service-replay" --count 2 --timeout 60 > "$D/service.out" 2>&1 &
 SERVICE_PID=$!
 
 step "shop1 (RSA) and shop2 (ECDSA) secure an order each for the service and publish"

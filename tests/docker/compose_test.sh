@@ -19,7 +19,9 @@
 # Env: DEMO_COUNT (5), MSGSEC_TEST_SOURCE=worktree|head (what goes into the image: the work
 #      tree, default, or the committed HEAD), MSGSEC_SKIP_BUILD=1 (reuse existing images),
 #      MSGSEC_REQUIRE (override the Dockerfile's list of required binaries), MSGSEC_TEST_KEEP=1 (leave the stack up on failure, for debugging),
-#      MSGSEC_TEST_TIMEOUT (seconds to wait for delivery, 120).
+#      MSGSEC_TEST_TIMEOUT (seconds to wait for delivery, 120),
+#      MSGSEC_BENCH_E2E=N (after the checks, measure the chain's end-to-end rate with N more
+#      messages: tests/bench/bench_stack.sh).
 set -euo pipefail
 
 repo=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
@@ -51,9 +53,11 @@ cname() {   # container of a compose service (by label; podman-compose 1.0.3 nam
     echo "${n:-${project}_$1_1}"
 }
 
+bridge_sampler= queue_sampler=
 cleanup() {
     local rc=$?
     set +e
+    [ -n "$bridge_sampler$queue_sampler" ] && kill $bridge_sampler $queue_sampler 2>/dev/null
     if [ "$rc" -ne 0 ] && [ "$stack_up" -eq 1 ]; then
         echo "---- podman-compose (last 40 lines)"; tail -40 "$work/podman-compose.log"
         for s in pki mosquitto rabbitmq bridge service sender; do
@@ -208,6 +212,59 @@ if errors:
 print("    all %d messages received once, from %s" % (count, got[0]["identity"]))
 PY
 log "service received all $COUNT messages from CN=shop1"
+
+# ---------------------------------------------------------------- 4b. end-to-end rate (opt-in)
+if [ -n "${MSGSEC_BENCH_E2E:-}" ]; then
+    n=$MSGSEC_BENCH_E2E bench=$work/bench bench_marker="msgsec-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    mkdir -p "$bench" && chmod 777 "$bench"
+    log "end-to-end benchmark: $n messages (tests/bench/stack_publish.py, stack_report.py)"
+    ( while :; do   # the bridge's delivered counter
+        m=$(podman exec "$(cname bridge)" curl -s 127.0.0.1:9464/metrics 2>/dev/null) || true
+        echo "$(date +%s.%N) $(echo "$m" | awk '/^msgsec_bridge_delivered_total\{side="amqp"\}/ {print $2}')"
+        sleep 0.2
+      done >"$bench/bridge.samples" ) &
+    bridge_sampler=$!
+    ( while :; do   # RabbitMQ's queue depth (each rabbitmqctl call takes a second or two)
+        q=$(podman exec "$(cname rabbitmq)" rabbitmqctl -q list_queues name messages_ready \
+              messages_unacknowledged --no-table-headers 2>/dev/null | awk '$1 == "orders" {print $2, $3}') || true
+        echo "$(date +%s.%N) $q"
+      done >"$bench/queue.samples" ) &
+    queue_sampler=$!
+    sleep 1
+    podman run --rm --network "${project}_msgsec" --user 10003:10000 \
+        -v "${project}_pki:/pki:ro" -v "$repo/tests/bench/stack_publish.py:/bench/stack_publish.py:ro" \
+        -v "$bench:/out" "localhost/msgsec-demo:$MSGSEC_TAG" \
+        /usr/bin/python3 /bench/stack_publish.py "$n" "$bench_marker" /out/publish.json 2>&1 \
+        | sed 's/^/    /' || fail "benchmark publisher"
+    bench_received() { podman logs "$(cname service)" 2>/dev/null | grep -c "^RECEIVED .*$bench_marker" || true; }
+    end=$(( $(date +%s) + 120 + n / 10 ))
+    while [ "$(bench_received)" -lt "$n" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+    sleep 2
+    kill "$bridge_sampler" "$queue_sampler" 2>/dev/null; wait "$bridge_sampler" "$queue_sampler" 2>/dev/null || true
+    bridge_sampler= queue_sampler=
+    podman logs -t "$(cname service)" >"$bench/service.log" 2>&1
+    /usr/bin/python3 "$repo/tests/bench/stack_report.py" "$bench/publish.json" "$bench/bridge.samples" \
+        "$bench/queue.samples" "$bench/service.log" "$bench_marker" | sed 's/^/    /' \
+        || fail "end-to-end benchmark incomplete"
+    # the service alone: N more wait in RabbitMQ's queue while it is stopped, then it drains them
+    drain_marker=$bench_marker-drain
+    podman stop -t 10 "$(cname service)" >/dev/null
+    podman run --rm --network "${project}_msgsec" --user 10003:10000 \
+        -v "${project}_pki:/pki:ro" -v "$repo/tests/bench/stack_publish.py:/bench/stack_publish.py:ro" \
+        -v "$bench:/out" "localhost/msgsec-demo:$MSGSEC_TAG" \
+        /usr/bin/python3 /bench/stack_publish.py "$n" "$drain_marker" /out/drain.json >/dev/null 2>&1 \
+        || fail "benchmark publisher (drain)"
+    queued() { podman exec "$(cname rabbitmq)" rabbitmqctl -q list_queues name messages_ready \
+                 --no-table-headers 2>/dev/null | awk '$1 == "orders" {print $2}'; }
+    end=$(( $(date +%s) + 120 + n / 10 ))
+    while [ "$(queued)" != "$n" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+    podman start "$(cname service)" >/dev/null
+    drained() { podman logs "$(cname service)" 2>/dev/null | grep -c "^RECEIVED .*$drain_marker" || true; }
+    while [ "$(drained)" -lt "$n" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+    podman logs -t "$(cname service)" >"$bench/service.log" 2>&1
+    /usr/bin/python3 "$repo/tests/bench/stack_report.py" drain "$bench/service.log" "$drain_marker" \
+        "$n" | sed 's/^/    /' || fail "drain benchmark incomplete"
+fi
 
 # ---------------------------------------------------------------- 5. no plaintext at brokers
 # Stop the brokers and the bridge cleanly first, so Mosquitto writes its persistence file and

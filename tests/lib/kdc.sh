@@ -12,6 +12,9 @@
 #   kdc_adduser PRINC PASSWORD   adds a password principal
 #   kdc_keytab FILE PRINC...     exports the principals' keys to FILE (mode 0600)
 #   kdc_kinit PRINC PASSWORD [kinit ARGS...]   fills $KRB5CCNAME
+#   kdc_orders_billing DIR       the usual test realm: alice@EXAMPLE.COM (password alice-pw,
+#                                her TGT in $KRB5CCNAME) and the services msgsec/orders and
+#                                msgsec/billing, keytabs DIR/orders.kt and DIR/billing.kt
 #   kdc_stop                     stops the KDC started by kdc_start
 #
 # Nothing outside DIR is written; the KDC listens on 127.0.0.1 only; the
@@ -109,6 +112,15 @@ kdc_kinit() {
   shift 2
   printf '%s\n' "$pw" | kinit "$@" "$p" > "$KDC_DIR/kinit.log" 2>&1 ||
     { echo "kdc.sh: kinit $p failed:" >&2; cat "$KDC_DIR/kinit.log" >&2; return 1; }
+}
+
+kdc_orders_billing() {
+  local dir=${1:?kdc_orders_billing DIR}
+  kdc_adduser alice@EXAMPLE.COM alice-pw &&
+    kdc_addprinc msgsec/orders@EXAMPLE.COM && kdc_addprinc msgsec/billing@EXAMPLE.COM &&
+    kdc_keytab "$dir/orders.kt" msgsec/orders@EXAMPLE.COM &&
+    kdc_keytab "$dir/billing.kt" msgsec/billing@EXAMPLE.COM &&
+    kdc_kinit alice@EXAMPLE.COM alice-pw
 }
 
 kdc_stop() {

@@ -359,6 +359,71 @@ static void test_replay_memory(void **state)
     msgsec_receiver_free(r);
 }
 
+static msgsec_err unwrap_deferred_rc(msgsec_receiver *r, const char *env, msgsec_context **ctx,
+                                     msgsec_error *e)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    memset(e, 0, sizeof *e);
+    msgsec_err rc = msgsec_unwrap_deferred(r, (const uint8_t *)env, strlen(env), &payload, &len,
+                                           ctx, e);
+    if (rc != MSGSEC_OK)
+        assert_null(payload);
+    msgsec_free_secret(payload, len);
+    return rc;
+}
+
+/* msgsec_unwrap_deferred looks the entry up and msgsec_replay_commit records
+ * it: until then a copy (the broker's redelivery) is accepted again. */
+static void deferred_replay(const char *replay_path)
+{
+    recv_setup rs = {.replay_path = replay_path};
+    msgsec_receiver *r = receiver_with(&rs);
+    msgsec_error e;
+    msgsec_context *first = NULL, *again = NULL, *late = NULL, *plain = NULL;
+    char *env = wrap_as("client-rsa", "x");
+    assert_int_equal(unwrap_deferred_rc(r, env, &first, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_deferred_rc(r, env, &again, &e), MSGSEC_OK);
+    if (replay_path) { /* a process that died before its commit recorded nothing */
+        msgsec_receiver_free(r);
+        r = receiver_with(&rs);
+    }
+    assert_int_equal(msgsec_replay_commit(r, first, &e), MSGSEC_OK);
+    assert_int_equal(msgsec_replay_commit(r, first, &e), MSGSEC_E_USAGE);
+    assert_int_equal(msgsec_replay_commit(r, again, &e), MSGSEC_E_REPLAY);
+    assert_int_equal(unwrap_deferred_rc(r, env, &late, &e), MSGSEC_E_REPLAY);
+    assert_null(late);
+    assert_int_equal(unwrap_rc(r, env, &e), MSGSEC_E_REPLAY);
+    /* a context from msgsec_unwrap has nothing to commit; the context is required */
+    char *other = wrap_as("client-ec", "y");
+    plain = unwrap_ok(r, other, "y");
+    assert_int_equal(msgsec_replay_commit(r, plain, &e), MSGSEC_E_USAGE);
+    assert_int_equal(msgsec_replay_commit(r, NULL, &e), MSGSEC_E_USAGE);
+    uint8_t *payload = (uint8_t *)"not touched";
+    size_t len = 1;
+    assert_int_equal(msgsec_unwrap_deferred(r, (const uint8_t *)env, strlen(env), &payload, &len,
+                                            NULL, &e), MSGSEC_E_USAGE);
+    assert_null(payload);
+    msgsec_context_free(first);
+    msgsec_context_free(again);
+    msgsec_context_free(plain);
+    free(env);
+    free(other);
+    msgsec_receiver_free(r);
+}
+
+static void test_replay_deferred(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/msgsec-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    deferred_replay(NULL);
+    deferred_replay(dir);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* DER of a test PKI certificate (caller frees with OPENSSL_free). */
 static unsigned char *cert_der(const char *name, size_t *len)
 {
@@ -732,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_policy_before_replay),
         cmocka_unit_test(test_other_service),
         cmocka_unit_test(test_replay_memory),
+        cmocka_unit_test(test_replay_deferred),
         cmocka_unit_test(test_replay_lmdb_survives_reopen),
         cmocka_unit_test(test_replay_store_full),
         cmocka_unit_test(test_inspect),

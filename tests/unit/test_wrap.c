@@ -1052,6 +1052,17 @@ static void test_freshness(void)
     }
     msgsec_free(a);
     msgsec_free(b);
+    /* a per-message ttl overrides the sender's; out of range is a usage error */
+    a = NULL;
+    p.ttl_seconds = 60;
+    CHECK(msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &a, &al, &e) == MSGSEC_OK &&
+              strstr((char *)a, "<wsu:Expires>2023-11-14T22:14:20.000Z</wsu:Expires>"),
+          "per-message ttl 60: %s", e.detail);
+    msgsec_free(a);
+    a = NULL;
+    p.ttl_seconds = -1;
+    CHECK(msgsec_wrap(s, &p, (const uint8_t *)"x", 1, &a, &al, &e) == MSGSEC_E_USAGE && !a,
+          "negative per-message ttl accepted");
     msgsec_sender_free(s);
 }
 

@@ -11,12 +11,7 @@ msgsec=${1:?usage: windows_unwrap_test.sh MSGSEC TESTS_DIR}
 work=$(mktemp -d)
 trap 'kdc_stop; rm -rf "$work"' EXIT
 kdc_start "$work/kdc" EXAMPLE.COM || exit 1
-kdc_adduser alice@EXAMPLE.COM alice-pw
-kdc_addprinc msgsec/orders@EXAMPLE.COM
-kdc_addprinc msgsec/billing@EXAMPLE.COM
-kdc_keytab "$work/orders.kt" msgsec/orders@EXAMPLE.COM
-kdc_keytab "$work/billing.kt" msgsec/billing@EXAMPLE.COM
-kdc_kinit alice@EXAMPLE.COM alice-pw
+kdc_orders_billing "$work" || exit 1
 pki=$MSGSEC_PKI
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
