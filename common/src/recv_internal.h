@@ -35,8 +35,11 @@ typedef struct replay_store replay_store;
 #define REPLAY_KEY_LEN 32
 /* path NULL = in memory. *out: free with replay_close. */
 msgsec_err replay_open(const char *path, replay_store **out, msgsec_error *err);
+/* One more reference to store (for another receiver); returns store. */
+replay_store *replay_share(replay_store *store);
+/* Drops a reference; the last one closes the store. */
 void replay_close(replay_store *store);
-/* Atomically: MSGSEC_E_REPLAY if key is recorded and not expired at now;
+/* Atomically (also across threads sharing the store): MSGSEC_E_REPLAY if key is recorded and not expired at now;
  * otherwise records it until `until` and returns MSGSEC_OK. */
 msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY_KEY_LEN],
                                    time_t until, time_t now, msgsec_error *err);

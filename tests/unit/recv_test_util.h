@@ -109,6 +109,7 @@ typedef struct recv_setup {
     size_t max_bytes;
     unsigned accepted;
     const char *service;      /* PKI name of the service identity; NULL = "service" */
+    const msgsec_receiver *replay_shared_with; /* share this receiver's replay cache */
 } recv_setup;
 
 static inline msgsec_receiver *receiver_with(const recv_setup *rs)
@@ -132,6 +133,7 @@ static inline msgsec_receiver *receiver_with(const recv_setup *rs)
     o.n_crl_files = rs && rs->with_crl ? 1 : 0;
     o.expected_to = !rs || !rs->expected_to ? TEST_TO : *rs->expected_to ? rs->expected_to : NULL;
     o.replay_path = rs ? rs->replay_path : NULL;
+    o.replay_shared_with = rs ? rs->replay_shared_with : NULL;
     o.max_message_bytes = rs ? rs->max_bytes : 0;
     o.accepted_credentials = rs ? rs->accepted : 0;
     if (msgsec_receiver_new(&o, &r, &e) != MSGSEC_OK)
