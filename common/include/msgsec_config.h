@@ -114,6 +114,8 @@ typedef struct msgsec_config {
         char *when_full;           /* "block" (default: stop consuming) | "reject" */
     } spool;
     struct { char *listen; } metrics;          /* NULL = no HTTP endpoint */
+    struct { int workers; } bridge;            /* crypto worker threads (1..256);
+                                                  0 (default) = one per online CPU */
 } msgsec_config;
 
 /* path: borrowed. *out: caller frees with msgsec_config_free. */
