@@ -29,12 +29,12 @@ msgsec_err bridge_err(msgsec_error *err, msgsec_err code, const char *fmt, ...)
 
 msgsec_err bridge_err_ssl(msgsec_error *err, msgsec_err code, const char *what)
 {
-    char reason[160] = "";
+    /* the reason text only ("certificate verify failed"), as msgsec reports it */
     unsigned long e = ERR_peek_error();
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    bridge_err(err, code, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
     ERR_clear_error();
-    return bridge_err(err, code, "%s%s%s", what, e ? ": " : "", reason);
+    return code;
 }
 
 int array_reserve(void *items, size_t *cap, size_t need, size_t elem)

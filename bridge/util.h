@@ -12,8 +12,8 @@
  * fmt: no secrets, no payloads. */
 msgsec_err bridge_err(msgsec_error *err, msgsec_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* bridge_err with ": <reason>" of the first queued OpenSSL error appended;
- * clears OpenSSL's error queue. */
+/* bridge_err with ": <reason>" of the first queued OpenSSL error appended
+ * (what: borrowed); clears OpenSSL's error queue. */
 msgsec_err bridge_err_ssl(msgsec_error *err, msgsec_err code, const char *what);
 
 /* Makes room for need elements of elem bytes in *items (capacity *cap,
