@@ -12,6 +12,7 @@ and prints one JSON object:
                each group of processes named by --proc NAME=PATTERN (every
                process whose command line or environment contains PATTERN)
   busy         share of all CPUs busy over that time (the whole machine)
+  others       CPUs used meanwhile by every other process (other jobs)
 
 Only the standard library; run with /usr/bin/python3.
 """
@@ -131,11 +132,15 @@ def main() -> int:
     seconds, cpu1, jiffies1 = time.monotonic() - start, cpu(), machine_jiffies()
     measured = done - done0
     busy = (jiffies1[0] - jiffies0[0]) / max(1, jiffies1[1] - jiffies0[1])
+    # CPU the rest of the machine used meanwhile (other jobs), in CPUs
+    ours = sum(cpu1[g] - cpu0[g] for g in groups)
+    others = (jiffies1[0] - jiffies0[0]) / CLK_TCK - ours
     print(json.dumps({
         "rate": round(measured / seconds, 1),
         "seconds": round(seconds, 3),
         "cpu_per_msg": {g: round(1000 * (cpu1[g] - cpu0[g]) / measured, 3) for g in groups},
         "busy": round(busy, 3),
+        "others": round(max(0.0, others) / seconds, 2),
     }))
     return 0
 
