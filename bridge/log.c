@@ -1,10 +1,9 @@
-/* log.c - structured key=value log lines on stderr.
- * Callers pass identifiers, counts and reasons only: never payloads or secrets. */
+/* log.c - structured key=value log lines on stderr (see log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
-#include "bridge.h"
+#include "log.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

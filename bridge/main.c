@@ -13,7 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge.h"
+#include "amqp_side.h"
+#include "config_check.h"
+#include "hub.h"
+#include "log.h"
+#include "metrics.h"
+#include "mqtt_side.h"
 
 #define DRAIN_MS 5000
 
@@ -32,18 +37,17 @@ static msgsec_err load(const char *path, msgsec_config **cfg, msgsec_error *err)
     return rc;
 }
 
-static route_table *table_new(msgsec_config *cfg, unsigned generation)
+/* bridge.workers, or one worker per online CPU (as many as the loader allows). */
+#define MAX_DEFAULT_WORKERS 256
+static size_t worker_count(const msgsec_config *cfg)
 {
-    route_table *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    atomic_init(&t->refs, 1);
-    t->cfg = cfg;
-    t->generation = generation;
-    return t;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cfg->bridge.workers > 0)
+        return (size_t)cfg->bridge.workers;
+    return cpus < 1 ? 1 : cpus > MAX_DEFAULT_WORKERS ? MAX_DEFAULT_WORKERS : (size_t)cpus;
 }
 
-static void reload(bridge *b, const char *path)
+static void reload(bridge *b, const char *path, mqtt_side *mqtt, amqp_side *amqp)
 {
     msgsec_config *cfg;
     msgsec_error err = {0};
@@ -51,19 +55,17 @@ static void reload(bridge *b, const char *path)
         blog(LOG_ERROR, "reload_failed", "class=%d detail=\"%s\" keeping=previous", (int)err.code, err.detail);
         return;
     }
-    pthread_mutex_lock(&b->lock);
-    route_table *t = table_new(cfg, b->table->generation + 1), *old = b->table;
-    if (t)
-        b->table = t;
-    pthread_mutex_unlock(&b->lock);
-    if (!t) {
-        msgsec_config_free(cfg);
-        return;
-    }
+    route_table *old = bridge_routes(b);
+    unsigned generation = old->generation + 1;
     routes_release(old);
-    blog(LOG_INFO, "reloaded", "routes=%zu generation=%u", cfg->n_routes, t->generation);
-    mqtt_side_resubscribe(b->mqtt);
-    amqp_side_relink(b->amqp);
+    size_t n_routes = cfg->n_routes;
+    route_table *t = routes_table_new(cfg, generation);
+    if (!t)
+        return;
+    bridge_swap_routes(b, t);
+    blog(LOG_INFO, "reloaded", "routes=%zu generation=%u", n_routes, generation);
+    mqtt_side_resubscribe(mqtt);
+    amqp_side_relink(amqp);
 }
 
 int main(int argc, char **argv)
@@ -112,33 +114,43 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     bridge b = {0};
-    pthread_mutex_init(&b.lock, NULL);
     metrics_http *http = NULL;
-    b.table = table_new(cfg, 1);
-    b.actions = action_ctx_new();
-    if (!b.table || !b.actions) {
-        fprintf(stderr, "msgsec-bridge: out of memory\n");
-        return MSGSEC_E_INTERNAL;
-    }
+    mqtt_side *mqtt = NULL;
+    amqp_side *amqp = NULL;
+    size_t n_workers = worker_count(cfg);
     int reject = cfg->spool.when_full && strcmp(cfg->spool.when_full, "reject") == 0;
     if ((rc = spool_open(cfg->spool.path, cfg->spool.max_messages, cfg->spool.max_bytes, reject,
-                         &b.spool, &err)) ||
-        (cfg->metrics.listen && (rc = metrics_start(&b, cfg, &http, &err))) ||
-        (rc = amqp_side_start(&b, &b.amqp, &err)) || (rc = mqtt_side_start(&b, &b.mqtt, &err))) {
+                         &b.spool, &err))) {
         fprintf(stderr, "msgsec-bridge: %s\n", err.detail);
-        amqp_side_stop(b.amqp, 0);
-        metrics_stop(http);
-        spool_close(b.spool);
+        msgsec_config_free(cfg);
         return rc;
     }
-    blog(LOG_INFO, "started", "config=%s routes=%zu spool_depth=%zu", path, cfg->n_routes,
-         spool_depth(b.spool));
+    route_table *table = routes_table_new(cfg, 1);
+    if (!table) {
+        fprintf(stderr, "msgsec-bridge: out of memory\n");
+        spool_close(b.spool);
+        return MSGSEC_E_INTERNAL;
+    }
+    bridge_init(&b, table);
+    if ((rc = workers_start(n_workers, &b.metrics, &b.workers, &err)) ||
+        (cfg->metrics.listen && (rc = metrics_start(&b, cfg, &http, &err))) ||
+        (rc = amqp_side_start(&b, &amqp, &err)) || (rc = mqtt_side_start(&b, &mqtt, &err))) {
+        fprintf(stderr, "msgsec-bridge: %s\n", err.detail);
+        amqp_side_stop(amqp, 0);
+        metrics_stop(http);
+        workers_stop(b.workers);
+        spool_close(b.spool);
+        bridge_destroy(&b);
+        return rc;
+    }
+    blog(LOG_INFO, "started", "config=%s routes=%zu workers=%zu spool_depth=%zu", path, cfg->n_routes,
+         n_workers, spool_depth(b.spool));
 
     for (;;) {
         int sig = 0;
         sigwait(&sigs, &sig);
         if (sig == SIGHUP) {
-            reload(&b, path);
+            reload(&b, path, mqtt, amqp);
             continue;
         }
         blog(LOG_INFO, "stopping", "signal=%d drain_ms=%d spool_depth=%zu", sig, DRAIN_MS,
@@ -146,23 +158,14 @@ int main(int argc, char **argv)
         break;
     }
     atomic_store(&b.stopping, 1);
-    pthread_mutex_lock(&b.lock);
-    mqtt_side *mqtt = b.mqtt;
-    b.mqtt = NULL;
-    pthread_mutex_unlock(&b.lock);
     mqtt_side_stop(mqtt, DRAIN_MS);
     spool_shutdown(b.spool);
-    pthread_mutex_lock(&b.lock);
-    amqp_side *amqp = b.amqp;
-    b.amqp = NULL;
-    pthread_mutex_unlock(&b.lock);
     amqp_side_stop(amqp, DRAIN_MS);
     metrics_stop(http);
+    workers_stop(b.workers);
     blog(LOG_INFO, "stopped", "spool_depth=%zu", spool_depth(b.spool));
     spool_close(b.spool);
-    action_ctx_free(b.actions);
-    routes_release(b.table);
-    pthread_mutex_destroy(&b.lock);
+    bridge_destroy(&b);
     msgsec_global_cleanup();
     return 0;
 }

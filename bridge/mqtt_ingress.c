@@ -1,4 +1,7 @@
-/* mqtt_ingress.c - MQTT -> bridge: a small MQTT 5 / 3.1.1 subscriber of our own.
+/* mqtt_ingress.c - MQTT -> bridge: a small MQTT 5 / 3.1.1 subscriber of our
+ * own, the session half: CONNECT/CONNACK, subscriptions, keepalive and the
+ * receive loop. Its transport is mqtt_conn.c, its group commit
+ * mqtt_batch.c, its packet codec mqtt_packet.c.
  *
  * Why not a library for this half: nothing may be acknowledged before it is
  * on disk, and one fsync per message bounds the bridge to the disk's fsync
@@ -20,44 +23,29 @@
  * wake pipe (resubscribe after a reload, stop).
  */
 #define _GNU_SOURCE /* pipe2 */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "bridge.h"
-#include "internal.h"
+#include "log.h"
+#include "mqtt_batch.h"
+#include "mqtt_conn.h"
+#include "mqtt_ingress.h"
 #include "mqtt_packet.h"
+#include "routes.h"
+#include "util.h"
 
 #define KEEPALIVE_S 20
 #define RECEIVE_MAXIMUM 1000           /* the broker caps it by its max_inflight_messages */
 #define BATCH_MAX_BYTES (8u << 20)     /* read no further before committing */
-#define IO_TIMEOUT_S 30                /* a blocked read or write gives up (then reconnect) */
 #define CONNECT_TIMEOUT_MS 10000
 #define ROOM_POLL_MS 200               /* block mode: retry a full spool this often */
 #define SESSION_EXPIRY 86400
 
 typedef enum { CONN_NONE, CONN_CONNECTING, CONN_UP } conn_state;
-
-/* A received PUBLISH waiting for the batch commit. */
-typedef struct in_msg {
-    uint16_t packet_id;
-    int qos;
-    size_t first_out, n_out; /* its results in the batch's outs */
-    char *topic;
-} in_msg;
 
 struct mqtt_ingress {
     bridge *b;
@@ -69,23 +57,17 @@ struct mqtt_ingress {
     int port, version;
     SSL_CTX *tls;
     /* connection */
-    int fd;
-    SSL *ssl;
+    mqtt_conn conn;
     conn_state state;
     struct timespec deadline;   /* CONNACK due */
-    struct timespec last_sent, ping_sent;
+    struct timespec ping_sent;
     int ping_outstanding, keepalive, subscribed_once, backoff_ms;
-    int held; /* a message could not be handled now: reconnect after RETRY_LATER_MS */
     uint16_t next_packet_id;
     uint8_t *rx;
     size_t rx_len, rx_cap;
     char **subscribed;
     size_t n_subscribed;
-    /* the batch */
-    in_msg *msgs;
-    size_t n_msgs, cap_msgs;
-    bmsg **outs;
-    size_t n_outs, cap_outs, batch_bytes;
+    mqtt_batch batch;
 };
 
 /* ------------------------------------------------------------ time */
@@ -99,32 +81,11 @@ static long ms_since(const struct timespec *t)
 
 static void stamp(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
 
-/* ------------------------------------------------------------ socket */
-
-static int io_write(mqtt_ingress *in, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k;
-        if (in->ssl) {
-            int r = SSL_write(in->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-            k = r > 0 ? r : -1;
-        } else {
-            k = send(in->fd, p, n, MSG_NOSIGNAL);
-            if (k < 0 && errno == EINTR)
-                continue;
-        }
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    stamp(&in->last_sent);
-    return 0;
-}
+/* ------------------------------------------------------------ sending */
 
 static int send_obuf(mqtt_ingress *in, mqtt_obuf *o)
 {
-    int rc = o->failed ? -1 : io_write(in, o->p, o->len);
+    int rc = o->failed ? -1 : mqtt_conn_write(&in->conn, o->p, o->len);
     mqtt_obuf_free(o);
     return rc;
 }
@@ -133,7 +94,7 @@ static int send_obuf(mqtt_ingress *in, mqtt_obuf *o)
 static int send_bare(mqtt_ingress *in, int type)
 {
     const uint8_t pkt[2] = {(uint8_t)(type << 4), 0};
-    return io_write(in, pkt, sizeof pkt);
+    return mqtt_conn_write(&in->conn, pkt, sizeof pkt);
 }
 
 /* Sends one packet of a type and body. */
@@ -145,15 +106,22 @@ static int send_packet(mqtt_ingress *in, unsigned type_flags, mqtt_obuf *body)
     return send_obuf(in, &pkt);
 }
 
+static int send_connect(mqtt_ingress *in)
+{
+    mqtt_obuf pkt = {0};
+    mqtt_put_connect(&pkt, in->version, in->client_id, in->username, in->password, KEEPALIVE_S,
+                     SESSION_EXPIRY, RECEIVE_MAXIMUM);
+    int rc = pkt.failed ? -1 : mqtt_conn_write(&in->conn, pkt.p, pkt.len);
+    if (pkt.p) /* it holds the password */
+        msgsec_free_secret(pkt.p, pkt.len);
+    return rc;
+}
+
+/* ------------------------------------------------------------ connection */
+
 static void close_connection(mqtt_ingress *in)
 {
-    if (in->ssl) {
-        SSL_free(in->ssl);
-        in->ssl = NULL;
-    }
-    if (in->fd >= 0)
-        close(in->fd);
-    in->fd = -1;
+    mqtt_conn_close(&in->conn);
     in->state = CONN_NONE;
     in->rx_len = 0;
     atomic_fetch_and(&in->b->metrics.connected[SIDE_MQTT], ~MQTT_LINK_RECEIVE);
@@ -161,7 +129,7 @@ static void close_connection(mqtt_ingress *in)
 
 static void drop_connection(mqtt_ingress *in, const char *why)
 {
-    if (in->fd < 0)
+    if (in->conn.fd < 0)
         return;
     int was_up = in->state == CONN_UP;
     close_connection(in);
@@ -173,75 +141,11 @@ static void drop_connection(mqtt_ingress *in, const char *why)
     }
 }
 
-static int tcp_connect(mqtt_ingress *in)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    char port[16];
-    snprintf(port, sizeof port, "%d", in->port);
-    if (getaddrinfo(in->host, port, &hints, &res) != 0)
-        return -1;
-    int fd = -1;
-    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        struct timeval tv = {IO_TIMEOUT_S, 0};
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-/* TLS on the connected socket: the server certificate must chain to
- * mqtt.tls.ca and name the host (as Paho's verify option does). */
-static int tls_handshake(mqtt_ingress *in)
-{
-    if (!(in->ssl = SSL_new(in->tls)) || SSL_set_fd(in->ssl, in->fd) != 1)
-        return -1;
-    unsigned char ip[16];
-    int is_ip = inet_pton(AF_INET, in->host, ip) == 1 || inet_pton(AF_INET6, in->host, ip) == 1;
-    if (!is_ip)
-        SSL_set_tlsext_host_name(in->ssl, in->host);
-    if (SSL_CTX_get_verify_mode(in->tls) & SSL_VERIFY_PEER) {
-        X509_VERIFY_PARAM *param = SSL_get0_param(in->ssl);
-        if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, in->host) != 1
-                  : SSL_set1_host(in->ssl, in->host) != 1)
-            return -1;
-    }
-    if (SSL_connect(in->ssl) != 1) {
-        ERR_clear_error();
-        return -1;
-    }
-    return 0;
-}
-
-static int send_connect(mqtt_ingress *in)
-{
-    mqtt_obuf pkt = {0};
-    mqtt_put_connect(&pkt, in->version, in->client_id, in->username, in->password, KEEPALIVE_S,
-                     SESSION_EXPIRY, RECEIVE_MAXIMUM);
-    int rc = pkt.failed ? -1 : io_write(in, pkt.p, pkt.len);
-    if (pkt.p) /* it holds the password */
-        OPENSSL_cleanse(pkt.p, pkt.len);
-    mqtt_obuf_free(&pkt);
-    return rc;
-}
-
 static int open_connection(mqtt_ingress *in)
 {
-    if ((in->fd = tcp_connect(in)) < 0) {
-        blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d cause=\"cannot connect\"", in->host, in->port);
-        return -1;
-    }
-    if (in->tls && tls_handshake(in) != 0) {
-        drop_connection(in, "TLS handshake failed");
+    const char *why;
+    if (mqtt_conn_open(&in->conn, in->host, in->port, in->tls, &why) != 0) {
+        blog(LOG_WARN, "mqtt_connect_failed", "host=%s port=%d cause=\"%s\"", in->host, in->port, why);
         return -1;
     }
     in->state = CONN_CONNECTING;
@@ -296,7 +200,7 @@ static uint16_t packet_id(mqtt_ingress *in)
  * a reload removed (the session is persistent: they would stay). */
 static int subscribe_all(mqtt_ingress *in)
 {
-    route_table *t = routes_acquire(in->b);
+    route_table *t = bridge_routes(in->b);
     const msgsec_config *cfg = t->cfg;
     char **filters = calloc(cfg->n_routes + 1, sizeof *filters);
     mqtt_obuf sub = {0}, unsub = {0};
@@ -346,69 +250,16 @@ static int subscribe_all(mqtt_ingress *in)
 
 /* ------------------------------------------------------------ receive */
 
-static int batch_push_msg(mqtt_ingress *in, in_msg m)
-{
-    if (grow_array(&in->msgs, &in->cap_msgs, in->n_msgs + 1, sizeof *in->msgs, 64))
-        return -1;
-    in->msgs[in->n_msgs++] = m;
-    return 0;
-}
-
-static int batch_push_outs(mqtt_ingress *in, bmsg **outs, size_t n)
-{
-    if (grow_array(&in->outs, &in->cap_outs, in->n_outs + n, sizeof *in->outs, 64))
-        return -1;
-    memcpy(in->outs + in->n_outs, outs, n * sizeof *outs);
-    in->n_outs += n;
-    return 0;
-}
-
-static void batch_clear(mqtt_ingress *in)
-{
-    for (size_t i = 0; i < in->n_outs; i++)
-        bmsg_free(in->outs[i]);
-    for (size_t i = 0; i < in->n_msgs; i++)
-        free(in->msgs[i].topic);
-    in->n_outs = in->n_msgs = in->batch_bytes = 0;
-}
-
-/* One PUBLISH: routed now, spooled and acknowledged with its batch. */
+/* One PUBLISH: routed, spooled and acknowledged with its batch. */
 static int on_publish(mqtt_ingress *in, unsigned flags, const uint8_t *body, size_t len)
 {
     mqtt_publish pub;
     int rc = mqtt_decode_publish(in->version, flags, body, len, &pub);
-    if (rc != 0) {
+    if (rc == 0 && (rc = mqtt_batch_add(&in->batch, &pub)) != 0)
+        rc = -2;
+    if (rc != 0)
         blog(LOG_ERROR, "mqtt_message", "reason=%s", rc == -1 ? "malformed_publish" : "out_of_memory");
-        return -1;
-    }
-    bmsg **outs = NULL;
-    size_t n = 0;
-    route_table *rt = routes_acquire(in->b);
-    int matched = routes_apply(in->b, rt, SIDE_MQTT, pub.msg->subject, pub.msg, &outs, &n);
-    routes_release(rt);
-    in_msg im = {pub.packet_id, pub.qos, in->n_outs, n, strdup(pub.msg->subject)};
-    rc = -1;
-    if (matched >= 0 && im.topic && batch_push_outs(in, outs, n) == 0) {
-        if (batch_push_msg(in, im) == 0)
-            rc = 0;
-        else
-            in->n_outs -= n; /* freed below */
-    }
-    if (matched < 0) {
-        /* not acknowledged, nor anything after it: redelivered on the next connection */
-        in->held = 1;
-        blog(LOG_WARN, "mqtt_message", "reason=held topic=%s retry_ms=%d", pub.msg->subject,
-             RETRY_LATER_MS);
-    } else if (rc != 0) {
-        blog(LOG_ERROR, "mqtt_message", "reason=out_of_memory");
-        for (size_t i = 0; i < n; i++)
-            bmsg_free(outs[i]);
-        free(im.topic);
-    }
-    free(outs);
-    in->batch_bytes += pub.msg->payload_len;
-    bmsg_free(pub.msg);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 static int on_connack(mqtt_ingress *in, const uint8_t *body, size_t len)
@@ -490,46 +341,25 @@ static int parse_packets(mqtt_ingress *in)
         rc = -1;
     memmove(in->rx, in->rx + off, in->rx_len - off);
     in->rx_len -= off;
-    if (rc == 0 && header_len + body_len > in->rx_cap) {
-        uint8_t *p = realloc(in->rx, header_len + body_len);
-        if (!p)
-            return -1;
-        in->rx = p;
-        in->rx_cap = header_len + body_len;
-    }
+    if (rc == 0 && array_reserve(&in->rx, &in->rx_cap, header_len + body_len, 1) != 0)
+        return -1;
     return rc;
-}
-
-static int more_ready(mqtt_ingress *in)
-{
-    if (in->ssl && SSL_pending(in->ssl) > 0)
-        return 1;
-    struct pollfd p = {in->fd, POLLIN, 0};
-    return poll(&p, 1, 0) > 0;
 }
 
 /* Reads what has arrived (up to a batch's worth) and parses it. */
 static int receive(mqtt_ingress *in)
 {
     for (;;) {
-        if (grow_array(&in->rx, &in->rx_cap, in->rx_len + 16384, 1, 65536))
+        if (array_reserve(&in->rx, &in->rx_cap, in->rx_len + 16384, 1))
             return -1;
-        size_t room = in->rx_cap - in->rx_len;
-        ssize_t k;
-        if (in->ssl) {
-            int r = SSL_read(in->ssl, in->rx + in->rx_len, room > INT32_MAX ? INT32_MAX : (int)room);
-            k = r > 0 ? r : -1;
-        } else {
-            do
-                k = recv(in->fd, in->rx + in->rx_len, room, 0);
-            while (k < 0 && errno == EINTR);
-        }
-        if (k <= 0)
+        ssize_t k = mqtt_conn_read(&in->conn, in->rx + in->rx_len, in->rx_cap - in->rx_len);
+        if (k < 0)
             return -1;
         in->rx_len += (size_t)k;
         if (parse_packets(in) != 0)
             return -1;
-        if (in->n_msgs >= RECEIVE_MAXIMUM || in->batch_bytes >= BATCH_MAX_BYTES || !more_ready(in))
+        if (in->batch.n_msgs >= RECEIVE_MAXIMUM || in->batch.bytes >= BATCH_MAX_BYTES ||
+            !mqtt_conn_readable(&in->conn))
             return 0;
     }
 }
@@ -557,82 +387,25 @@ static void wait_backoff(mqtt_ingress *in) { pause_ms(in, backoff_next(&in->back
 /* when_full: block. Nothing more is read meanwhile, so the broker holds the
  * rest of its window; PINGREQs keep the session up (their PINGRESPs are read
  * later). */
-static void wait_room(mqtt_ingress *in)
+static int wait_room(void *arg)
 {
+    mqtt_ingress *in = arg;
+    if (atomic_load(&in->stop) || atomic_load(&in->b->stopping))
+        return -1;
     pause_ms(in, ROOM_POLL_MS);
-    if (in->keepalive && ms_since(&in->last_sent) >= in->keepalive * 500L)
+    if (in->keepalive && ms_since(&in->conn.last_sent) >= in->keepalive * 500L)
         send_bare(in, MQTT_PINGREQ);
+    return 0;
 }
 
-/* ------------------------------------------------------------ commit */
-
-/* Spools the results of msgs [from, to) in one transaction (never waits):
- * MSGSEC_OK, or the spool's refusal. */
-static msgsec_err spool_range(mqtt_ingress *in, size_t from, size_t to, msgsec_error *err)
+/* Group commit of what was read, then the acknowledgements (see mqtt_batch.h). */
+static int commit(mqtt_ingress *in)
 {
-    size_t first = in->msgs[from].first_out;
-    size_t last = in->msgs[to - 1].first_out + in->msgs[to - 1].n_out;
-    if (last == first)
-        return MSGSEC_OK;
-    msgsec_err rc = spool_put(in->b->spool, in->outs + first, last - first, 0, err);
-    if (rc == MSGSEC_OK)
-        bridge_notify(in->b, in->outs + first, last - first);
-    return rc;
-}
-
-static void put_ack(mqtt_obuf *acks, const in_msg *m)
-{
-    if (m->qos == 0)
-        return;
-    mqtt_put_u8(acks, (m->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC) << 4);
-    mqtt_put_u8(acks, 2);
-    mqtt_put_u16(acks, m->packet_id);
-}
-
-/* Group commit: the whole batch in one spool transaction (one fsync), then
- * the acknowledgements in arrival order. If the batch does not fit at once,
- * message by message with the when_full policy. A message the spool refuses
- * otherwise (or that is still waiting for room when the bridge stops) is not
- * acknowledged, nor anything after it (acknowledgements keep arrival order):
- * the connection is dropped and the broker redelivers. */
-static int commit_batch(mqtt_ingress *in)
-{
-    if (in->n_msgs == 0)
-        return 0;
-    msgsec_error err = {0};
     mqtt_obuf acks = {0};
-    size_t acked = 0;
-    if (spool_range(in, 0, in->n_msgs, &err) == MSGSEC_OK) {
-        acked = in->n_msgs;
-    } else {
-        int reject_when_full = spool_rejects_when_full(in->b->spool);
-        for (; acked < in->n_msgs; acked++) {
-            msgsec_err rc;
-            while ((rc = spool_range(in, acked, acked + 1, &err)) == SPOOL_FULL && !reject_when_full &&
-                   !atomic_load(&in->stop) && !atomic_load(&in->b->stopping))
-                wait_room(in);
-            if (rc == MSGSEC_OK)
-                continue;
-            if ((rc == SPOOL_FULL && reject_when_full) || rc == SPOOL_TOO_BIG) {
-                /* when_full: reject. MQTT has no negative acknowledgement for a
-                   subscriber: the message is dropped, counted and logged. */
-                atomic_fetch_add(&in->b->metrics.rejects[REJECT_SPOOL_FULL], 1);
-                blog(LOG_WARN, "reject", "side=mqtt topic=%s reason=spool_full detail=\"%s\"",
-                     in->msgs[acked].topic, err.detail);
-                continue;
-            }
-            blog(LOG_ERROR, "spool_refused", "side=mqtt topic=%s reason=\"%s\"", in->msgs[acked].topic,
-                 err.detail);
-            break;
-        }
-    }
-    for (size_t i = 0; i < acked; i++)
-        put_ack(&acks, &in->msgs[i]);
-    int complete = acked == in->n_msgs;
-    batch_clear(in);
+    int complete = mqtt_batch_commit(&in->batch, in->b, &acks, wait_room, in);
     int rc = acks.len ? send_obuf(in, &acks) : 0;
     mqtt_obuf_free(&acks);
-    return complete && rc == 0 ? 0 : -1;
+    return complete == 0 && rc == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ thread */
@@ -649,7 +422,7 @@ static int next_timeout(mqtt_ingress *in)
     else if (in->ping_outstanding)
         t = in->keepalive * 1000L - ms_since(&in->ping_sent);
     else
-        t = in->keepalive * 500L - ms_since(&in->last_sent);
+        t = in->keepalive * 500L - ms_since(&in->conn.last_sent);
     return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
 }
 
@@ -665,7 +438,7 @@ static void keepalive(mqtt_ingress *in)
     } else if (in->ping_outstanding) {
         if (ms_since(&in->ping_sent) >= in->keepalive * 1000L)
             drop_connection(in, "no PINGRESP");
-    } else if (ms_since(&in->last_sent) >= in->keepalive * 500L) {
+    } else if (ms_since(&in->conn.last_sent) >= in->keepalive * 500L) {
         if (send_bare(in, MQTT_PINGREQ) != 0) {
             drop_connection(in, "cannot send PINGREQ");
             return;
@@ -679,13 +452,13 @@ static void *ingress_thread(void *arg)
 {
     mqtt_ingress *in = arg;
     while (!atomic_load(&in->stop)) {
-        if (in->fd < 0) {
+        if (in->conn.fd < 0) {
             if (open_connection(in) != 0)
                 wait_backoff(in);
             continue;
         }
-        int pending_tls = in->ssl && SSL_pending(in->ssl) > 0;
-        struct pollfd p[2] = {{in->fd, POLLIN, 0}, {in->wake[0], POLLIN, 0}};
+        int pending_tls = mqtt_conn_buffered(&in->conn);
+        struct pollfd p[2] = {{in->conn.fd, POLLIN, 0}, {in->wake[0], POLLIN, 0}};
         int timeout = next_timeout(in);
         if (poll(p, 2, pending_tls ? 0 : timeout) < 0 && errno != EINTR)
             break;
@@ -702,20 +475,20 @@ static void *ingress_thread(void *arg)
         /* what was parsed before a failure is still spooled (not acknowledged
            if the connection is gone: the broker redelivers it) */
         int received = receive(in);
-        if (commit_batch(in) != 0 || received != 0) {
-            drop_connection(in, in->held ? "a message is held" : "connection lost or protocol error");
+        if (commit(in) != 0 || received != 0) {
+            const int held = in->batch.held;
+            drop_connection(in, held ? "a message is held" : "connection lost or protocol error");
             if (atomic_load(&in->stop))
                 continue;
-            if (in->held)
+            if (held)
                 pause_ms(in, RETRY_LATER_MS);
             else
                 wait_backoff(in);
-            in->held = 0;
             continue;
         }
         keepalive(in);
     }
-    if (in->fd >= 0 && in->state == CONN_UP)
+    if (in->conn.fd >= 0 && in->state == CONN_UP)
         send_bare(in, MQTT_DISCONNECT);
     close_connection(in);
     return NULL;
@@ -727,9 +500,7 @@ static void ingress_free(mqtt_ingress *in)
 {
     if (!in)
         return;
-    batch_clear(in);
-    free(in->msgs);
-    free(in->outs);
+    mqtt_batch_free(&in->batch);
     free(in->rx);
     free_list(in->subscribed, in->n_subscribed);
     free(in->host);
@@ -745,45 +516,15 @@ static void ingress_free(mqtt_ingress *in)
     free(in);
 }
 
-/* The TLS context for mqtt.tls: trust anchors and the client certificate. */
-static msgsec_err tls_context(const msgsec_config *cfg, SSL_CTX **out, msgsec_error *err)
-{
-    const msgsec_tls_config *t = &cfg->mqtt.tls;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    const char *what = NULL;
-    if (!ctx)
-        what = "cannot create a TLS context";
-    else if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-        what = "cannot require TLS 1.2";
-    else if (t->ca && SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
-        what = "cannot load mqtt.tls.ca";
-    else if (t->cert && SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
-        what = "cannot load mqtt.tls.cert";
-    else if (t->cert && SSL_CTX_use_PrivateKey_file(ctx, t->key ? t->key : t->cert, SSL_FILETYPE_PEM) != 1)
-        what = "cannot load mqtt.tls.key";
-    else if (t->cert && SSL_CTX_check_private_key(ctx) != 1)
-        what = "mqtt.tls.key does not match mqtt.tls.cert";
-    if (what) {
-        SSL_CTX_free(ctx);
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s: %s", cfg->path, what);
-        return msgsec_seterr_ssl(err, MSGSEC_E_USAGE, detail);
-    }
-    if (t->ca)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    *out = ctx;
-    return MSGSEC_OK;
-}
-
 msgsec_err mqtt_ingress_start(bridge *b, const msgsec_config *cfg, const char *password,
                               mqtt_ingress **out, msgsec_error *err)
 {
     *out = NULL;
     mqtt_ingress *in = calloc(1, sizeof *in);
     if (!in)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        return bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
     in->b = b;
-    in->fd = -1;
+    in->conn = (mqtt_conn)MQTT_CONN_CLOSED;
     in->wake[0] = in->wake[1] = -1;
     in->backoff_ms = BACKOFF_MIN_MS;
     in->version = cfg->mqtt.version == 4 ? 4 : 5;
@@ -795,11 +536,11 @@ msgsec_err mqtt_ingress_start(bridge *b, const msgsec_config *cfg, const char *p
     msgsec_err rc = MSGSEC_OK;
     if (!in->host || !in->client_id || (cfg->mqtt.username && !in->username) || (password && !in->password) ||
         pipe2(in->wake, O_CLOEXEC | O_NONBLOCK) != 0)
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    else if ((cfg->mqtt.tls.ca || cfg->mqtt.tls.cert) && (rc = tls_context(cfg, &in->tls, err)))
+        rc = bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
+    else if ((cfg->mqtt.tls.ca || cfg->mqtt.tls.cert) && (rc = mqtt_tls_context(cfg, &in->tls, err)))
         ;
     else if (pthread_create(&in->thread, NULL, ingress_thread, in))
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot start the MQTT receive thread");
+        rc = bridge_err(err, MSGSEC_E_INTERNAL, "cannot start the MQTT receive thread");
     if (rc) {
         ingress_free(in);
         return rc;

@@ -276,7 +276,7 @@ static int publish_properties(cursor *props, bmsg *m)
             break;
         case PROP_USER:
             if ((rc = take(props, &k, NULL, 0)) == 0 && (rc = take(props, &v, NULL, 0)) == 0) {
-                if (strcmp(k, "msgsec-bridge-id") == 0 && !m->bridge_id) {
+                if (strcmp(k, BMSG_BRIDGE_ID_PROP) == 0 && !m->bridge_id) {
                     m->bridge_id = v;
                     v = NULL;
                 } else if (bmsg_add_prop(m, k, v) != 0) {

@@ -17,8 +17,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge.h"
-#include "internal.h"
+#include "counters.h"
+#include "hub.h"
+#include "log.h"
+#include "mqtt_ingress.h"
+#include "mqtt_side.h"
+#include "spool.h"
+#include "util.h"
 
 #define MAX_INFLIGHT 20 /* Mosquitto's default max_inflight_messages */
 #define SEND_BATCH 20
@@ -191,16 +196,8 @@ static void sent(send_ctx *sc, int ok)
     pthread_mutex_lock(&ms->lock);
     if (ok) {
         atomic_fetch_add(&ms->b->metrics.delivered[SIDE_MQTT], 1);
-        if (ms->n_done == ms->cap_done) {
-            size_t cap = ms->cap_done ? ms->cap_done * 2 : 256;
-            uint64_t *p = realloc(ms->done, cap * sizeof *p);
-            if (p) {
-                ms->done = p;
-                ms->cap_done = cap;
-            }
-        }
         /* without room it stays spooled: one duplicate after a restart */
-        if (ms->n_done < ms->cap_done)
+        if (array_reserve(&ms->done, &ms->cap_done, ms->n_done + 1, sizeof *ms->done) == 0)
             ms->done[ms->n_done++] = sc->id;
     }
     if (sc->session == ms->session) {
@@ -281,8 +278,8 @@ static int publish(mqtt_side *ms, const bmsg *m, unsigned session)
         add_str_prop(&props, MQTTPROPERTY_CODE_USER_PROPERTY, m->props[i].key,
                      strlen(m->props[i].key), m->props[i].value);
     if (m->bridge_id)
-        add_str_prop(&props, MQTTPROPERTY_CODE_USER_PROPERTY, "msgsec-bridge-id",
-                     strlen("msgsec-bridge-id"), m->bridge_id);
+        add_str_prop(&props, MQTTPROPERTY_CODE_USER_PROPERTY, BMSG_BRIDGE_ID_PROP,
+                     strlen(BMSG_BRIDGE_ID_PROP), m->bridge_id);
     if (ms->version == 5)
         msg.properties = props; /* MQTT 3.1.1 carries the payload only */
     send_ctx *sc = malloc(sizeof *sc);
@@ -413,10 +410,8 @@ static void side_free(mqtt_side *ms)
     free(ms->uri);
     free(ms->client_id);
     free(ms->username);
-    if (ms->password) {
-        OPENSSL_cleanse(ms->password, strlen(ms->password));
-        free(ms->password);
-    }
+    if (ms->password)
+        msgsec_free_secret(ms->password, strlen(ms->password));
     free(ms->ca);
     free(ms->cert);
     free(ms->key);
@@ -428,17 +423,27 @@ static void side_free(mqtt_side *ms)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* Wake callback registered with the hub: MQTT-bound messages were spooled. */
+static void wake(void *ctx)
+{
+    mqtt_side *ms = ctx;
+    pthread_mutex_lock(&ms->lock);
+    ms->notified = 1;
+    pthread_cond_signal(&ms->wake);
+    pthread_mutex_unlock(&ms->lock);
+}
+
 msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
 {
     *out = NULL;
     mqtt_side *ms = calloc(1, sizeof *ms);
     if (!ms)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        return bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
     pthread_mutex_init(&ms->lock, NULL);
     pthread_cond_init(&ms->wake, NULL);
     ms->b = b;
     ms->backoff_ms = BACKOFF_MIN_MS;
-    route_table *t = routes_acquire(b);
+    route_table *t = bridge_routes(b);
     const msgsec_config *cfg = t->cfg;
     msgsec_err rc = MSGSEC_OK;
     int tls = cfg->mqtt.tls.ca || cfg->mqtt.tls.cert;
@@ -460,19 +465,21 @@ msgsec_err mqtt_side_start(bridge *b, mqtt_side **out, msgsec_error *err)
     int prc = MQTTAsync_createWithOptions(&ms->client, ms->uri, ms->client_id,
                                           MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc != MQTTASYNC_SUCCESS) {
-        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "%s: mqtt: cannot create client for %s (code %d)",
-                           cfg->path, ms->uri, prc);
+        rc = bridge_err(err, MSGSEC_E_USAGE, "%s: mqtt: cannot create client for %s (code %d)",
+                        cfg->path, ms->uri, prc);
         goto done;
     }
     MQTTAsync_setCallbacks(ms->client, ms, on_connection_lost, on_unexpected_message, NULL);
     MQTTAsync_setConnected(ms->client, ms, on_connected);
     clock_gettime(CLOCK_MONOTONIC, &ms->next_attempt);
     if (pthread_create(&ms->pump, NULL, pump_thread, ms)) {
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot start the MQTT thread");
+        rc = bridge_err(err, MSGSEC_E_INTERNAL, "cannot start the MQTT thread");
         goto done;
     }
     if ((rc = mqtt_ingress_start(b, cfg, ms->password, &ms->ingress, err)))
         mqtt_side_stop_pump(ms);
+    else
+        bridge_set_wake(b, SIDE_MQTT, wake, ms);
 done:
     routes_release(t);
     if (rc) {
@@ -483,14 +490,6 @@ done:
     return MSGSEC_OK;
 }
 
-void mqtt_side_notify(mqtt_side *ms)
-{
-    pthread_mutex_lock(&ms->lock);
-    ms->notified = 1;
-    pthread_cond_signal(&ms->wake);
-    pthread_mutex_unlock(&ms->lock);
-}
-
 void mqtt_side_resubscribe(mqtt_side *ms) { mqtt_ingress_resubscribe(ms->ingress); }
 
 void mqtt_side_stop(mqtt_side *ms, int timeout_ms)
@@ -498,6 +497,7 @@ void mqtt_side_stop(mqtt_side *ms, int timeout_ms)
     if (!ms)
         return;
     struct timespec deadline;
+    bridge_set_wake(ms->b, SIDE_MQTT, NULL, NULL);
     mqtt_ingress_stop(ms->ingress); /* stop consuming first */
     ms->ingress = NULL;
     now_plus(&deadline, timeout_ms);

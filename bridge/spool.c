@@ -10,12 +10,14 @@
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bridge.h"
-#include "internal.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
 
 struct spool {
     MDB_env *env;
@@ -33,46 +35,69 @@ static const char *const db_names[2] = {"mqtt", "amqp"};
 
 /* ---- record encoding: u32 length-prefixed fields, UINT32_MAX = NULL ---- */
 
-static void put_u32(strbuf *sb, uint32_t v)
+/* Writes into a buffer sized beforehand (record_size); with w->p NULL it
+ * only counts, so one set of put calls serves both passes. */
+typedef struct writer {
+    uint8_t *p;
+    size_t len;
+    int too_long; /* a field longer than a u32 length */
+} writer;
+
+static void put_u32(writer *w, uint32_t v)
 {
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    sb_append(sb, b, 4);
+    if (w->p) {
+        uint8_t *b = w->p + w->len;
+        b[0] = (uint8_t)(v >> 24);
+        b[1] = (uint8_t)(v >> 16);
+        b[2] = (uint8_t)(v >> 8);
+        b[3] = (uint8_t)v;
+    }
+    w->len += 4;
 }
 
-static void put_bytes(strbuf *sb, const void *p, size_t len, int present)
+static void put_bytes(writer *w, const void *p, size_t len, int present)
 {
-    put_u32(sb, present ? (uint32_t)len : UINT32_MAX);
-    if (present && len)
-        sb_append(sb, p, len);
+    if (len >= UINT32_MAX)
+        w->too_long = 1;
+    put_u32(w, present ? (uint32_t)len : UINT32_MAX);
+    if (present && len && w->p)
+        memcpy(w->p + w->len, p, len);
+    w->len += present ? len : 0;
 }
 
-static void put_str(strbuf *sb, const char *s) { put_bytes(sb, s, s ? strlen(s) : 0, s != NULL); }
+static void put_str(writer *w, const char *s) { put_bytes(w, s, s ? strlen(s) : 0, s != NULL); }
 
+static void put_record(writer *w, const bmsg *m)
+{
+    put_str(w, m->dest);
+    put_u32(w, (uint32_t)m->qos);
+    put_u32(w, (uint32_t)m->route);
+    put_str(w, m->subject);
+    put_str(w, m->content_type);
+    put_bytes(w, m->correlation, m->correlation_len, m->correlation != NULL);
+    put_str(w, m->reply_to);
+    put_str(w, m->bridge_id);
+    put_u32(w, (uint32_t)((uint64_t)m->ttl_ms >> 32));
+    put_u32(w, (uint32_t)m->ttl_ms);
+    put_u32(w, (uint32_t)m->n_props);
+    for (size_t i = 0; i < m->n_props; i++) {
+        put_str(w, m->props[i].key);
+        put_str(w, m->props[i].value);
+    }
+    put_bytes(w, m->payload, m->payload_len, 1);
+}
+
+/* The record of m; caller wipes and frees. NULL: out of memory. */
 static char *encode(const bmsg *m, size_t *len)
 {
-    strbuf sb;
-    sb_init(&sb, 256 + m->payload_len, 0);
-    put_str(&sb, m->dest);
-    put_u32(&sb, (uint32_t)m->qos);
-    put_u32(&sb, (uint32_t)m->route);
-    put_str(&sb, m->subject);
-    put_str(&sb, m->content_type);
-    put_bytes(&sb, m->correlation, m->correlation_len, m->correlation != NULL);
-    put_str(&sb, m->reply_to);
-    put_str(&sb, m->bridge_id);
-    put_u32(&sb, (uint32_t)((uint64_t)m->ttl_ms >> 32));
-    put_u32(&sb, (uint32_t)m->ttl_ms);
-    put_u32(&sb, (uint32_t)m->n_props);
-    for (size_t i = 0; i < m->n_props; i++) {
-        put_str(&sb, m->props[i].key);
-        put_str(&sb, m->props[i].value);
-    }
-    put_bytes(&sb, m->payload, m->payload_len, 1);
-    if (sb.failed) {
-        sb_free(&sb, 1);
+    writer size = {0};
+    put_record(&size, m);
+    writer w = {.p = size.too_long ? NULL : malloc(size.len ? size.len : 1)};
+    if (!w.p)
         return NULL;
-    }
-    return sb_steal(&sb, len);
+    put_record(&w, m);
+    *len = w.len;
+    return (char *)w.p;
 }
 
 typedef struct reader {
@@ -169,7 +194,7 @@ static uint64_t id_of(const MDB_val *k)
 
 static msgsec_err lmdb_err(msgsec_error *err, const char *what, int rc)
 {
-    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "spool: %s: %s", what, mdb_strerror(rc));
+    return bridge_err(err, MSGSEC_E_INTERNAL, "spool: %s: %s", what, mdb_strerror(rc));
 }
 
 /* Counts the stored messages and bytes and finds the last id. */
@@ -202,11 +227,11 @@ msgsec_err spool_open(const char *path, size_t max_messages, size_t max_bytes, i
 {
     *out = NULL;
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "spool: cannot create %s: %s", path,
+        return bridge_err(err, MSGSEC_E_USAGE, "spool: cannot create %s: %s", path,
                              strerror(errno));
     spool *s = calloc(1, sizeof *s);
     if (!s)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        return bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->room, NULL);
     s->next_id = 1;
@@ -270,12 +295,12 @@ msgsec_err spool_put(spool *s, bmsg **msgs, size_t n, int may_wait, msgsec_error
     size_t total = 0;
     MDB_txn *txn = NULL;
     if (!enc || !lens) {
-        ret = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+        ret = bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
         if (!(enc[i] = encode(msgs[i], &lens[i]))) {
-            ret = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+            ret = bridge_err(err, MSGSEC_E_INTERNAL, "out of memory");
             goto cleanup;
         }
         total += lens[i];
@@ -284,15 +309,15 @@ msgsec_err spool_put(spool *s, bmsg **msgs, size_t n, int may_wait, msgsec_error
     if (total > s->max_bytes || n > s->max_messages) {
         pthread_mutex_unlock(&s->lock);
         /* a batch may fit piecewise; a single message never will */
-        ret = n == 1 ? msgsec_seterr(err, SPOOL_TOO_BIG, "message larger than the spool bounds")
-                     : msgsec_seterr(err, SPOOL_FULL, "batch larger than the spool bounds");
+        ret = n == 1 ? bridge_err(err, SPOOL_TOO_BIG, "message larger than the spool bounds")
+                     : bridge_err(err, SPOOL_FULL, "batch larger than the spool bounds");
         goto cleanup;
     }
     while (full(s, n, total) && may_wait && !s->reject_when_full && !s->shutdown)
         pthread_cond_wait(&s->room, &s->lock);
     if (full(s, n, total) || s->shutdown) {
         pthread_mutex_unlock(&s->lock);
-        ret = msgsec_seterr(err, SPOOL_FULL, s->shutdown ? "spool closing" : "spool full");
+        ret = bridge_err(err, SPOOL_FULL, s->shutdown ? "spool closing" : "spool full");
         goto cleanup;
     }
     /* ids are assigned and written under the lock so a side's cursor never
@@ -326,10 +351,8 @@ cleanup:
     if (txn)
         mdb_txn_abort(txn);
     for (size_t i = 0; enc && i < n; i++)
-        if (enc[i]) {
-            OPENSSL_cleanse(enc[i], lens[i]);
-            free(enc[i]);
-        }
+        if (enc[i])
+            msgsec_free_secret(enc[i], lens[i]);
     free(enc);
     free(lens);
     return ret;

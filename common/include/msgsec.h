@@ -168,6 +168,12 @@ typedef struct msgsec_receiver_opts {
                                             or EncryptedKey is unsigned is accepted (the
                                             defaults of WSS4J and WCF senders; docs/DESIGN.md
                                             receiver rule 6) */
+    const msgsec_receiver *replay_shared_with; /* NULL, or a receiver whose replay cache this
+                                            one uses too (borrowed, only during the call):
+                                            one cache, checked and updated atomically for
+                                            receivers used by different threads, that lives
+                                            until the last of them is freed. replay_path must
+                                            then be NULL (MSGSEC_E_USAGE otherwise) */
 } msgsec_receiver_opts;
 
 /* Loads keys, trust and the replay cache. opts and its strings: borrowed.

@@ -127,6 +127,8 @@ typedef struct msgsec_config {
         struct sockaddr_storage address; /* listen, parsed: AF_INET or AF_INET6, port set */
         socklen_t address_len;
     } metrics;
+    struct { int workers; } bridge;            /* crypto worker threads (1..256);
+                                                  0 (default) = one per online CPU */
 } msgsec_config;
 
 /* path: borrowed. *out: caller frees with msgsec_config_free. */

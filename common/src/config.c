@@ -962,6 +962,9 @@ static const schema spool_schema = {spool_fields, 0, NULL, NULL};
 static const field metrics_fields[] = {FIELD("listen", F_STR, C(metrics.listen)), END};
 static const schema metrics_schema = {metrics_fields, 0, NULL, check_metrics};
 
+static const field bridge_fields[] = {NUMBER("workers", F_INT, C(bridge.workers), 1, 256), END};
+static const schema bridge_schema = {bridge_fields, 0, NULL, NULL};
+
 /* Top-level sections share the msgsec_config base (offset 0). */
 static const field config_fields[] = {
     SECTION("identity", 0, &identity_schema),
@@ -974,6 +977,7 @@ static const field config_fields[] = {
     SEQUENCE("routes", C(routes), C(n_routes), &route_schema),
     SECTION("spool", 0, &spool_schema),
     SECTION("metrics", 0, &metrics_schema),
+    SECTION("bridge", 0, &bridge_schema),
     END};
 static const schema config_schema = {config_fields, 0, NULL, check_config};
 /* clang-format on */

@@ -127,8 +127,15 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto fail;
     }
+    if (opts->replay_shared_with && opts->replay_path) {
+        rc = msgsec_seterr(err, MSGSEC_E_USAGE, "replay_path and replay_shared_with exclude each other");
+        goto fail;
+    }
+    if (opts->replay_shared_with)
+        r->replay = replay_share(opts->replay_shared_with->replay);
     if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
-        (rc = replay_open(opts->replay_path, opts->replay_max_bytes, &r->replay, err)))
+        (!r->replay &&
+         (rc = replay_open(opts->replay_path, opts->replay_max_bytes, &r->replay, err))))
         goto fail;
     r->ticket_grace = opts->ticket_grace;
     if (opts->users_file && (rc = passwd_store_load(opts->users_file, &r->users, err)))

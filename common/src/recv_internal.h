@@ -45,8 +45,11 @@ typedef struct replay_store replay_store;
  * this process with another max_bytes is MSGSEC_E_USAGE. *out: free with
  * replay_close. */
 msgsec_err replay_open(const char *path, size_t max_bytes, replay_store **out, msgsec_error *err);
+/* One more reference to store (for another receiver); returns store. */
+replay_store *replay_share(replay_store *store);
+/* Drops a reference; the last one closes the store. */
 void replay_close(replay_store *store);
-/* Atomically: MSGSEC_E_REPLAY if key is recorded and not expired at now;
+/* Atomically (also across threads sharing the store): MSGSEC_E_REPLAY if key is recorded and not expired at now;
  * otherwise records it until `until` and returns MSGSEC_OK. A full store
  * (after purging what expired) records nothing: MSGSEC_E_INTERNAL with
  * err->transient set. */

@@ -24,7 +24,11 @@
  * expire or the store is made larger); it is never accepted unchecked.
  *
  * In memory (path NULL): an open-addressing hash table; expired entries are
- * dropped whenever the table is rebuilt to grow. */
+ * dropped whenever the table is rebuilt to grow.
+ *
+ * A store may be shared by several receivers (msgsec_receiver_opts
+ * replay_shared_with), each used by its own thread: it is reference counted,
+ * and the in-memory table is checked and updated under the store's lock. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -60,6 +64,8 @@ typedef struct mem_entry {
 
 struct replay_store {
     shared_env *lmdb; /* NULL = in memory */
+    pthread_mutex_t lock; /* guards refs and the in-memory table */
+    int refs;
     mem_entry *slots;
     size_t cap, used;
 };
@@ -390,6 +396,8 @@ msgsec_err replay_open(const char *path, size_t max_bytes, replay_store **out, m
     replay_store *s = calloc(1, sizeof *s);
     if (!s)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
+    pthread_mutex_init(&s->lock, NULL);
+    s->refs = 1;
     msgsec_err rc = path ? lmdb_attach(path, max_bytes, &s->lmdb, err) : MSGSEC_OK;
     if (rc == MSGSEC_OK && !path && mem_rebuild(s, 0) != 0)
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -401,10 +409,24 @@ msgsec_err replay_open(const char *path, size_t max_bytes, replay_store **out, m
     return MSGSEC_OK;
 }
 
+replay_store *replay_share(replay_store *store)
+{
+    pthread_mutex_lock(&store->lock);
+    store->refs++;
+    pthread_mutex_unlock(&store->lock);
+    return store;
+}
+
 void replay_close(replay_store *store)
 {
     if (!store)
         return;
+    pthread_mutex_lock(&store->lock);
+    int last = --store->refs == 0;
+    pthread_mutex_unlock(&store->lock);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&store->lock);
     if (store->lmdb)
         lmdb_detach(store->lmdb);
     free(store->slots);
@@ -416,7 +438,10 @@ msgsec_err replay_check_and_insert(replay_store *store, const uint8_t key[REPLAY
 {
     if (store->lmdb)
         return lmdb_check_and_insert(store->lmdb, key, until, now, err);
-    return mem_check_and_insert(store, key, until, now, err);
+    pthread_mutex_lock(&store->lock);
+    msgsec_err rc = mem_check_and_insert(store, key, until, now, err);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
 }
 
 msgsec_err replay_check(replay_store *store, const uint8_t key[REPLAY_KEY_LEN], time_t now,
@@ -424,7 +449,8 @@ msgsec_err replay_check(replay_store *store, const uint8_t key[REPLAY_KEY_LEN], 
 {
     if (store->lmdb)
         return lmdb_check(store->lmdb, key, now, err);
-    return mem_find(store->slots, store->cap, key)->until > now
-               ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED)
-               : MSGSEC_OK;
+    pthread_mutex_lock(&store->lock);
+    const int recorded = mem_find(store->slots, store->cap, key)->until > now;
+    pthread_mutex_unlock(&store->lock);
+    return recorded ? msgsec_seterr(err, MSGSEC_E_REPLAY, REPLAY_REFUSED) : MSGSEC_OK;
 }

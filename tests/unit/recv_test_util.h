@@ -119,6 +119,7 @@ typedef struct recv_setup {
     unsigned accepted;
     const char *service;      /* PKI name of the service identity; NULL = "service" */
     int protect_tokens;       /* msgsec_receiver_opts.protect_tokens */
+    const msgsec_receiver *replay_shared_with; /* share this receiver's replay cache */
 } recv_setup;
 
 static inline msgsec_receiver *receiver_with(const recv_setup *rs)
@@ -143,6 +144,7 @@ static inline msgsec_receiver *receiver_with(const recv_setup *rs)
     o.expected_to = !rs || !rs->expected_to ? TEST_TO : *rs->expected_to ? rs->expected_to : NULL;
     o.replay_path = rs ? rs->replay_path : NULL;
     o.replay_max_bytes = rs ? rs->replay_max_bytes : 0;
+    o.replay_shared_with = rs ? rs->replay_shared_with : NULL;
     o.max_message_bytes = rs ? rs->max_bytes : 0;
     o.accepted_credentials = rs ? rs->accepted : 0;
     o.protect_tokens = rs ? rs->protect_tokens : 0;

@@ -125,7 +125,8 @@ static const char full_config[] =
     "  max_messages: 500\n"
     "  max_bytes: 1048576\n"
     "  when_full: reject\n"
-    "metrics: {listen: \"127.0.0.1:9464\"}\n";
+    "metrics: {listen: \"127.0.0.1:9464\"}\n"
+    "bridge: {workers: 3}\n";
 
 static void expect_path(const char *got, const char *name)
 {
@@ -222,6 +223,7 @@ static void test_full_config(void **state)
     assert_int_equal(cfg->metrics.address_len, sizeof *in4);
     assert_int_equal(ntohs(in4->sin_port), 9464);
     assert_int_equal(ntohl(in4->sin_addr.s_addr), INADDR_LOOPBACK);
+    assert_int_equal(cfg->bridge.workers, 3);
 
     msgsec_receiver_opts opts;
     msgsec_config_receiver_opts(cfg, 1, &opts);
@@ -281,6 +283,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->spool.max_bytes, (size_t)1 << 30);
     assert_string_equal(cfg->spool.when_full, "block");
     assert_null(cfg->metrics.listen);
+    assert_int_equal(cfg->bridge.workers, 0); /* the bridge's default: one per CPU */
     msgsec_receiver_opts opts;
     msgsec_config_receiver_opts(cfg, 1, &opts);
     assert_null(opts.key_file);
@@ -374,6 +377,9 @@ static const refusal refusals[] = {
      "rules[0].senders: the list is empty; omit the key"},
     {"spool:\n  when_full: drop\n", 2, "spool.when_full: unknown value 'drop'"},
     {"spool:\n  max_messages: 0\n", 2, "spool.max_messages: 0 is out of range"},
+    {"bridge:\n  workers: 0\n", 2, "bridge.workers: 0 is out of range"},
+    {"bridge:\n  workers: 257\n", 2, "bridge.workers: 257 is out of range"},
+    {"bridge:\n  threads: 2\n", 2, "unknown key 'bridge.threads'"},
     {"mqtt:\n  host: \"\"\n", 2, "mqtt.host: must not be empty"},
     /* YAML itself */
     {"mqtt:\n  host: \"unterminated\n", 3, "YAML syntax error: found unexpected end of stream"},

@@ -424,6 +424,41 @@ static void test_replay_deferred(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Receivers of several threads (the bridge's workers) share one in-memory
+ * replay cache: a message accepted by one is a replay at the other, also
+ * once the first is freed; the cache and a replay_path exclude each other. */
+static void test_replay_shared_receivers(void **state)
+{
+    (void)state;
+    recv_setup first_setup = {.verify_only = 1};
+    msgsec_receiver *first = receiver_with(&first_setup);
+    recv_setup shared = {.replay_shared_with = first};
+    msgsec_receiver *second = receiver_with(&shared);
+    msgsec_error e;
+    char *env = wrap_as("client-rsa", "x"), *next = wrap_as("client-rsa", "y");
+    assert_int_equal(verify_rc(first, env, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(second, env, &e), MSGSEC_E_REPLAY);
+    msgsec_receiver_free(first);
+    assert_int_equal(unwrap_rc(second, next, &e), MSGSEC_OK);
+    assert_int_equal(unwrap_rc(second, next, &e), MSGSEC_E_REPLAY);
+    /* a receiver of its own still accepts both once */
+    msgsec_receiver *own = receiver_with(NULL);
+    assert_int_equal(unwrap_rc(own, env, &e), MSGSEC_OK);
+    msgsec_receiver_opts o;
+    msgsec_receiver *r = NULL;
+    memset(&o, 0, sizeof o);
+    o.cert_file = pki("service.pem");
+    o.replay_path = "/tmp/msgsec-replay-unused";
+    o.replay_shared_with = own;
+    assert_int_equal(msgsec_receiver_new(&o, &r, &e), MSGSEC_E_USAGE);
+    assert_null(r);
+    assert_non_null(strstr(e.detail, "replay_shared_with"));
+    msgsec_receiver_free(own);
+    msgsec_receiver_free(second);
+    free(env);
+    free(next);
+}
+
 /* DER of a test PKI certificate (caller frees with OPENSSL_free). */
 static unsigned char *cert_der(const char *name, size_t *len)
 {
@@ -798,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_other_service),
         cmocka_unit_test(test_replay_memory),
         cmocka_unit_test(test_replay_deferred),
+        cmocka_unit_test(test_replay_shared_receivers),
         cmocka_unit_test(test_replay_lmdb_survives_reopen),
         cmocka_unit_test(test_replay_store_full),
         cmocka_unit_test(test_inspect),

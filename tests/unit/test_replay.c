@@ -2,8 +2,10 @@
  * stores, expiry, re-acceptance after expiry, persistence across reopen,
  * bounded purge of expired LMDB entries, a full LMDB store (refused until
  * entries expire; its entry budget keeps LMDB's map from filling), one size
- * per directory, and a bad store path (class 2). */
+ * per directory, a memory store shared by threads, and a bad store path
+ * (class 2). */
 #include <lmdb.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "recv_test_util.h"
@@ -211,6 +213,47 @@ static void test_lmdb_sizes(void **state)
     remove_dir(dir);
 }
 
+#define SHARED_KEYS 3000
+typedef struct inserter {
+    replay_store *store;
+    time_t now;
+    int accepted;
+} inserter;
+
+static void *insert_all(void *arg)
+{
+    inserter *in = arg;
+    uint8_t k[REPLAY_KEY_LEN];
+    for (int i = 0; i < SHARED_KEYS; i++) {
+        key_of(i, k);
+        in->accepted += replay_check_and_insert(in->store, k, in->now + 100, in->now, NULL) == MSGSEC_OK;
+    }
+    return NULL;
+}
+
+/* Two threads record the same keys through two references to one memory
+ * store: each key is accepted exactly once; the store outlives the first
+ * reference closed. */
+static void test_shared_memory_store(void **state)
+{
+    (void)state;
+    replay_store *s = NULL;
+    time_t now = time(NULL);
+    assert_int_equal(replay_open(NULL, 0, &s, NULL), MSGSEC_OK);
+    inserter a = {s, now, 0}, b = {replay_share(s), now, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, insert_all, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, insert_all, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.accepted + b.accepted, SHARED_KEYS);
+    replay_close(a.store);
+    uint8_t k[REPLAY_KEY_LEN];
+    key_of(1, k);
+    assert_int_equal(replay_check_and_insert(b.store, k, now + 100, now + 1, NULL), MSGSEC_E_REPLAY);
+    replay_close(b.store);
+}
+
 static void test_bad_path(void **state)
 {
     (void)state;
@@ -229,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_lmdb_full),
         cmocka_unit_test(test_lmdb_budget_holds),
         cmocka_unit_test(test_lmdb_sizes),
+        cmocka_unit_test(test_shared_memory_store),
         cmocka_unit_test(test_bad_path),
     };
     return cmocka_run_group_tests(tests, test_global_setup, NULL);

@@ -87,6 +87,7 @@ class msgsec_receiver_opts(Structure):
         ("replay_path", c_char_p),
         ("replay_max_bytes", c_size_t),
         ("protect_tokens", c_int),
+        ("replay_shared_with", c_void_p),
     ]
 
 

@@ -66,10 +66,14 @@ for f in grace late; do
 done
 
 publish() { $CLIENTS mqtt-pub --port "$MOSQ_PORT" --topic c/in --file "$T/$1.xml" > /dev/null; }
+sleep_until() { # sleep_until EPOCH-SECONDS (no-op once past: a loaded machine may be late)
+    local d=$(($1 - $(date +%s)))
+    if [ "$d" -gt 0 ]; then sleep "$d"; fi
+}
 for f in username issued wrongpw certificate windows; do publish "$f"; done
-sleep $((t0 + 5 - $(date +%s)))
+sleep_until $((t0 + 5))
 publish grace   # expired 1-2 s ago: within the 10 s grace
-sleep $((t0 + 16 - $(date +%s)))
+sleep_until $((t0 + 16))
 publish late    # expired 12-13 s ago
 recv() { # recv QUEUE COUNT OUT
     $CLIENTS amqp-recv --url "$AMQP_URL" --address "/amq/queue/$1" --expect "$2" --timeout 30 \

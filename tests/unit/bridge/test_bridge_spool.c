@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "bridge.h"
+#include "spool.h"
 
 static char dir[256];
 

@@ -1,8 +1,9 @@
-/* message.c - the protocol-neutral message passed between the two sides. */
+/* bmsg.c - the protocol-neutral message (see bmsg.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge.h"
+#include "bmsg.h"
+#include "msgsec.h"
 
 void bmsg_free(bmsg *m)
 {
