@@ -246,18 +246,6 @@ static msgsec_err check_algorithm_fits_key(recv_msg *m, const char *alg, msgsec_
     return MSGSEC_OK;
 }
 
-static int sink_strbuf(void *ctx, const char *buf, int len)
-{
-    strbuf *sb = ctx;
-    sb_append(sb, buf, (size_t)len);
-    return sb->failed ? -1 : len;
-}
-
-static int sink_digest(void *ctx, const char *buf, int len)
-{
-    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
-}
-
 /* ECDSA SignatureValue is r||s (XML-DSig); OpenSSL wants DER. */
 static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_t *der_len)
 {
@@ -281,18 +269,6 @@ static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_
     return ok;
 }
 
-/* SHA-256 of the exclusive c14n of node, streamed (the receiver's context). */
-static int c14n_sha256(const recv_msg *m, xmlNodePtr node, xmlChar **prefixes, uint8_t out[32])
-{
-    EVP_MD_CTX *md = m->r->md;
-    unsigned int len = 0;
-    return EVP_DigestInit_ex(md, m->r->sha256, NULL) == 1 &&
-                   xml_c14n_subtree(node, prefixes, sink_digest, md) == 0 &&
-                   EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32
-               ? 0
-               : -1;
-}
-
 /* HMAC-SHA256 of SignedInfo under the symmetric key, compared in constant time. */
 static msgsec_err verify_hmac(const sig_parts *p, const recv_key *sym, const uint8_t *value,
                               size_t value_len, msgsec_error *err)
@@ -302,7 +278,7 @@ static msgsec_err verify_hmac(const sig_parts *p, const recv_key *sym, const uin
     size_t mac_len = 0;
     strbuf si;
     sb_init(&si, 2048, 1u << 20);
-    if (xml_c14n_subtree(p->signed_info, p->si_prefixes, sink_strbuf, &si) != 0 || si.failed)
+    if (xml_c14n_subtree(p->signed_info, p->si_prefixes, xml_sink_strbuf, &si) != 0 || si.failed)
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
     else if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sym->sign_key, sym->sign_len,
                         (const unsigned char *)si.data, si.len, mac, sizeof mac, &mac_len))
@@ -344,7 +320,7 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
     }
     if ((rc = trust_verify_ctx(m->r, m->signer, &pctx, &owned, err)))
         goto cleanup;
-    if (c14n_sha256(m, p->signed_info, p->si_prefixes, hash)) {
+    if (xml_c14n_sha256(p->signed_info, p->si_prefixes, m->r->md, m->r->sha256, hash)) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }
@@ -366,7 +342,7 @@ static msgsec_err verify_digests(const recv_msg *m, sig_parts *p, msgsec_error *
     msgsec_err rc = MSGSEC_OK;
     for (size_t i = 0; i < p->n_refs && rc == MSGSEC_OK; i++) {
         uint8_t digest[32];
-        if (c14n_sha256(m, p->refs[i].node, p->refs[i].prefixes, digest) != 0)
+        if (xml_c14n_sha256(p->refs[i].node, p->refs[i].prefixes, m->r->md, m->r->sha256, digest) != 0)
             rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot digest %.64s", p->refs[i].uri);
         else if (!ct_equal(digest, p->refs[i].digest, 32))
             rc = msgsec_seterr(err, MSGSEC_E_AUTH, "digest of %.64s does not match (content "

@@ -2,14 +2,14 @@
  * and the verifier for assertions of any trusted issuer.
  *
  * Both sides digest with libxml2's exclusive c14n of the parsed Assertion
- * with the ds:Signature subtree left out (the enveloped-signature transform),
+ * with the ds:Signature subtree left out (the enveloped-signature transform,
+ * xml_c14n_enveloped),
  * so the issuer never depends on hand-written canonical escaping, and the
  * verifier digests the very element it was given (never one found by ID), so
  * a second, unsigned Assertion or a wrapped copy cannot borrow the signature. */
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/c14n.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
@@ -22,51 +22,17 @@
 
 /* ------------------------------------------------------------ c14n digest */
 
-typedef struct c14n_scope {
-    xmlNodePtr root;     /* the Assertion */
-    xmlNodePtr excluded; /* its ds:Signature (enveloped-signature transform); may be NULL */
-} c14n_scope;
-
-static int in_scope(void *ctx, xmlNodePtr node, xmlNodePtr parent)
-{
-    const c14n_scope *scope = ctx;
-    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
-    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
-    for (; n; n = n->parent) {
-        if (n == scope->excluded)
-            return 0;
-        if (n == scope->root)
-            return 1;
-    }
-    return 0;
-}
-
-static int sink_digest(void *ctx, const char *buf, int len)
-{
-    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
-}
-
-static int sink_strbuf(void *ctx, const char *buf, int len)
-{
-    strbuf *sb = ctx;
-    sb_append(sb, buf, (size_t)len);
-    return sb->failed ? -1 : len;
-}
-
-/* SHA-256 of the exclusive c14n (without comments) of scope: the
- * enveloped-signature transform followed by exc-c14n. */
-static msgsec_err digest_scope(const c14n_scope *scope, xmlChar **prefixes, uint8_t digest[32],
-                               msgsec_error *err)
+/* SHA-256 of the exclusive c14n (without comments) of root without its
+ * ds:Signature excluded (may be NULL): the enveloped-signature transform
+ * followed by exc-c14n. */
+static msgsec_err digest_enveloped(xmlNodePtr root, xmlNodePtr excluded, xmlChar **prefixes,
+                                   uint8_t digest[32], msgsec_error *err)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    xmlOutputBufferPtr buf = md ? xmlOutputBufferCreateIO(sink_digest, NULL, md, NULL) : NULL;
     unsigned int len = 0;
-    int ok = buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-             xmlC14NExecute(scope->root->doc, in_scope, (void *)scope, XML_C14N_EXCLUSIVE_1_0,
-                            prefixes, 0, buf) >= 0;
-    if (buf && xmlOutputBufferClose(buf) < 0)
-        ok = 0;
-    ok = ok && EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             xml_c14n_enveloped(root, excluded, prefixes, xml_sink_digest, md) == 0 &&
+             EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
     EVP_MD_CTX_free(md);
     return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the assertion");
 }
@@ -236,8 +202,7 @@ msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgse
                            "subject, audience or an attribute holds characters XML cannot carry");
         goto cleanup;
     }
-    c14n_scope scope = {xmlDocGetRootElement(doc), NULL};
-    if ((rc = digest_scope(&scope, NULL, digest, err)) != MSGSEC_OK)
+    if ((rc = digest_enveloped(xmlDocGetRootElement(doc), NULL, NULL, digest, err)) != MSGSEC_OK)
         goto cleanup;
     sb_free(&out, 0);
     sb_init(&out, head.len + body.len + 4096, 0);
@@ -477,7 +442,7 @@ static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t,
                                            err)) != MSGSEC_OK)
         goto cleanup;
     sb_init(&si, 2048, 1u << 20);
-    if (xml_c14n_subtree(s->signed_info, s->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
+    if (xml_c14n_subtree(s->signed_info, s->si_prefixes, xml_sink_strbuf, &si) != 0 || si.failed) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
         goto cleanup;
     }
@@ -703,8 +668,7 @@ msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *t, saml_assertion
     if ((rc = decode_b64_text(xml_next_elem(xml_next_elem(xml_first_elem(sig.reference))),
                               "DigestValue", &expected, &expected_len, err)) != MSGSEC_OK)
         goto cleanup;
-    c14n_scope scope = {assertion, signature};
-    if ((rc = digest_scope(&scope, sig.ref_prefixes, digest, err)) != MSGSEC_OK)
+    if ((rc = digest_enveloped(assertion, signature, sig.ref_prefixes, digest, err)) != MSGSEC_OK)
         goto cleanup;
     if (expected_len != sizeof digest || !ct_equal(digest, expected, sizeof digest)) {
         rc = msgsec_seterr(err, MSGSEC_E_AUTH,

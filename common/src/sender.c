@@ -382,11 +382,6 @@ static msgsec_err encode_bst(msgsec_sender *s, X509 *cert, msgsec_error *err)
     return MSGSEC_OK;
 }
 
-static int digest_sink(void *ctx, const char *buf, int len)
-{
-    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
-}
-
 /* issued credential: loads the Assertion (holder-of-key, bound to cert) and
  * digests its exclusive c14n once; the message signature covers it by ID. */
 static msgsec_err load_assertion(msgsec_sender *s, const char *token_file, X509 *cert,
@@ -395,7 +390,6 @@ static msgsec_err load_assertion(msgsec_sender *s, const char *token_file, X509 
     saml_token tok;
     xmlDocPtr doc = NULL;
     uint8_t md[32];
-    unsigned int md_len = 0;
     msgsec_err rc;
     if (!token_file)
         return msgsec_seterr(err, MSGSEC_E_USAGE,
@@ -403,9 +397,7 @@ static msgsec_err load_assertion(msgsec_sender *s, const char *token_file, X509 
     if ((rc = saml_token_load(token_file, cert, &tok, err)) != MSGSEC_OK)
         return rc;
     if ((rc = xml_parse((const uint8_t *)tok.xml, tok.len, tok.len, &doc, err)) == MSGSEC_OK &&
-        (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
-         xml_c14n_subtree(xmlDocGetRootElement(doc), NULL, digest_sink, s->md_ctx) != 0 ||
-         EVP_DigestFinal_ex(s->md_ctx, md, &md_len) != 1))
+        xml_c14n_sha256(xmlDocGetRootElement(doc), NULL, s->md_ctx, s->sha256, md) != 0)
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the SAML assertion");
     if (rc == MSGSEC_OK) {
         EVP_EncodeBlock((unsigned char *)s->saml_digest, md, (int)sizeof md);
