@@ -1,5 +1,5 @@
 /* recv_dec.c - XML Encryption on the receiving side: RSA-OAEP key transport
- * to the service certificate and AES-GCM content (IV 12 || ct || tag 16).
+ * to the service certificate and AES-GCM content (gcm.h).
  * Every key and plaintext buffer is wiped on every path. */
 #include <ctype.h>
 #include <string.h>
@@ -10,12 +10,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "gcm.h"
 #include "recv_internal.h"
 
 #define WSS_SKI "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier"
 #define ALG_MGF1_SHA1 "http://www.w3.org/2009/xmlenc11#mgf1sha1"
-#define GCM_IV_LEN 12
-#define GCM_TAG_LEN 16
 #define EK_CIPHER_MAX 1024 /* an RSA-8192 key transport */
 
 /* DN text without the spaces some writers put around ',' '+' '=', lower-cased. */
@@ -383,46 +382,6 @@ int dec_is_xml(xmlNodePtr ed)
     return type && (strcmp(type, XENC_TYPE_CONTENT) == 0 || strcmp(type, XENC_TYPE_ELEMENT) == 0);
 }
 
-static msgsec_err aes_gcm_decrypt(const recv_key *key, const uint8_t *in, size_t len,
-                                  uint8_t **out, size_t *out_len, msgsec_error *err)
-{
-    msgsec_err rc = MSGSEC_OK;
-    const EVP_CIPHER *cipher = key->len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
-    EVP_CIPHER_CTX *cctx = NULL;
-    uint8_t *plain = NULL;
-    int n = 0, fin = 0;
-    *out = NULL;
-    *out_len = 0;
-    if (len < GCM_IV_LEN + GCM_TAG_LEN || len - GCM_IV_LEN - GCM_TAG_LEN > INT32_MAX)
-        return msgsec_seterr(err, MSGSEC_E_DECRYPT, "AES-GCM ciphertext too short");
-    size_t ct_len = len - GCM_IV_LEN - GCM_TAG_LEN;
-    if (!(plain = malloc(ct_len + 1)) || !(cctx = EVP_CIPHER_CTX_new()) ||
-        EVP_DecryptInit_ex(cctx, cipher, NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, GCM_IV_LEN, NULL) != 1 ||
-        EVP_DecryptInit_ex(cctx, NULL, NULL, key->key, in) != 1 ||
-        EVP_DecryptUpdate(cctx, plain, &n, in + GCM_IV_LEN, (int)ct_len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN,
-                            (void *)(in + len - GCM_TAG_LEN)) != 1) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up AES-GCM");
-        goto cleanup;
-    }
-    if (EVP_DecryptFinal_ex(cctx, plain + n, &fin) != 1) {
-        ERR_clear_error();
-        rc = msgsec_seterr(err, MSGSEC_E_DECRYPT, "content does not decrypt (AES-GCM tag mismatch)");
-        goto cleanup;
-    }
-    plain[n + fin] = '\0';
-    *out = plain;
-    *out_len = (size_t)(n + fin);
-    plain = NULL;
-cleanup:
-    if (plain)
-        OPENSSL_cleanse(plain, ct_len + 1);
-    free(plain);
-    EVP_CIPHER_CTX_free(cctx);
-    return rc;
-}
-
 /* ed's algorithm (AES-GCM), Type (Content or Element) and CipherData (no
  * CipherReference), all policy (8); *key_len: the key size of the algorithm. */
 static msgsec_err ed_method(xmlNodePtr ed, size_t *key_len, msgsec_error *err)
@@ -487,7 +446,7 @@ msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t 
     if ((rc = recv_b64_child(cd ? xml_child(cd, NS_XENC, "CipherValue", NULL) : NULL,
                              "EncryptedData CipherValue", &cipher, &cipher_len, err)))
         return rc;
-    rc = aes_gcm_decrypt(key, cipher, cipher_len, out, out_len, err);
+    rc = gcm_decrypt(key->key, key->len, cipher, cipher_len, out, out_len, err);
     free(cipher);
     return rc;
 }

@@ -25,15 +25,13 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "gcm.h"
 #include "internal.h"
 #include "kerberos.h"
 #include "saml.h"
 #include "xml.h"
 
 #define CONTENT_KEY_LEN 32
-#define GCM_IV_LEN 12
-#define GCM_TAG_LEN 16
-#define GCM_CHUNK 3072     /* plaintext encrypted per step; a multiple of 3 */
 #define ID_RAND_LEN 8      /* per-message id suffix: 16 hex digits */
 #define MAX_PARAM_LEN 4096 /* wsa:To, wsa:Action, MessageID, content type */
 #define MAX_PAYLOAD ((size_t)INT_MAX / 2)
@@ -237,37 +235,6 @@ cleanup:
 }
 
 /* --------------------------------------------------------------- crypto */
-
-/* Appends base64(IV || AES-256-GCM ciphertext || tag) of plain to sb, in
- * chunks: the ciphertext is never held whole (no large per-message buffer). */
-static msgsec_err put_gcm_base64(msgsec_sender *s, strbuf *sb, const uint8_t key[CONTENT_KEY_LEN],
-                                 const uint8_t *plain, size_t plain_len, msgsec_error *err)
-{
-    uint8_t buf[GCM_CHUNK + GCM_TAG_LEN];
-    size_t have = GCM_IV_LEN;
-    int n = 0;
-    if (RAND_bytes(buf, GCM_IV_LEN) != 1)
-        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "no randomness");
-    if (EVP_EncryptInit_ex2(s->cipher_ctx, s->aes256gcm, key, buf, NULL) != 1)
-        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM set-up failed");
-    for (size_t off = 0; off < plain_len;) {
-        size_t chunk = plain_len - off < GCM_CHUNK - have ? plain_len - off : GCM_CHUNK - have;
-        if (EVP_EncryptUpdate(s->cipher_ctx, buf + have, &n, plain + off, (int)chunk) != 1 ||
-            (size_t)n != chunk)
-            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM encryption failed");
-        off += chunk;
-        have += chunk;
-        size_t whole = have / 3 * 3; /* base64 only whole 3-byte groups until the end */
-        sb_put_base64(sb, buf, whole);
-        memmove(buf, buf + whole, have - whole);
-        have -= whole;
-    }
-    if (EVP_EncryptFinal_ex(s->cipher_ctx, buf + have, &n) != 1 || n != 0 ||
-        EVP_CIPHER_CTX_ctrl(s->cipher_ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, buf + have) != 1)
-        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "AES-256-GCM encryption failed");
-    sb_put_base64(sb, buf, have + GCM_TAG_LEN);
-    return MSGSEC_OK;
-}
 
 static msgsec_err ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[64],
                                    msgsec_error *err)
@@ -658,7 +625,7 @@ static msgsec_err write_body(msgsec_sender *s, strbuf *body, const char *n,
         sb_puts(body, "</ds:KeyInfo>");
     }
     sb_puts(body, "<xenc:CipherData><xenc:CipherValue>");
-    msgsec_err rc = put_gcm_base64(s, body, key, plain, plain_len, err);
+    msgsec_err rc = gcm_encrypt_base64(s->cipher_ctx, s->aes256gcm, key, plain, plain_len, body, err);
     sb_puts(body, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></s:Body>");
     return rc;
 }
@@ -728,8 +695,9 @@ static msgsec_err put_encrypted_username_token(msgsec_sender *s, strbuf *sb, con
     put_encrypted_key_str(sb, n);
     sb_puts(sb, "</ds:KeyInfo><xenc:CipherData><xenc:CipherValue>");
     msgsec_err rc = token.failed ? msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory")
-                                 : put_gcm_base64(s, sb, key, (const uint8_t *)token.data,
-                                                  token.len, err);
+                                 : gcm_encrypt_base64(s->cipher_ctx, s->aes256gcm, key,
+                                                      (const uint8_t *)token.data, token.len, sb,
+                                                      err);
     sb_puts(sb, "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>");
     sb_free(&token, 1);
     return rc;
