@@ -1,12 +1,13 @@
 /* recv_sig.c - verification of the WS-Security ds:Signature with libxml2's
- * exclusive c14n and OpenSSL (no xmlsec engine: see docs/DESIGN.md).
+ * exclusive c14n and OpenSSL (no xmlsec engine: see docs/DESIGN.md); the
+ * signing token comes from recv_token.c.
  *
  * Allow-lists (DESIGN.md receiver rule 4, everything else MSGSEC_E_POLICY):
  * SignedInfo and every Reference use exc-c14n (optionally with an
  * InclusiveNamespaces PrefixList), digests are SHA-256, the signature is
  * rsa-sha256 / ecdsa-sha256 for a certificate and hmac-sha256 (never
  * truncated) for the key of an EncryptedKey. ds:Object, ds:KeyValue and
- * ds:RetrievalMethod are refused: keys only come from tokens we check. */
+ * ds:RetrievalMethod are refused (recv_token.c): keys only come from tokens we check. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -15,7 +16,12 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "recv_internal.h"
+#include "recv_cred.h"
+#include "recv_dec.h"
+#include "recv_envelope.h"
+#include "recv_sig.h"
+#include "recv_token.h"
+#include "recv_trust.h"
 
 typedef struct sig_ref {
     const char *uri;
@@ -31,35 +37,6 @@ typedef struct sig_parts {
     sig_ref refs[RECV_MAX_REFS];
     size_t n_refs;
 } sig_parts;
-
-msgsec_err recv_b64_child(xmlNodePtr node, const char *what, uint8_t **out, size_t *len,
-                          msgsec_error *err)
-{
-    return recv_b64_child_buf(node, what, NULL, 0, out, len, err);
-}
-
-msgsec_err recv_b64_child_buf(xmlNodePtr node, const char *what, uint8_t *buf, size_t cap,
-                              uint8_t **out, size_t *len, msgsec_error *err)
-{
-    char *copy = NULL;
-    const char *text = node ? xml_text_ref(node, &copy) : NULL;
-    *out = NULL;
-    *len = 0;
-    if (!node)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "missing %s", what);
-    if (!text)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    size_t text_len = strlen(text);
-    int bad = buf ? b64_decode_small(text, text_len, buf, cap, len) : 1;
-    if (bad == 0)
-        *out = buf;
-    else if (bad == 1)
-        bad = b64_decode(text, text_len, out, len);
-    xmlFree(copy);
-    if (bad)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "%s is not valid base64", what);
-    return MSGSEC_OK;
-}
 
 static msgsec_err parse_reference(recv_msg *m, xmlNodePtr ref, sig_ref *out, msgsec_error *err)
 {
@@ -146,83 +123,32 @@ static msgsec_err parse_signature(recv_msg *m, sig_parts *p, msgsec_error *err)
     return MSGSEC_OK;
 }
 
-static msgsec_err load_bst_cert(recv_msg *m, xmlNodePtr bst, msgsec_error *err)
+/* The key of the signing token: the certificate (certificate credential),
+ * the holder's certificate (issued), or a symmetric key *sym (windows: from
+ * the Kerberos token, none: the EncryptedKey's; NULL for a broker, which
+ * holds no key to find them). */
+static msgsec_err token_key(recv_msg *m, recv_token *tok, const recv_key **sym,
+                            msgsec_error *err)
 {
-    const char *vt = xml_attr(bst, NULL, "ValueType");
-    const char *enc = xml_attr(bst, NULL, "EncodingType");
-    char *copy = NULL;
-    if (!vt || strcmp(vt, WSS_X509V3) != 0)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "signing token type %.80s not supported",
-                             vt ? vt : "(none)");
-    if (enc && strcmp(enc, WSS_BASE64) != 0)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "BinarySecurityToken encoding %.80s", enc);
-    const char *text = xml_text_ref(bst, &copy);
-    if (!text)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    msgsec_err rc = trust_cert_from_b64(m->r, text, &m->signer, err);
-    xmlFree(copy);
-    if (rc)
-        return rc;
-    m->credential = MSGSEC_CRED_CERTIFICATE;
-    return MSGSEC_OK;
-}
-
-/* The SAML assertion a KeyIdentifier of ValueType SAMLID names. */
-static msgsec_err resolve_saml_id(recv_msg *m, xmlNodePtr key_id, msgsec_error *err)
-{
-    char *id = recv_text(key_id), uri[256];
-    if (!id)
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    snprintf(uri, sizeof uri, "#%s", id);
-    free(id);
-    msgsec_err rc = xml_ids_resolve(&m->ids, uri, &m->token, err);
-    if (rc == MSGSEC_OK && !xml_is(m->token, NS_SAML2, "Assertion"))
-        rc = msgsec_seterr(err, MSGSEC_E_POLICY, "SAMLID reference is not a saml2:Assertion");
-    return rc;
-}
-
-/* KeyInfo/wsse:SecurityTokenReference -> the signing token: a BST (X.509 or
- * Kerberos) or EncryptedKey by wsse:Reference, a SAML assertion by SAMLID. */
-static msgsec_err resolve_signing_token(recv_msg *m, xmlNodePtr key_info, const recv_key **sym,
-                                        msgsec_error *err)
-{
-    msgsec_err rc;
-    *sym = NULL;
-    if (!key_info)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "Signature without KeyInfo");
-    xmlNodePtr str = xml_first_elem(key_info);
-    if (xml_is(str, NS_DS, "KeyValue") || xml_is(str, NS_DS, "RetrievalMethod"))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "ds:%s in KeyInfo refused: the key must come "
-                             "from a security token", (const char *)str->name);
-    if (!xml_is(str, NS_WSSE, "SecurityTokenReference") || xml_next_elem(str))
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "KeyInfo must hold one wsse:SecurityTokenReference");
-    xmlNodePtr ref = xml_first_elem(str);
-    const char *vt = ref ? xml_attr(ref, NULL, "ValueType") : NULL;
-    if (xml_is(ref, NS_WSSE, "KeyIdentifier") && vt && strcmp(vt, WSS_SAML2_ID) == 0 &&
-        !xml_next_elem(ref)) {
-        if ((rc = resolve_saml_id(m, ref, err)))
-            return rc;
-        return cred_issued(m, m->token, err);
-    }
-    if (!xml_is(ref, NS_WSSE, "Reference") || xml_next_elem(ref))
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "signing token must be referenced by wsse:Reference or SAMLID");
-    if ((rc = xml_ids_resolve(&m->ids, xml_attr(ref, NULL, "URI"), &m->token, err)))
-        return rc;
-    vt = xml_attr(m->token, NULL, "ValueType");
-    if (xml_is(m->token, NS_WSSE, "BinarySecurityToken") && vt &&
-        strcmp(vt, WSS_KERBEROS_APREQ) == 0)
-        return cred_windows(m, m->token, sym, err);
-    if (xml_is(m->token, NS_WSSE, "BinarySecurityToken"))
-        return load_bst_cert(m, m->token, err);
-    if (xml_is(m->token, NS_XENC, "EncryptedKey")) {
+    m->token = tok->node;
+    switch (tok->kind) {
+    case RECV_TOKEN_X509:
+        m->credential = MSGSEC_CRED_CERTIFICATE;
+        m->signer = tok->cert;
+        tok->cert = NULL;
+        return MSGSEC_OK;
+    case RECV_TOKEN_SAML:
+        m->credential = MSGSEC_CRED_ISSUED;
+        return cred_issued(m, tok->node, err);
+    case RECV_TOKEN_KERBEROS:
+        m->credential = MSGSEC_CRED_WINDOWS;
+        return cred_windows(m, tok->node, sym, err);
+    case RECV_TOKEN_ENCRYPTED_KEY:
         m->credential = MSGSEC_CRED_NONE;
-        return m->full ? dec_encrypted_key(m, m->token, sym, err)
-                       : dec_check_encrypted_key(m, m->token, err);
+        return m->full ? dec_encrypted_key(m, tok->node, sym, err)
+                       : dec_check_encrypted_key(m, tok->node, err);
     }
-    return msgsec_seterr(err, MSGSEC_E_POLICY, "unsupported signing token <%s>",
-                         (const char *)m->token->name);
+    return msgsec_seterr(err, MSGSEC_E_INTERNAL, "unknown signing token");
 }
 
 /* The algorithm must fit the key: RSA/EC certificate or symmetric key. */
@@ -318,7 +244,7 @@ static msgsec_err verify_value(recv_msg *m, const sig_parts *p, const recv_key *
         sigbytes = der;
         siglen = der_len;
     }
-    if ((rc = trust_verify_ctx(m->r, m->signer, &pctx, &owned, err)))
+    if ((rc = trust_verify_ctx(&m->r->trust, m->signer, &pctx, &owned, err)))
         goto cleanup;
     if (xml_c14n_sha256(p->signed_info, p->si_prefixes, m->r->md, m->r->sha256, hash)) {
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
@@ -354,11 +280,15 @@ static msgsec_err verify_digests(const recv_msg *m, sig_parts *p, msgsec_error *
 msgsec_err sig_process(recv_msg *m, msgsec_error *err)
 {
     sig_parts p;
+    recv_token tok;
     const recv_key *sym = NULL;
     memset(&p, 0, sizeof p);
+    memset(&tok, 0, sizeof tok);
     msgsec_err rc = parse_signature(m, &p, err);
     if (rc == MSGSEC_OK)
-        rc = resolve_signing_token(m, p.key_info, &sym, err);
+        rc = recv_token_signing(m, p.key_info, &tok, err);
+    if (rc == MSGSEC_OK)
+        rc = token_key(m, &tok, &sym, err);
     if (rc == MSGSEC_OK)
         rc = check_algorithm_fits_key(m, p.algorithm, err);
     if (rc == MSGSEC_OK) {
@@ -373,6 +303,7 @@ msgsec_err sig_process(recv_msg *m, msgsec_error *err)
             m->signature_checked = rc == MSGSEC_OK;
         }
     }
+    recv_token_clear(&tok);
     xml_free_prefixes(p.si_prefixes);
     for (size_t i = 0; i < p.n_refs; i++)
         xml_free_prefixes(p.refs[i].prefixes);
