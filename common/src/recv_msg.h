@@ -6,6 +6,7 @@
 #ifndef MSGSEC_RECV_MSG_H
 #define MSGSEC_RECV_MSG_H
 
+#include "dsig.h"
 #include "internal.h"
 #include "passwd.h"
 #include "recv_envelope.h"
@@ -36,7 +37,7 @@ struct msgsec_receiver {
 };
 
 #define RECV_MAX_KEYS 4
-#define RECV_MAX_REFS 32
+#define RECV_MAX_REFS DSIG_MAX_REFS
 
 /* Keys a token gave us: an EncryptedKey's content key (which is also the
  * HMAC key of the none credential) or the keys derived from a Kerberos

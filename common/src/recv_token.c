@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
+#include "dsig.h"
 #include "recv_envelope.h"
 #include "recv_token.h"
 #include "recv_trust.h"
@@ -57,10 +58,9 @@ msgsec_err recv_token_signing(recv_msg *m, xmlNodePtr key_info, recv_token *out,
     memset(out, 0, sizeof *out);
     if (!key_info)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "Signature without KeyInfo");
+    if ((rc = dsig_check_key_info(key_info, "KeyInfo", err)))
+        return rc;
     xmlNodePtr str = xml_first_elem(key_info);
-    if (xml_is(str, NS_DS, "KeyValue") || xml_is(str, NS_DS, "RetrievalMethod"))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "ds:%s in KeyInfo refused: the key must come "
-                             "from a security token", (const char *)str->name);
     if (!xml_is(str, NS_WSSE, "SecurityTokenReference") || xml_next_elem(str))
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "KeyInfo must hold one wsse:SecurityTokenReference");

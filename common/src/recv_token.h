@@ -28,7 +28,7 @@ typedef struct recv_token {
 } recv_token;
 
 /* The signing token of a Signature whose KeyInfo (may be NULL) is key_info:
- * no ds:KeyValue or ds:RetrievalMethod, then one
+ * the KeyInfo rule (dsig_check_key_info), then one
  * wsse:SecurityTokenReference holding a wsse:Reference to a
  * BinarySecurityToken (X.509 v3, parsed through the signer cache, or
  * Kerberos AP-REQ) or an EncryptedKey, or a KeyIdentifier of ValueType

@@ -16,9 +16,9 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "dsig.h"
 #include "recv_trust.h"
 
 static msgsec_err load_crls(recv_trust *t, const char *path, msgsec_error *err)
@@ -220,15 +220,9 @@ msgsec_err trust_verify_ctx(recv_trust *t, X509 *cert, EVP_PKEY_CTX **out, int *
         *out = e->verify_ctx;
         return MSGSEC_OK;
     }
-    EVP_PKEY *pub = X509_get0_pubkey(cert);
-    EVP_PKEY_CTX *ctx = pub ? EVP_PKEY_CTX_new(pub, NULL) : NULL;
-    if (!ctx || EVP_PKEY_verify_init(ctx) != 1 ||
-        (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA &&
-         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
-        EVP_PKEY_CTX_set_signature_md(ctx, t->sha256) != 1) {
-        EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_CTX *ctx = dsig_verify_ctx(X509_get0_pubkey(cert), t->sha256);
+    if (!ctx)
         return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signature check");
-    }
     if (e)
         e->verify_ctx = ctx;
     *owned = e == NULL;
