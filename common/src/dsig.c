@@ -42,8 +42,8 @@ static msgsec_err parse_transforms(const dsig_signature *s, xmlNodePtr transform
             return msgsec_seterr(err, MSGSEC_E_POLICY,
                                  "%s transforms must be [enveloped-signature, exc-c14n]", s->what);
     } else if (!listed) {
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "Reference %.64s: Transforms [exc-c14n] required",
-                             uri);
+        return msgsec_seterr(err, MSGSEC_E_POLICY,
+                             "Reference %.64s: Transforms [exc-c14n] required", uri);
     } else if (!xml_is(t, NS_DS, "Transform") || xml_next_elem(t)) {
         return msgsec_seterr(err, MSGSEC_E_POLICY,
                              "Reference %.64s: exactly one exc-c14n Transform allowed", uri);

@@ -91,7 +91,8 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
         rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto fail;
     }
-    if ((rc = load_identity(r, opts, err)) || (rc = trust_load(&r->trust, opts, r->sha256, err)) ||
+    if ((rc = load_identity(r, opts, err)) ||
+        (rc = trust_load(&r->trust, opts, r->sha256, err)) ||
         (rc = replay_open(opts->replay_path, opts->replay_max_bytes, &r->replay, err)))
         goto fail;
     r->ticket_grace = opts->ticket_grace;

@@ -27,8 +27,8 @@ static msgsec_err ek_key_info(recv_msg *m, xmlNodePtr key_info, int *names_us, m
     recv_cert_ref found =
         recv_token_cert_ref(&m->ids, key_info, m->r->cert, m->r->cert_thumbprint, names_us);
     if (found == RECV_REF_BAD)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                             "EncryptedKey names the service certificate with a malformed reference");
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "EncryptedKey names the service "
+                             "certificate with a malformed reference");
     if (found == RECV_REF_NONE)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "EncryptedKey does not name the service "
                              "certificate by thumbprint, issuer and serial, SKI or certificate");
