@@ -25,7 +25,7 @@ typedef enum dsig_alg {
 
 /* What a caller accepts; everything else is refused. */
 typedef struct dsig_rules {
-    const char *what;           /* the signature in details: "Signature", "SAML signature" */
+    const char *what;           /* the signature in details: "signature", "SAML signature" */
     unsigned algorithms;        /* dsig_alg bits */
     /* NULL: detached References, each "#id" of the document's ID registry,
      * Transforms exactly [exc-c14n]. Else enveloped: exactly one Reference,

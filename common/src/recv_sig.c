@@ -13,7 +13,7 @@
 #include "recv_trust.h"
 
 static const dsig_rules message_signature = {
-    .what = "Signature",
+    .what = "signature",
     .algorithms = DSIG_RSA_SHA256 | DSIG_ECDSA_SHA256 | DSIG_HMAC_SHA256,
 };
 
