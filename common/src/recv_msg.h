@@ -79,7 +79,6 @@ typedef struct recv_msg {
     int sign_then_encrypt;   /* plaintext XML was put back into the Body */
     uint8_t *payload;        /* decrypted payload (wiped on free) */
     size_t payload_len;
-    char *content_type;
 } recv_msg;
 
 #endif
