@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recv_internal.h"
+#include "context.h"
 
 msgsec_context *context_new(void) { return calloc(1, sizeof(msgsec_context)); }
 

@@ -1,11 +1,14 @@
 /* inspect.c - unverified JSON summary of an envelope: what it claims to be,
  * never decrypting and never trusting it ("verified": false). Parsed with
  * the same hardened parser as unwrap. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
 
-#include "recv_internal.h"
+#include "context.h"
+#include "recv_envelope.h"
+#include "xml.h"
 
 #define WSS_KERBEROS_PREFIX "http://docs.oasis-open.org/wss/oasis-wss-kerberos-token-profile-1.1#"
 
@@ -111,26 +114,26 @@ static size_t cipher_bytes(xmlNodePtr ed)
     return len;
 }
 
-static void summarize(strbuf *sb, recv_msg *m, size_t len)
+static void summarize(strbuf *sb, const recv_envelope *env, const xml_ids *ids, size_t len)
 {
-    xmlNodePtr ts = m->security ? xml_child(m->security, NS_WSU, "Timestamp", NULL) : NULL;
-    xmlNodePtr sig = m->security ? xml_child(m->security, NS_DS, "Signature", NULL) : NULL;
-    xmlNodePtr ek = m->security ? first_descendant(m->envelope, NS_XENC, "EncryptedKey") : NULL;
-    xmlNodePtr ed = m->body ? xml_first_elem(m->body) : NULL;
+    xmlNodePtr ts = env->security ? xml_child(env->security, NS_WSU, "Timestamp", NULL) : NULL;
+    xmlNodePtr sig = env->security ? xml_child(env->security, NS_DS, "Signature", NULL) : NULL;
+    xmlNodePtr ek = env->security ? first_descendant(env->envelope, NS_XENC, "EncryptedKey") : NULL;
+    xmlNodePtr ed = env->body ? xml_first_elem(env->body) : NULL;
     X509 *signer = NULL;
-    const char *cred = m->security ? guess_credential(m->security, sig, &m->ids, &signer) : NULL;
+    const char *cred = env->security ? guess_credential(env->security, sig, ids, &signer) : NULL;
     char *signer_dn = signer ? cert_subject_dn(signer) : NULL;
     char *issuer_dn = signer ? cert_issuer_dn(signer) : NULL;
     if (!xml_is(ed, NS_XENC, "EncryptedData"))
         ed = NULL;
     sb_puts(sb, "{\"verified\":false");
-    json_put_field(sb, "soap_version", xml_is(m->envelope, NS_SOAP12, "Envelope") ? "1.2" : "1.1");
+    json_put_field(sb, "soap_version", xml_is(env->envelope, NS_SOAP12, "Envelope") ? "1.2" : "1.1");
     json_put_field(sb, "credential_type", cred);
     json_put_field(sb, "signer", signer_dn);
     json_put_field(sb, "signer_issuer", issuer_dn);
-    put_text_field(sb, "to", m->to);
-    put_text_field(sb, "action", m->action);
-    put_text_field(sb, "message_id", m->message_id);
+    put_text_field(sb, "to", env->to);
+    put_text_field(sb, "action", env->action);
+    put_text_field(sb, "message_id", env->message_id);
     put_text_field(sb, "created", ts ? xml_child(ts, NS_WSU, "Created", NULL) : NULL);
     put_text_field(sb, "expires", ts ? xml_child(ts, NS_WSU, "Expires", NULL) : NULL);
     json_put_field(sb, "signature_algorithm", algorithm_of(sig, NS_DS, "SignatureMethod"));
@@ -140,7 +143,7 @@ static void summarize(strbuf *sb, recv_msg *m, size_t len)
     json_put_field(sb, "content_encryption", algorithm_of(ed, NS_XENC, "EncryptionMethod"));
     json_put_field(sb, "content_type", ed ? xml_attr(ed, NULL, "MimeType") : NULL);
     json_put_field(sb, "encrypted_type", ed ? xml_attr(ed, NULL, "Type") : NULL);
-    put_security_children(sb, m->security);
+    put_security_children(sb, env->security);
     sb_printf(sb, ",\"body_encrypted\":%s,\"envelope_bytes\":%zu,\"ciphertext_bytes\":%zu}\n",
               ed ? "true" : "false", len, cipher_bytes(ed));
     free(signer_dn);
@@ -151,19 +154,21 @@ static void summarize(strbuf *sb, recv_msg *m, size_t len)
 msgsec_err msgsec_inspect(const uint8_t *envelope, size_t len, size_t max_bytes, char **json,
                           msgsec_error *err)
 {
-    recv_msg m;
+    recv_envelope env;
+    xml_ids ids = {0};
+    xmlDocPtr doc = NULL;
     strbuf sb;
-    memset(&m, 0, sizeof m);
+    memset(&env, 0, sizeof env);
     *json = NULL;
     msgsec_err rc = xml_parse(envelope, len, max_bytes ? max_bytes : MSGSEC_DEFAULT_MAX_BYTES,
-                              &m.doc, err);
+                              &doc, err);
     if (rc == MSGSEC_OK)
-        rc = recv_check_envelope(&m, err);
+        rc = recv_check_envelope(doc, &env, err);
     if (rc == MSGSEC_OK)
-        rc = xml_ids_build(&m.ids, m.doc, err);
+        rc = xml_ids_build(&ids, doc, err);
     if (rc == MSGSEC_OK) {
         sb_init(&sb, 2048, 0);
-        summarize(&sb, &m, len);
+        summarize(&sb, &env, &ids, len);
         if (sb.failed) {
             sb_free(&sb, 0);
             rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
@@ -171,7 +176,7 @@ msgsec_err msgsec_inspect(const uint8_t *envelope, size_t len, size_t max_bytes,
             *json = sb_steal(&sb, NULL);
         }
     }
-    xml_ids_free(&m.ids);
-    xmlFreeDoc(m.doc);
+    xml_ids_free(&ids);
+    xmlFreeDoc(doc);
     return rc;
 }

@@ -56,6 +56,7 @@
 #define ALG_RSA_1_5 "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
 #define ALG_AES256_GCM "http://www.w3.org/2009/xmlenc11#aes256-gcm"
 #define ALG_AES128_GCM "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+#define ALG_ENVELOPED_SIGNATURE "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 #define XENC_TYPE_CONTENT "http://www.w3.org/2001/04/xmlenc#Content"
 #define XENC_TYPE_ELEMENT "http://www.w3.org/2001/04/xmlenc#Element"
 

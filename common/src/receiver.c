@@ -20,64 +20,29 @@
  * A verify-only receiver (broker) checks the symmetric credentials (none,
  * username, windows) for structure and algorithms only: it holds no key to
  * check anything else. The context says which: verified = structure (no
- * identity), signer (a broker checked an asymmetric signature) or full. */
+ * identity), signer (a broker checked an asymmetric signature) or full.
+ *
+ * This is the controller: it calls its steps (recv_envelope.c, recv_sig.c,
+ * recv_dec.c, recv_cred.c, recv_trust.c, replay.c) in that order and none
+ * of them calls back into it (docs/DESIGN.md, "Inside libmsgsec"). */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
+#include "context.h"
 #include "kerberos.h"
 #include "msgsec_config.h"
-#include "recv_internal.h"
+#include "recv_cred.h"
+#include "recv_dec.h"
+#include "recv_envelope.h"
+#include "recv_msg.h"
+#include "recv_sig.h"
+#include "recv_trust.h"
+#include "replay.h"
 
 /* ---------------------------------------------------------------- set-up */
-
-static msgsec_err load_crls(msgsec_receiver *r, const char *path, msgsec_error *err)
-{
-    FILE *f = fopen(path, "r");
-    X509_CRL *crl;
-    int count = 0;
-    if (!f)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "cannot open CRL %s", path);
-    while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
-        if (X509_STORE_add_crl(r->store, crl) != 1 || !sk_X509_CRL_push(r->crls, crl)) {
-            X509_CRL_free(crl);
-            fclose(f);
-            return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot add CRL");
-        }
-        count++;
-    }
-    fclose(f);
-    ERR_clear_error();
-    if (count == 0)
-        return msgsec_seterr(err, MSGSEC_E_USAGE, "no PEM CRL in %s", path);
-    return MSGSEC_OK;
-}
-
-static msgsec_err load_trust(msgsec_receiver *r, const msgsec_receiver_opts *opts,
-                             msgsec_error *err)
-{
-    msgsec_err rc = MSGSEC_OK;
-    if (!(r->store = X509_STORE_new()) || !(r->crls = sk_X509_CRL_new_null()))
-        return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    for (size_t i = 0; i < opts->n_ca_files && rc == MSGSEC_OK; i++) {
-        STACK_OF(X509) *cas = NULL;
-        rc = load_certs(opts->ca_files[i], &cas, err);
-        for (int j = 0; rc == MSGSEC_OK && j < sk_X509_num(cas); j++)
-            if (X509_STORE_add_cert(r->store, sk_X509_value(cas, j)) != 1)
-                rc = msgsec_seterr_ssl(err, MSGSEC_E_USAGE, "cannot add CA certificate");
-        sk_X509_pop_free(cas, X509_free);
-    }
-    for (size_t i = 0; i < opts->n_crl_files && rc == MSGSEC_OK; i++)
-        rc = load_crls(r, opts->crl_files[i], err);
-    for (size_t i = 0; i < opts->n_issuer_files && rc == MSGSEC_OK; i++)
-        rc = load_certs(opts->issuer_files[i], &r->issuers, err);
-    if (rc == MSGSEC_OK && opts->n_crl_files)
-        X509_STORE_set_flags(r->store, X509_V_FLAG_CRL_CHECK);
-    return rc;
-}
 
 static msgsec_err load_identity(msgsec_receiver *r, const msgsec_receiver_opts *opts,
                                 msgsec_error *err)
@@ -133,7 +98,8 @@ msgsec_err msgsec_receiver_new(const msgsec_receiver_opts *opts, msgsec_receiver
     }
     if (opts->replay_shared_with)
         r->replay = replay_share(opts->replay_shared_with->replay);
-    if ((rc = load_identity(r, opts, err)) || (rc = load_trust(r, opts, err)) ||
+    if ((rc = load_identity(r, opts, err)) ||
+        (rc = trust_load(&r->trust, opts, r->sha256, err)) ||
         (!r->replay &&
          (rc = replay_open(opts->replay_path, opts->replay_max_bytes, &r->replay, err))))
         goto fail;
@@ -158,12 +124,9 @@ void msgsec_receiver_free(msgsec_receiver *r)
         return;
     X509_free(r->cert);
     EVP_PKEY_free(r->key); /* OpenSSL cleanses private key material on free */
-    X509_STORE_free(r->store);
-    trust_cache_free(r);
-    sk_X509_pop_free(r->issuers, X509_free);
+    trust_free(&r->trust);
     free(r->keytab);
     passwd_store_free(r->users);
-    sk_X509_CRL_pop_free(r->crls, X509_CRL_free);
     replay_close(r->replay);
     xml_parser_free(r->parser);
     EVP_MD_CTX_free(r->md);
@@ -176,101 +139,13 @@ void msgsec_receiver_set_time(msgsec_receiver *receiver, time_t now) { receiver-
 
 /* ------------------------------------------------------------- structure */
 
-msgsec_err recv_check_envelope(recv_msg *m, msgsec_error *err)
-{
-    xmlNodePtr env = xmlDocGetRootElement(m->doc);
-    const char *soap = NULL;
-    if (xml_is(env, NS_SOAP12, "Envelope"))
-        soap = NS_SOAP12;
-    else if (xml_is(env, NS_SOAP11, "Envelope"))
-        soap = NS_SOAP11;
-    else
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "not a SOAP envelope");
-    m->envelope = env;
-    m->header = xml_first_elem(env);
-    m->body = xml_next_elem(m->header);
-    if (!xml_is(m->header, soap, "Header") || !xml_is(m->body, soap, "Body") ||
-        xml_next_elem(m->body) || xml_has_text(env))
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                             "SOAP envelope must hold exactly one Header and one Body");
-    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h)) {
-        xmlNodePtr *slot = xml_is(h, NS_WSSE, "Security") ? &m->security
-                           : xml_is(h, NS_WSA, "To")       ? &m->to
-                           : xml_is(h, NS_WSA, "Action")   ? &m->action
-                           : xml_is(h, NS_WSA, "MessageID") ? &m->message_id
-                                                            : NULL;
-        if (slot && *slot)
-            return msgsec_seterr(err, MSGSEC_E_MALFORMED, "more than one %s header",
-                                 (const char *)h->name);
-        if (slot)
-            *slot = h;
-    }
-    if (!m->security)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "no wsse:Security header");
-    return MSGSEC_OK;
-}
-
-#define XML_SPACE " \t\r\n"
-
-/* 1 when value, without the surrounding whitespace that xs:boolean and
- * xs:anyURI collapse, is word. */
-static int collapsed_is(const char *value, const char *word)
-{
-    size_t start = strspn(value, XML_SPACE), len = strlen(word);
-    return strncmp(value + start, word, len) == 0 &&
-           value[start + len + strspn(value + start + len, XML_SPACE)] == '\0';
-}
-
-/* SOAP 1.2 Part 1 5.2.2 / SOAP 1.1 4.2.2: a block without a role (actor), or
- * for "next" or the ultimate receiver, is for this node. A broker's verify
- * takes the ultimate receiver's part too: it vouches for what the service,
- * a msgsec receiver, will accept. */
-static int header_targets_us(const xmlNode *h, const char *soap)
-{
-    const int soap12 = strcmp(soap, NS_SOAP12) == 0;
-    const char *role = xml_attr(h, soap, soap12 ? "role" : "actor");
-    if (!role || role[strspn(role, XML_SPACE)] == '\0')
-        return 1;
-    return soap12 ? collapsed_is(role, SOAP12_ROLE_NEXT) || collapsed_is(role, SOAP12_ROLE_ULTIMATE)
-                  : collapsed_is(role, SOAP11_ACTOR_NEXT);
-}
-
-/* SOAP 1.2 Part 1 5.2.3 / SOAP 1.1 4.2.3: a header block for this node with
- * mustUnderstand true that msgsec does not process refuses the message (the
- * MustUnderstand fault). msgsec processes wsse:Security, wsa:To, wsa:Action
- * and wsa:MessageID; it does nothing with wsa:ReplyTo, FaultTo, From or
- * RelatesTo (nor hands them to the service), so it cannot claim to
- * understand them. mustUnderstand is an xs:boolean for either version
- * (SOAP 1.1 writes "1"/"0"; "true"/"false" are taken as meant); any other
- * value is malformed. */
-static msgsec_err check_must_understand(const recv_msg *m, msgsec_error *err)
-{
-    const char *soap = (const char *)m->envelope->ns->href;
-    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h)) {
-        const char *mu = xml_attr(h, soap, "mustUnderstand");
-        const int understood = h == m->security || h == m->to || h == m->action ||
-                               h == m->message_id;
-        if (!mu || collapsed_is(mu, "0") || collapsed_is(mu, "false"))
-            continue;
-        if (!collapsed_is(mu, "1") && !collapsed_is(mu, "true"))
-            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                                 "invalid mustUnderstand value '%.20s' on header %.60s", mu,
-                                 (const char *)h->name);
-        if (!understood && header_targets_us(h, soap))
-            return msgsec_seterr(err, MSGSEC_E_POLICY,
-                                 "mustUnderstand header {%.120s}%.60s is not understood by msgsec",
-                                 h->ns ? (const char *)h->ns->href : "", (const char *)h->name);
-    }
-    return MSGSEC_OK;
-}
-
 /* Timestamp and Signature (one each); the lists that precede the Signature
  * (sign-then-encrypt: their data was encrypted after signing). */
 static msgsec_err scan_security(recv_msg *m, xmlNodePtr *early, size_t *n_early,
                                 msgsec_error *err)
 {
     *n_early = 0;
-    for (xmlNodePtr c = xml_first_elem(m->security); c; c = xml_next_elem(c)) {
+    for (xmlNodePtr c = xml_first_elem(m->env.security); c; c = xml_next_elem(c)) {
         if (xml_is(c, NS_WSU, "Timestamp") || xml_is(c, NS_DS, "Signature")) {
             xmlNodePtr *slot = xml_is(c, NS_DS, "Signature") ? &m->signature : &m->timestamp;
             if (*slot)
@@ -337,7 +212,7 @@ static msgsec_err decrypt_early(recv_msg *m, xmlNodePtr *early, size_t n_early,
                 continue;
             if ((rc = xml_ids_resolve(&m->ids, xml_attr(r, NULL, "URI"), &ed, err)))
                 return rc;
-            if (!xml_is(ed, NS_XENC, "EncryptedData") || !is_inside(ed, m->body) ||
+            if (!xml_is(ed, NS_XENC, "EncryptedData") || !is_inside(ed, m->env.body) ||
                 !dec_is_xml(ed))
                 return msgsec_seterr(err, MSGSEC_E_POLICY, "sign-then-encrypt is supported for "
                                      "XML Body content only");
@@ -394,7 +269,7 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
     int token_signed = m->credential == MSGSEC_CRED_ISSUED || m->credential == MSGSEC_CRED_WINDOWS ||
                        (m->credential == MSGSEC_CRED_CERTIFICATE && m->r->protect_tokens);
     const struct { xmlNodePtr node; const char *what; } required[] = {
-        {m->body, "the SOAP Body"},
+        {m->env.body, "the SOAP Body"},
         {m->timestamp, "the Timestamp"},
         {token_signed ? m->token : NULL, "the signing token"},
         {m->user_token, "the UsernameToken"},
@@ -406,7 +281,7 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
             return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover %s",
                                  required[i].what);
     /* every WS-Addressing header: they say where the message goes and what it is */
-    for (xmlNodePtr h = xml_first_elem(m->header); h; h = xml_next_elem(h))
+    for (xmlNodePtr h = xml_first_elem(m->env.header); h; h = xml_next_elem(h))
         if (h->ns && h->ns->href && strcmp((const char *)h->ns->href, NS_WSA) == 0 &&
             !is_signed(m, h))
             return msgsec_seterr(err, MSGSEC_E_POLICY, "signature does not cover wsa:%.64s",
@@ -420,13 +295,13 @@ static msgsec_err check_coverage(recv_msg *m, msgsec_error *err)
  * decrypted already, through the same checks). */
 static msgsec_err check_encryption(recv_msg *m, msgsec_error *err)
 {
-    xmlNodePtr ed = xml_first_elem(m->body), token;
+    xmlNodePtr ed = xml_first_elem(m->env.body), token;
     msgsec_err rc;
     if (m->user_token && (rc = dec_check_encrypted_data(m, m->user_token, &token, err)))
         return rc;
     if (m->sign_then_encrypt)
         return MSGSEC_OK;
-    if (!xml_is(ed, NS_XENC, "EncryptedData") || xml_next_elem(ed) || xml_has_text(m->body))
+    if (!xml_is(ed, NS_XENC, "EncryptedData") || xml_next_elem(ed) || xml_has_text(m->env.body))
         return msgsec_seterr(err, MSGSEC_E_POLICY, "the SOAP Body is not encrypted");
     if ((rc = dec_check_encrypted_data(m, ed, &m->body_key, err)))
         return rc;
@@ -441,32 +316,6 @@ static msgsec_err check_encryption(recv_msg *m, msgsec_error *err)
     return MSGSEC_OK;
 }
 
-char *recv_text(xmlNodePtr node)
-{
-    char *copy = NULL;
-    const char *t = node ? xml_text_ref(node, &copy) : NULL;
-    if (!t)
-        return NULL;
-    size_t start = strspn(t, " \t\r\n"), end = strlen(t);
-    while (end > start && strchr(" \t\r\n", t[end - 1]))
-        end--;
-    char *s = strndup(t + start, end - start);
-    xmlFree(copy);
-    return s;
-}
-
-msgsec_err recv_created(recv_msg *m, time_t *created, msgsec_error *err)
-{
-    xmlNodePtr c = m->timestamp ? xml_child(m->timestamp, NS_WSU, "Created", NULL) : NULL;
-    char *text = recv_text(c);
-    int bad = !text || xsd_time_parse(text, created) != 0;
-    free(text);
-    if (!m->timestamp)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "no wsu:Timestamp in the Security header");
-    return bad ? msgsec_seterr(err, MSGSEC_E_MALFORMED, "Timestamp without a valid Created")
-               : MSGSEC_OK;
-}
-
 /* DESIGN.md rule 7; fills ctx->created / ctx->expires. */
 static msgsec_err check_freshness(recv_msg *m, msgsec_context *ctx, time_t *until,
                                   msgsec_error *err)
@@ -474,7 +323,7 @@ static msgsec_err check_freshness(recv_msg *m, msgsec_context *ctx, time_t *unti
     time_t created, expires = 0, now = m->now;
     long skew = m->r->skew;
     xmlNodePtr e = xml_child(m->timestamp, NS_WSU, "Expires", NULL);
-    msgsec_err rc = recv_created(m, &created, err);
+    msgsec_err rc = recv_created(m->timestamp, &created, err);
     if (rc)
         return rc;
     ctx->created = recv_text(xml_child(m->timestamp, NS_WSU, "Created", NULL));
@@ -527,9 +376,9 @@ static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *
     ctx->credential = m->credential;
     if (m->signature_algorithm && !(ctx->signature_algorithm = strdup(m->signature_algorithm)))
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    ctx->to = recv_text(m->to);
-    ctx->action = recv_text(m->action);
-    ctx->message_id = recv_text(m->message_id);
+    ctx->to = recv_text(m->env.to);
+    ctx->action = recv_text(m->env.action);
+    ctx->message_id = recv_text(m->env.message_id);
     if (m->credential == MSGSEC_CRED_WINDOWS && m->krb_client) {
         const char *realm = strrchr(m->krb_client, '@');
         ctx->identity = strdup(m->krb_client);
@@ -540,7 +389,7 @@ static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *
     if (!m->signer)
         return MSGSEC_OK;
     if (!m->assertion)
-        return trust_cert_identity(m->r, m->signer, &ctx->identity, &ctx->issuer,
+        return trust_cert_identity(&m->r->trust, m->signer, &ctx->identity, &ctx->issuer,
                                    &ctx->signer_der, &ctx->signer_der_len, err);
     ctx->identity = strdup(m->assertion->subject);
     ctx->issuer = strdup(m->assertion->issuer);
@@ -550,14 +399,14 @@ static msgsec_err fill_identity(recv_msg *m, msgsec_context *ctx, msgsec_error *
                                 m->assertion->claims[i].value) == 0;
     if (!ok)
         return msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
-    return trust_cert_identity(m->r, m->signer, NULL, NULL, &ctx->signer_der,
+    return trust_cert_identity(&m->r->trust, m->signer, NULL, NULL, &ctx->signer_der,
                                &ctx->signer_der_len, err);
 }
 
 static msgsec_err decrypt_body(recv_msg *m, msgsec_context *ctx, int already, msgsec_error *err)
 {
     msgsec_err rc;
-    xmlNodePtr ed = xml_first_elem(m->body);
+    xmlNodePtr ed = xml_first_elem(m->env.body);
     uint8_t *plain;
     size_t len;
     if (already) {
@@ -605,7 +454,8 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     size_t n_early;
     time_t until = 0;
     if ((rc = xml_parser_parse(m->r->parser, envelope, len, m->r->max_bytes, &m->doc, err)) ||
-        (rc = recv_check_envelope(m, err)) || (rc = check_must_understand(m, err)) ||
+        (rc = recv_check_envelope(m->doc, &m->env, err)) ||
+        (rc = recv_check_must_understand(&m->env, err)) ||
         (rc = xml_ids_build(&m->ids, m->doc, err)) ||
         (rc = scan_security(m, early, &n_early, err)) ||
         (rc = decrypt_early(m, early, n_early, err)) || (rc = sig_process(m, err)))
@@ -623,7 +473,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
     if ((rc = fill_identity(m, ctx, err)))
         return rc;
     if (m->credential == MSGSEC_CRED_CERTIFICATE &&
-        (rc = trust_verify_cert(m->r, m->signer, m->now, err)))
+        (rc = trust_verify_cert(&m->r->trust, m->signer, m->now, err)))
         return rc;
     if (!m->signature_checked) { /* broker, symmetric credential: structure only */
         /* unwrap always verifies the signature; without that, nothing
@@ -637,7 +487,7 @@ static msgsec_err process(recv_msg *m, const uint8_t *envelope, size_t len, msgs
         return rc;
     if (m->credential == MSGSEC_CRED_WINDOWS) {
         time_t created;
-        if ((rc = recv_created(m, &created, err)) ||
+        if ((rc = recv_created(m->timestamp, &created, err)) ||
             (rc = krb_ticket_rule(created, m->krb_ticket_end, m->now, m->r->ticket_grace, err)))
             return rc;
     }
@@ -692,7 +542,7 @@ static msgsec_err receive(msgsec_receiver *r, int mode, const msgsec_policy *pol
     free(m.username);
     xml_ids_free(&m.ids);
     if (m.sign_then_encrypt)
-        xml_wipe_subtree(m.body);
+        xml_wipe_subtree(m.env.body);
     xmlFreeDoc(m.doc);
     /* decrypted XML was parsed with the document's dictionary: do not keep it */
     if (m.sign_then_encrypt || m.user_token)

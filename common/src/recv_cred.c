@@ -4,22 +4,24 @@
  * the service keytab at the message's Created time (kerberos.c); an
  * encrypted UsernameToken whose PasswordText is checked against the
  * salted-scrypt store (passwd.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "kerberos.h"
-#include "recv_internal.h"
+#include "recv_cred.h"
+#include "recv_dec.h"
+#include "recv_envelope.h"
 
 msgsec_err cred_issued(recv_msg *m, xmlNodePtr assertion, msgsec_error *err)
 {
-    m->credential = MSGSEC_CRED_ISSUED;
-    if (sk_X509_num(m->r->issuers) <= 0)
+    if (sk_X509_num(m->r->trust.issuers) <= 0)
         return msgsec_seterr(err, MSGSEC_E_AUTH, "no trusted token issuer is configured");
     /* the audience is the message's wsa:To; the signature must cover it (coverage) */
-    char *audience = recv_text(m->to);
-    saml_trust trust = {m->r->issuers, audience, m->now, m->r->skew};
-    msgsec_err rc = m->to && !audience ? msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory")
+    char *audience = recv_text(m->env.to);
+    saml_trust trust = {m->r->trust.issuers, audience, m->now, m->r->skew};
+    msgsec_err rc = m->env.to && !audience ? msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory")
                                        : saml_verify(assertion, &trust, &m->assertion, err);
     free(audience);
     if (rc)
@@ -39,7 +41,6 @@ msgsec_err cred_windows(recv_msg *m, xmlNodePtr bst, const recv_key **sym, msgse
     msgsec_err rc;
     memset(&acc, 0, sizeof acc);
     *sym = NULL;
-    m->credential = MSGSEC_CRED_WINDOWS;
     if ((rc = recv_b64_child(bst, "Kerberos token", &token, &len, err)))
         return rc;
     if (!m->full) { /* a broker holds no keytab: structure only */
@@ -56,7 +57,7 @@ msgsec_err cred_windows(recv_msg *m, xmlNodePtr bst, const recv_key **sym, msgse
     }
     /* the ticket is judged at the message's Created, authenticated afterwards
      * by the signature, which covers the Timestamp */
-    if ((rc = recv_created(m, &created, err)) ||
+    if ((rc = recv_created(m->timestamp, &created, err)) ||
         (rc = krb_accept(m->r->keytab, token, len, created, &acc, err)))
         goto cleanup;
     recv_key *slot = &m->keys[m->n_keys];
@@ -112,7 +113,7 @@ msgsec_err cred_username(recv_msg *m, msgsec_error *err)
     msgsec_free_secret(plain, len);
     if (rc || (rc = xml_ids_build(&m->ids, m->doc, err)))
         return rc;
-    token = before ? xml_next_elem(before) : xml_first_elem(m->security);
+    token = before ? xml_next_elem(before) : xml_first_elem(m->env.security);
     if (!xml_is(token, NS_WSSE, "UsernameToken"))
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "encrypted block is not a UsernameToken");
     rc = check_password(m, token, err);

@@ -1,174 +1,35 @@
 /* recv_dec.c - XML Encryption on the receiving side: RSA-OAEP key transport
- * to the service certificate and AES-GCM content (IV 12 || ct || tag 16).
- * Every key and plaintext buffer is wiped on every path. */
-#include <ctype.h>
+ * to the service certificate and AES-GCM content (gcm.h). Every key and
+ * plaintext buffer is wiped on every path. */
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
-#include <openssl/x509v3.h>
 
-#include "recv_internal.h"
+#include "gcm.h"
+#include "recv_dec.h"
+#include "recv_envelope.h"
+#include "recv_token.h"
 
-#define WSS_SKI "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier"
 #define ALG_MGF1_SHA1 "http://www.w3.org/2009/xmlenc11#mgf1sha1"
-#define GCM_IV_LEN 12
-#define GCM_TAG_LEN 16
 #define EK_CIPHER_MAX 1024 /* an RSA-8192 key transport */
-
-/* DN text without the spaces some writers put around ',' '+' '=', lower-cased. */
-static void dn_normalize(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-    char prev = ',';
-    for (const char *p = in; *p && n + 1 < size; p++) {
-        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
-            const char *q = p + strspn(p, " \n\t\r");
-            if (prev == ',' || prev == '+' || prev == '=' || !*q || *q == ',' || *q == '+' ||
-                *q == '=')
-                continue;
-        }
-        prev = *p;
-        out[n++] = (char)tolower((unsigned char)*p);
-    }
-    out[n] = '\0';
-}
-
-static int dn_equal(const char *a, const char *b)
-{
-    char na[512], nb[512];
-    dn_normalize(a, na, sizeof na);
-    dn_normalize(b, nb, sizeof nb);
-    return strcmp(na, nb) == 0;
-}
-
-/* How an EncryptedKey's KeyInfo may name the service certificate: each form
- * is checked for structure (REF_BAD when malformed) and, given cert (the
- * receiver's own, may be NULL), compared with it: *names_us |= match. */
-typedef enum key_ref { REF_BAD = -1, REF_UNKNOWN = 0, REF_OK = 1 } key_ref;
-
-/* Base64 text of node naming a certificate by a value of want_len bytes (0:
- * any non-empty value); *names_us when ours (our_len bytes, NULL: not compared). */
-static key_ref b64_ref(xmlNodePtr node, size_t want_len, const uint8_t *ours, size_t our_len,
-                       int *names_us)
-{
-    uint8_t *got = NULL;
-    size_t len = 0;
-    if (recv_b64_child(node, "identifier", &got, &len, NULL) != MSGSEC_OK || len == 0 ||
-        (want_len && len != want_len)) {
-        free(got);
-        return REF_BAD;
-    }
-    *names_us |= ours && len == our_len && memcmp(got, ours, len) == 0;
-    free(got);
-    return REF_OK;
-}
-
-static key_ref der_ref(X509 *cert, xmlNodePtr node, int *names_us)
-{
-    unsigned char *der = NULL;
-    int len = cert ? i2d_X509(cert, &der) : 0;
-    key_ref ref = b64_ref(node, 0, len > 0 ? der : NULL, len > 0 ? (size_t)len : 0, names_us);
-    OPENSSL_free(der);
-    return ref;
-}
-
-static key_ref ski_ref(X509 *cert, xmlNodePtr node, int *names_us)
-{
-    const ASN1_OCTET_STRING *ski = cert ? X509_get0_subject_key_id(cert) : NULL;
-    return b64_ref(node, 0, ski ? ASN1_STRING_get0_data(ski) : NULL,
-                   ski ? (size_t)ASN1_STRING_length(ski) : 0, names_us);
-}
-
-/* ds:X509IssuerSerial: an issuer DN and a decimal serial number. */
-static key_ref issuer_serial_ref(X509 *cert, xmlNodePtr is, int *names_us)
-{
-    xmlNodePtr name = xml_child(is, NS_DS, "X509IssuerName", NULL);
-    xmlNodePtr serial = xml_child(is, NS_DS, "X509SerialNumber", NULL);
-    char *name_text = name ? recv_text(name) : NULL, *serial_text = serial ? recv_text(serial) : NULL;
-    key_ref ref = name_text && serial_text && *name_text && *serial_text &&
-                          strlen(serial_text) <= 80 &&
-                          strspn(serial_text, "0123456789") == strlen(serial_text)
-                      ? REF_OK
-                      : REF_BAD;
-    if (ref == REF_OK && cert) {
-        char *ours = cert_issuer_dn(cert);
-        BIGNUM *want = NULL, *have = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-        *names_us |= ours && have && BN_dec2bn(&want, serial_text) > 0 && BN_cmp(want, have) == 0 &&
-                     dn_equal(name_text, ours);
-        BN_free(want);
-        BN_free(have);
-        free(ours);
-    }
-    free(name_text);
-    free(serial_text);
-    return ref;
-}
-
-static key_ref x509data_ref(X509 *cert, xmlNodePtr data, int *names_us)
-{
-    key_ref found = REF_UNKNOWN;
-    for (xmlNodePtr c = xml_first_elem(data); c; c = xml_next_elem(c)) {
-        key_ref one = xml_is(c, NS_DS, "X509IssuerSerial") ? issuer_serial_ref(cert, c, names_us)
-                      : xml_is(c, NS_DS, "X509Certificate") ? der_ref(cert, c, names_us)
-                      : xml_is(c, NS_DS, "X509SKI")         ? ski_ref(cert, c, names_us)
-                                                            : REF_UNKNOWN;
-        if (one == REF_BAD)
-            return REF_BAD;
-        if (one == REF_OK)
-            found = REF_OK;
-    }
-    return found;
-}
-
-/* One child of a wsse:SecurityTokenReference: a thumbprint or SKI
- * KeyIdentifier, ds:X509Data, or a Reference to the certificate's BST. */
-static key_ref str_ref(recv_msg *m, X509 *cert, xmlNodePtr r, int *names_us)
-{
-    const char *vt = xml_attr(r, NULL, "ValueType");
-    xmlNodePtr bst = NULL;
-    if (xml_is(r, NS_WSSE, "KeyIdentifier") && vt && strcmp(vt, WSS_THUMBPRINT) == 0)
-        return b64_ref(r, 20, cert ? m->r->cert_thumbprint : NULL, 20, names_us);
-    if (xml_is(r, NS_WSSE, "KeyIdentifier") && vt && strcmp(vt, WSS_SKI) == 0)
-        return ski_ref(cert, r, names_us);
-    if (xml_is(r, NS_DS, "X509Data"))
-        return x509data_ref(cert, r, names_us);
-    if (!xml_is(r, NS_WSSE, "Reference"))
-        return REF_UNKNOWN;
-    if (xml_ids_resolve(&m->ids, xml_attr(r, NULL, "URI"), &bst, NULL) != MSGSEC_OK ||
-        !xml_is(bst, NS_WSSE, "BinarySecurityToken"))
-        return REF_BAD;
-    vt = xml_attr(bst, NULL, "ValueType");
-    return vt && strcmp(vt, WSS_X509V3) == 0 ? der_ref(cert, bst, names_us) : REF_BAD;
-}
 
 /* The EncryptedKey's KeyInfo names a certificate in forms we read, each well
  * formed (else 3; 8 when it uses none we read). *names_us: one names the
  * certificate this receiver holds (the service's; 0 without one). */
 static msgsec_err ek_key_info(recv_msg *m, xmlNodePtr key_info, int *names_us, msgsec_error *err)
 {
-    X509 *cert = m->r->cert;
-    key_ref found = REF_UNKNOWN;
     *names_us = 0;
     if (!key_info)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED, "EncryptedKey without KeyInfo");
-    for (xmlNodePtr k = xml_first_elem(key_info); k && found != REF_BAD; k = xml_next_elem(k)) {
-        key_ref one = REF_UNKNOWN;
-        if (xml_is(k, NS_DS, "X509Data"))
-            one = x509data_ref(cert, k, names_us);
-        for (xmlNodePtr r = xml_is(k, NS_WSSE, "SecurityTokenReference") ? xml_first_elem(k) : NULL;
-             r && one != REF_BAD; r = xml_next_elem(r)) {
-            key_ref ref = str_ref(m, cert, r, names_us);
-            one = ref == REF_UNKNOWN ? one : ref;
-        }
-        found = one == REF_UNKNOWN ? found : one;
-    }
-    if (found == REF_BAD)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                             "EncryptedKey names the service certificate with a malformed reference");
-    if (found == REF_UNKNOWN)
+    recv_cert_ref found =
+        recv_token_cert_ref(&m->ids, key_info, m->r->cert, m->r->cert_thumbprint, names_us);
+    if (found == RECV_REF_BAD)
+        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "EncryptedKey names the service "
+                             "certificate with a malformed reference");
+    if (found == RECV_REF_NONE)
         return msgsec_seterr(err, MSGSEC_E_POLICY, "EncryptedKey does not name the service "
                              "certificate by thumbprint, issuer and serial, SKI or certificate");
     return MSGSEC_OK;
@@ -325,102 +186,10 @@ msgsec_err dec_encrypted_key(recv_msg *m, xmlNodePtr ek, const recv_key **out, m
     return MSGSEC_OK;
 }
 
-/* 1 when an EncryptedKey's ReferenceList names ed. */
-static int ek_lists(recv_msg *m, xmlNodePtr ek, xmlNodePtr ed)
-{
-    xmlNodePtr list = xml_child(ek, NS_XENC, "ReferenceList", NULL);
-    for (xmlNodePtr r = xml_first_elem(list); r; r = xml_next_elem(r)) {
-        xmlNodePtr target = NULL;
-        if (xml_is(r, NS_XENC, "DataReference") &&
-            xml_ids_resolve(&m->ids, xml_attr(r, NULL, "URI"), &target, NULL) == MSGSEC_OK &&
-            target == ed)
-            return 1;
-    }
-    return 0;
-}
-
-/* The token that carries ed's key: an EncryptedKey inline in its KeyInfo,
- * the token an STR there references (an EncryptedKey, or the Kerberos token
- * whose keys the signature check derived), or the one EncryptedKey of the
- * Security header whose ReferenceList lists ed. No such token, two
- * EncryptedKeys listing ed, or a ReferenceList and a KeyInfo naming
- * different keys are malformed (3): exactly one key may decrypt ed. */
-static msgsec_err key_token(recv_msg *m, xmlNodePtr ed, xmlNodePtr *token, msgsec_error *err)
-{
-    xmlNodePtr key_info = xml_child(ed, NS_DS, "KeyInfo", NULL);
-    xmlNodePtr inline_ek = key_info ? xml_child(key_info, NS_XENC, "EncryptedKey", NULL) : NULL;
-    xmlNodePtr str = key_info ? xml_child(key_info, NS_WSSE, "SecurityTokenReference", NULL) : NULL;
-    xmlNodePtr ref = str ? xml_child(str, NS_WSSE, "Reference", NULL) : NULL, listed = NULL;
-    *token = NULL;
-    for (xmlNodePtr c = xml_first_elem(m->security); c; c = xml_next_elem(c)) {
-        if (!xml_is(c, NS_XENC, "EncryptedKey") || !ek_lists(m, c, ed))
-            continue;
-        if (listed)
-            return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                                 "two EncryptedKeys list the same EncryptedData");
-        listed = c;
-    }
-    if (inline_ek) {
-        *token = inline_ek;
-    } else if (ref) {
-        msgsec_err rc = xml_ids_resolve(&m->ids, xml_attr(ref, NULL, "URI"), token, err);
-        if (rc)
-            return rc;
-    } else {
-        *token = listed;
-    }
-    if (!*token)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "no EncryptedKey for the EncryptedData");
-    if (listed && listed != *token)
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED,
-                             "an EncryptedData's KeyInfo and a ReferenceList name different keys");
-    return MSGSEC_OK;
-}
-
 int dec_is_xml(xmlNodePtr ed)
 {
     const char *type = xml_attr(ed, NULL, "Type");
     return type && (strcmp(type, XENC_TYPE_CONTENT) == 0 || strcmp(type, XENC_TYPE_ELEMENT) == 0);
-}
-
-static msgsec_err aes_gcm_decrypt(const recv_key *key, const uint8_t *in, size_t len,
-                                  uint8_t **out, size_t *out_len, msgsec_error *err)
-{
-    msgsec_err rc = MSGSEC_OK;
-    const EVP_CIPHER *cipher = key->len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
-    EVP_CIPHER_CTX *cctx = NULL;
-    uint8_t *plain = NULL;
-    int n = 0, fin = 0;
-    *out = NULL;
-    *out_len = 0;
-    if (len < GCM_IV_LEN + GCM_TAG_LEN || len - GCM_IV_LEN - GCM_TAG_LEN > INT32_MAX)
-        return msgsec_seterr(err, MSGSEC_E_DECRYPT, "AES-GCM ciphertext too short");
-    size_t ct_len = len - GCM_IV_LEN - GCM_TAG_LEN;
-    if (!(plain = malloc(ct_len + 1)) || !(cctx = EVP_CIPHER_CTX_new()) ||
-        EVP_DecryptInit_ex(cctx, cipher, NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, GCM_IV_LEN, NULL) != 1 ||
-        EVP_DecryptInit_ex(cctx, NULL, NULL, key->key, in) != 1 ||
-        EVP_DecryptUpdate(cctx, plain, &n, in + GCM_IV_LEN, (int)ct_len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN,
-                            (void *)(in + len - GCM_TAG_LEN)) != 1) {
-        rc = msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up AES-GCM");
-        goto cleanup;
-    }
-    if (EVP_DecryptFinal_ex(cctx, plain + n, &fin) != 1) {
-        ERR_clear_error();
-        rc = msgsec_seterr(err, MSGSEC_E_DECRYPT, "content does not decrypt (AES-GCM tag mismatch)");
-        goto cleanup;
-    }
-    plain[n + fin] = '\0';
-    *out = plain;
-    *out_len = (size_t)(n + fin);
-    plain = NULL;
-cleanup:
-    if (plain)
-        OPENSSL_cleanse(plain, ct_len + 1);
-    free(plain);
-    EVP_CIPHER_CTX_free(cctx);
-    return rc;
 }
 
 /* ed's algorithm (AES-GCM), Type (Content or Element) and CipherData (no
@@ -450,7 +219,7 @@ msgsec_err dec_check_encrypted_data(recv_msg *m, xmlNodePtr ed, xmlNodePtr *toke
 {
     size_t key_len;
     msgsec_err rc = ed_method(ed, &key_len, err);
-    if (rc || (rc = key_token(m, ed, token, err)))
+    if (rc || (rc = recv_token_of_data(m, ed, token, err)))
         return rc;
     if (xml_is(*token, NS_XENC, "EncryptedKey"))
         return dec_check_encrypted_key(m, *token, err);
@@ -470,7 +239,7 @@ msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t 
     size_t cipher_len, want_len = 0;
     *out = NULL;
     *out_len = 0;
-    if ((rc = ed_method(ed, &want_len, err)) || (rc = key_token(m, ed, &token, err)))
+    if ((rc = ed_method(ed, &want_len, err)) || (rc = recv_token_of_data(m, ed, &token, err)))
         return rc;
     if (xml_is(token, NS_XENC, "EncryptedKey") && (rc = dec_encrypted_key(m, token, &key, err)))
         return rc;
@@ -487,7 +256,7 @@ msgsec_err dec_encrypted_data(recv_msg *m, xmlNodePtr ed, uint8_t **out, size_t 
     if ((rc = recv_b64_child(cd ? xml_child(cd, NS_XENC, "CipherValue", NULL) : NULL,
                              "EncryptedData CipherValue", &cipher, &cipher_len, err)))
         return rc;
-    rc = aes_gcm_decrypt(key, cipher, cipher_len, out, out_len, err);
+    rc = gcm_decrypt(key->key, key->len, cipher, cipher_len, out, out_len, err);
     free(cipher);
     return rc;
 }

@@ -38,7 +38,7 @@
 
 #include <lmdb.h>
 
-#include "recv_internal.h"
+#include "replay.h"
 
 #define REPLAY_PURGE_PER_CALL 16
 #define REPLAY_PURGE_BATCH 1024 /* entries deleted per transaction when full */

@@ -1,75 +1,25 @@
 /* saml.c - SAML 2.0 holder-of-key assertions: the development STS (issue)
  * and the verifier for assertions of any trusted issuer.
  *
- * Both sides digest with libxml2's exclusive c14n of the parsed Assertion
- * with the ds:Signature subtree left out (the enveloped-signature transform),
- * so the issuer never depends on hand-written canonical escaping, and the
- * verifier digests the very element it was given (never one found by ID), so
- * a second, unsigned Assertion or a wrapped copy cannot borrow the signature. */
+ * The issuer digests the exclusive c14n of the parsed Assertion before its
+ * Signature is added; the verifier checks the enveloped signature with the
+ * XML-DSig verifier of the message signature (dsig.c), which digests the
+ * very element it was given with the ds:Signature subtree left out (never
+ * one found by ID), so a second, unsigned Assertion or a wrapped copy
+ * cannot borrow the signature. */
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/c14n.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "dsig.h"
 #include "saml.h"
 #include "xml.h"
 
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define SAML_NAMEID_X509 "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
 #define SAML_DEFAULT_LIFETIME 3600L
-
-/* ------------------------------------------------------------ c14n digest */
-
-typedef struct c14n_scope {
-    xmlNodePtr root;     /* the Assertion */
-    xmlNodePtr excluded; /* its ds:Signature (enveloped-signature transform); may be NULL */
-} c14n_scope;
-
-static int in_scope(void *ctx, xmlNodePtr node, xmlNodePtr parent)
-{
-    const c14n_scope *scope = ctx;
-    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
-    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
-    for (; n; n = n->parent) {
-        if (n == scope->excluded)
-            return 0;
-        if (n == scope->root)
-            return 1;
-    }
-    return 0;
-}
-
-static int sink_digest(void *ctx, const char *buf, int len)
-{
-    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
-}
-
-static int sink_strbuf(void *ctx, const char *buf, int len)
-{
-    strbuf *sb = ctx;
-    sb_append(sb, buf, (size_t)len);
-    return sb->failed ? -1 : len;
-}
-
-/* SHA-256 of the exclusive c14n (without comments) of scope: the
- * enveloped-signature transform followed by exc-c14n. */
-static msgsec_err digest_scope(const c14n_scope *scope, xmlChar **prefixes, uint8_t digest[32],
-                               msgsec_error *err)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    xmlOutputBufferPtr buf = md ? xmlOutputBufferCreateIO(sink_digest, NULL, md, NULL) : NULL;
-    unsigned int len = 0;
-    int ok = buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-             xmlC14NExecute(scope->root->doc, in_scope, (void *)scope, XML_C14N_EXCLUSIVE_1_0,
-                            prefixes, 0, buf) >= 0;
-    if (buf && xmlOutputBufferClose(buf) < 0)
-        ok = 0;
-    ok = ok && EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
-    EVP_MD_CTX_free(md);
-    return ok ? MSGSEC_OK : msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the assertion");
-}
 
 /* ------------------------------------------------------------------ issue */
 
@@ -189,6 +139,7 @@ msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgse
     msgsec_err rc = MSGSEC_OK;
     strbuf head, body, out;
     xmlDocPtr doc = NULL;
+    EVP_MD_CTX *md = NULL;
     char *issuer = NULL;
     uint8_t rnd[16], digest[32];
     char id[2 * sizeof rnd + 2];
@@ -236,9 +187,11 @@ msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgse
                            "subject, audience or an attribute holds characters XML cannot carry");
         goto cleanup;
     }
-    c14n_scope scope = {xmlDocGetRootElement(doc), NULL};
-    if ((rc = digest_scope(&scope, NULL, digest, err)) != MSGSEC_OK)
+    if (!(md = EVP_MD_CTX_new()) ||
+        xml_c14n_sha256(xmlDocGetRootElement(doc), NULL, md, EVP_sha256(), digest) != 0) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize the assertion");
         goto cleanup;
+    }
     sb_free(&out, 0);
     sb_init(&out, head.len + body.len + 4096, 0);
     sb_append(&out, head.data, head.len);
@@ -252,6 +205,7 @@ msgsec_err saml_issue(const saml_issue_params *p, char **xml, size_t *len, msgse
     }
     *xml = sb_steal(&out, len);
 cleanup:
+    EVP_MD_CTX_free(md);
     xmlFreeDoc(doc);
     free(issuer);
     sb_free(&head, 0);
@@ -343,15 +297,13 @@ static msgsec_err key_info_cert(const xmlNode *key_info, const char *what, X509 
     uint8_t *der = NULL;
     size_t der_len = 0;
     *out = NULL;
-    for (xmlNodePtr n = xml_first_elem(key_info); n; n = xml_next_elem(n))
-        if (xml_is(n, NS_DS, "KeyValue") || xml_is(n, NS_DS, "RetrievalMethod"))
-            return msgsec_seterr(err, MSGSEC_E_POLICY, "%s: ds:%s is not accepted", what,
-                                 (const char *)n->name);
+    msgsec_err rc = dsig_check_key_info(key_info, what, err);
+    if (rc != MSGSEC_OK)
+        return rc;
     if (!cert_node || dup)
         return msgsec_seterr(err, MSGSEC_E_MALFORMED,
                              "%s needs exactly one ds:X509Data/ds:X509Certificate", what);
-    msgsec_err rc = decode_b64_text(cert_node, "X509Certificate", &der, &der_len, err);
-    if (rc != MSGSEC_OK)
+    if ((rc = decode_b64_text(cert_node, "X509Certificate", &der, &der_len, err)) != MSGSEC_OK)
         return rc;
     const unsigned char *p = der;
     *out = d2i_X509(NULL, &p, (long)der_len);
@@ -366,124 +318,45 @@ static msgsec_err key_info_cert(const xmlNode *key_info, const char *what, X509 
     return rc;
 }
 
-static int algorithm_is(const xmlNode *node, const char *uri)
-{
-    const char *alg = node ? xml_attr(node, NULL, "Algorithm") : NULL;
-    return alg && strcmp(alg, uri) == 0;
-}
+static const dsig_rules assertion_signature = {
+    .what = "SAML signature",
+    .algorithms = DSIG_RSA_SHA256,
+    .enveloped_what = "the assertion",
+};
 
-/* The parts of the enveloped signature that were checked for shape. */
-typedef struct saml_sig {
-    xmlNodePtr signed_info, reference, signature_value, key_info;
-    xmlChar **si_prefixes, **ref_prefixes;
-} saml_sig;
-
-static void saml_sig_clear(saml_sig *s)
-{
-    xml_free_prefixes(s->si_prefixes);
-    xml_free_prefixes(s->ref_prefixes);
-}
-
-/* Signature shape and algorithms: one Reference to "#id" with the
- * transforms [enveloped-signature, exc-c14n], sha256, rsa-sha256. */
-static msgsec_err sig_shape(xmlNodePtr sig, const char *id, saml_sig *s, msgsec_error *err)
-{
-    msgsec_err rc;
-    xmlNodePtr n = xml_first_elem(sig);
-    if (!xml_is(n, NS_DS, "SignedInfo"))
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature has no SignedInfo");
-    s->signed_info = n;
-    if (!xml_is(n = xml_next_elem(n), NS_DS, "SignatureValue"))
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML signature has no SignatureValue");
-    s->signature_value = n;
-    if (xml_is(n = xml_next_elem(n), NS_DS, "KeyInfo")) {
-        s->key_info = n;
-        n = xml_next_elem(n);
-    }
-    if (n)
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature: ds:%.40s is not accepted",
-                             (const char *)n->name);
-
-    xmlNodePtr c14n = xml_first_elem(s->signed_info);
-    xmlNodePtr method = xml_next_elem(c14n);
-    xmlNodePtr ref = xml_next_elem(method);
-    if (!xml_is(c14n, NS_DS, "CanonicalizationMethod") || !xml_is(method, NS_DS, "SignatureMethod") ||
-        !xml_is(ref, NS_DS, "Reference"))
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML SignedInfo is incomplete");
-    if (xml_next_elem(ref))
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "SAML signature must reference only the assertion");
-    if ((rc = xml_exc_c14n_method((xmlNodePtr)c14n, "SAML signature", &s->si_prefixes,
-                                  err)) != MSGSEC_OK)
-        return rc;
-    if (!algorithm_is(method, ALG_RSA_SHA256))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature algorithm %.80s is not allowed",
-                             xml_attr(method, NULL, "Algorithm") ? xml_attr(method, NULL, "Algorithm")
-                                                                 : "(none)");
-    const char *uri = xml_attr(ref, NULL, "URI");
-    if (!uri || uri[0] != '#' || strcmp(uri + 1, id) != 0)
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "SAML signature does not reference the assertion it is in");
-    s->reference = ref;
-
-    xmlNodePtr transforms = xml_first_elem(ref);
-    xmlNodePtr t1 = xml_is(transforms, NS_DS, "Transforms") ? xml_first_elem(transforms) : NULL;
-    xmlNodePtr t2 = xml_next_elem(t1);
-    if (!xml_is(t1, NS_DS, "Transform") || !algorithm_is(t1, ALG_ENVELOPED_SIGNATURE) ||
-        xml_first_elem(t1) || !xml_is(t2, NS_DS, "Transform") || xml_next_elem(t2))
-        return msgsec_seterr(err, MSGSEC_E_POLICY,
-                             "SAML signature transforms must be [enveloped-signature, exc-c14n]");
-    if ((rc = xml_exc_c14n_method((xmlNodePtr)t2, "SAML signature", &s->ref_prefixes,
-                                  err)) != MSGSEC_OK)
-        return rc;
-    xmlNodePtr dm = xml_next_elem(transforms);
-    if (!xml_is(dm, NS_DS, "DigestMethod") || !algorithm_is(dm, ALG_SHA256))
-        return msgsec_seterr(err, MSGSEC_E_POLICY, "SAML signature digest must be sha256");
-    if (!xml_is(xml_next_elem(dm), NS_DS, "DigestValue") || xml_next_elem(xml_next_elem(dm)))
-        return msgsec_seterr(err, MSGSEC_E_MALFORMED, "SAML Reference is malformed");
-    return MSGSEC_OK;
-}
-
-/* 1 when value is an RSA-SHA256 signature of data by cert's key. */
-static int rsa_sha256_ok(X509 *cert, const uint8_t *value, size_t value_len, const strbuf *data)
+/* The SignatureValue of s under cert's key. */
+static msgsec_err check_issuer_key(const dsig_signature *s, X509 *cert, EVP_MD_CTX *md,
+                                   msgsec_error *err)
 {
     EVP_PKEY *pub = X509_get0_pubkey(cert);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA &&
-             EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
-             EVP_DigestVerify(md, value, value_len, (const unsigned char *)data->data,
-                              data->len) == 1;
-    EVP_MD_CTX_free(md);
-    ERR_clear_error();
-    return ok;
+    dsig_key key = {0};
+    if (dsig_alg_for_key(pub) != s->alg)
+        return msgsec_seterr(err, MSGSEC_E_AUTH, "SAML issuer key does not fit the signature "
+                             "algorithm");
+    if (!(key.verify = dsig_verify_ctx(pub, EVP_sha256())))
+        return msgsec_seterr_ssl(err, MSGSEC_E_INTERNAL, "cannot set up signature check");
+    msgsec_err rc = dsig_check_value(s, &key, md, EVP_sha256(), err);
+    EVP_PKEY_CTX_free(key.verify);
+    return rc;
 }
 
 /* The trusted issuer certificate that signed: the KeyInfo certificate must
  * be one of them (exact DER); without KeyInfo, each one is tried. */
-static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t, time_t now,
-                                         X509 **signer, msgsec_error *err)
+static msgsec_err verify_issuer(const dsig_signature *s, const saml_trust *t, time_t now,
+                                EVP_MD_CTX *md, X509 **signer, msgsec_error *err)
 {
-    msgsec_err rc;
+    msgsec_err rc = MSGSEC_OK;
     X509 *presented = NULL;
-    uint8_t *value = NULL;
-    size_t value_len = 0;
-    strbuf si = {0};
     int n_issuers = t->issuers ? sk_X509_num(t->issuers) : 0;
 
     *signer = NULL;
-    if ((rc = decode_b64_text(s->signature_value, "SignatureValue", &value, &value_len, err)))
-        return rc;
     if (s->key_info && (rc = key_info_cert(s->key_info, "SAML signature KeyInfo", &presented,
                                            err)) != MSGSEC_OK)
-        goto cleanup;
-    sb_init(&si, 2048, 1u << 20);
-    if (xml_c14n_subtree(s->signed_info, s->si_prefixes, sink_strbuf, &si) != 0 || si.failed) {
-        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "cannot canonicalize SignedInfo");
-        goto cleanup;
-    }
+        return rc;
     for (int i = 0; i < n_issuers && !*signer; i++) {
         X509 *cand = sk_X509_value(t->issuers, i);
-        if (presented ? X509_cmp(presented, cand) == 0 : rsa_sha256_ok(cand, value, value_len, &si))
+        if (presented ? X509_cmp(presented, cand) == 0
+                      : check_issuer_key(s, cand, md, NULL) == MSGSEC_OK)
             *signer = cand;
     }
     if (!*signer && presented) {
@@ -493,18 +366,16 @@ static msgsec_err verify_signature_value(const saml_sig *s, const saml_trust *t,
         free(dn);
     } else if (!*signer) {
         rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion is not signed by a trusted issuer");
-    } else if (presented && !rsa_sha256_ok(*signer, value, value_len, &si)) {
-        rc = msgsec_seterr(err, MSGSEC_E_AUTH, "SAML assertion signature value does not verify");
-    } else if (X509_cmp_time(X509_get0_notAfter(*signer), &now) < 0 ||
-               X509_cmp_time(X509_get0_notBefore(*signer), &now) > 0) {
-        rc = msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML issuer certificate is not valid now");
+    } else if (presented) {
+        rc = check_issuer_key(s, *signer, md, err);
     }
-cleanup:
+    if (rc == MSGSEC_OK && (X509_cmp_time(X509_get0_notAfter(*signer), &now) < 0 ||
+                            X509_cmp_time(X509_get0_notBefore(*signer), &now) > 0))
+        rc = msgsec_seterr(err, MSGSEC_E_EXPIRED, "SAML issuer certificate is not valid now");
     if (rc != MSGSEC_OK)
         *signer = NULL;
     X509_free(presented);
-    free(value);
-    sb_free(&si, 0);
+    ERR_clear_error();
     return rc;
 }
 
@@ -650,17 +521,18 @@ msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *t, saml_assertion
                        msgsec_error *err)
 {
     msgsec_err rc;
-    saml_sig sig = {0};
+    dsig_signature sig;
+    dsig_rules rules = assertion_signature;
+    EVP_MD_CTX *md = NULL;
     saml_assertion *a = NULL;
     xml_ids ids = {0};
     xmlNodePtr resolved = NULL, issuer, signature, n, subject = NULL, conditions = NULL;
     time_t now = t->now ? t->now : time(NULL), issue_instant;
     const char *id, *version, *issuer_text;
-    uint8_t digest[32], *expected = NULL;
-    size_t expected_len = 0;
     char uri[256];
 
     *out = NULL;
+    memset(&sig, 0, sizeof sig);
     if (!t->audience)
         return msgsec_seterr(err, MSGSEC_E_USAGE, "SAML verification needs the expected audience");
     if (!xml_is(assertion, NS_SAML2, "Assertion"))
@@ -698,21 +570,16 @@ msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *t, saml_assertion
     }
 
     /* 1. signature over this very element, by a trusted issuer */
-    if ((rc = sig_shape(signature, id, &sig, err)) != MSGSEC_OK)
+    rules.enveloped_id = id;
+    if ((rc = dsig_parse(signature, &ids, &rules, &sig, err)) != MSGSEC_OK)
         goto cleanup;
-    if ((rc = decode_b64_text(xml_next_elem(xml_next_elem(xml_first_elem(sig.reference))),
-                              "DigestValue", &expected, &expected_len, err)) != MSGSEC_OK)
-        goto cleanup;
-    c14n_scope scope = {assertion, signature};
-    if ((rc = digest_scope(&scope, sig.ref_prefixes, digest, err)) != MSGSEC_OK)
-        goto cleanup;
-    if (expected_len != sizeof digest || !ct_equal(digest, expected, sizeof digest)) {
-        rc = msgsec_seterr(err, MSGSEC_E_AUTH,
-                           "SAML assertion digest does not match (assertion altered)");
+    if (!(md = EVP_MD_CTX_new())) {
+        rc = msgsec_seterr(err, MSGSEC_E_INTERNAL, "out of memory");
         goto cleanup;
     }
     X509 *signer;
-    if ((rc = verify_signature_value(&sig, t, now, &signer, err)) != MSGSEC_OK)
+    if ((rc = dsig_check_digests(&sig, md, EVP_sha256(), err)) != MSGSEC_OK ||
+        (rc = verify_issuer(&sig, t, now, md, &signer, err)) != MSGSEC_OK)
         goto cleanup;
     X509_up_ref(signer);
     a->issuer_cert = signer;
@@ -758,9 +625,9 @@ msgsec_err saml_verify(xmlNodePtr assertion, const saml_trust *t, saml_assertion
     a = NULL;
 cleanup:
     saml_assertion_free(a);
-    saml_sig_clear(&sig);
+    dsig_clear(&sig);
+    EVP_MD_CTX_free(md);
     xml_ids_free(&ids);
-    free(expected);
     return rc;
 }
 

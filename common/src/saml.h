@@ -5,7 +5,8 @@
  * saml_verify() checks an assertion from any SAML 2.0 issuer whose signing
  * certificate is trusted. Signatures: enveloped, Reference URI="#<ID>" to the
  * Assertion itself, Transforms exactly [enveloped-signature, exc-c14n],
- * exc-c14n SignedInfo, rsa-sha256 or ecdsa-sha256, sha256 digest. */
+ * exc-c14n SignedInfo, rsa-sha256, sha256 digest; checked by the XML-DSig
+ * verifier of the message signature (dsig.h). */
 #ifndef MSGSEC_SAML_H
 #define MSGSEC_SAML_H
 
@@ -15,7 +16,6 @@
 
 #define SAML_CM_HOLDER_OF_KEY "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
 #define SAML_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-#define ALG_ENVELOPED_SIGNATURE "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 
 typedef struct saml_attr {
     const char *name;

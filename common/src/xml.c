@@ -650,6 +650,61 @@ int xml_c14n_subtree_libxml2(xmlNodePtr node, xmlChar **prefixes, xml_sink sink,
     return rc < 0 ? -1 : 0;
 }
 
+typedef struct c14n_scope {
+    xmlNodePtr root;     /* the signed element */
+    xmlNodePtr excluded; /* its ds:Signature (enveloped-signature transform); may be NULL */
+} c14n_scope;
+
+static int in_scope(void *ctx, xmlNodePtr node, xmlNodePtr parent)
+{
+    const c14n_scope *scope = ctx;
+    /* namespace nodes (xmlNs) carry no parent pointer: use the element */
+    xmlNodePtr n = node->type == XML_NAMESPACE_DECL ? parent : node;
+    for (; n; n = n->parent) {
+        if (n == scope->excluded)
+            return 0;
+        if (n == scope->root)
+            return 1;
+    }
+    return 0;
+}
+
+int xml_c14n_enveloped(xmlNodePtr root, xmlNodePtr excluded, xmlChar **prefixes, xml_sink sink,
+                       void *sink_ctx)
+{
+    c14n_scope scope = {root, excluded};
+    xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(sink, NULL, sink_ctx, NULL);
+    if (!buf)
+        return -1;
+    int rc = xmlC14NExecute(root->doc, in_scope, &scope, XML_C14N_EXCLUSIVE_1_0, prefixes, 0, buf);
+    if (xmlOutputBufferClose(buf) < 0)
+        rc = -1;
+    return rc < 0 ? -1 : 0;
+}
+
+int xml_sink_strbuf(void *ctx, const char *buf, int len)
+{
+    strbuf *sb = ctx;
+    sb_append(sb, buf, (size_t)len);
+    return sb->failed ? -1 : len;
+}
+
+int xml_sink_digest(void *ctx, const char *buf, int len)
+{
+    return EVP_DigestUpdate(ctx, buf, (size_t)len) == 1 ? len : -1;
+}
+
+int xml_c14n_sha256(xmlNodePtr node, xmlChar **prefixes, EVP_MD_CTX *md, const EVP_MD *sha256,
+                    uint8_t out[32])
+{
+    unsigned int len = 0;
+    return EVP_DigestInit_ex(md, sha256, NULL) == 1 &&
+                   xml_c14n_subtree(node, prefixes, xml_sink_digest, md) == 0 &&
+                   EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32
+               ? 0
+               : -1;
+}
+
 /* ---- the direct writer: libxml2's exclusive c14n (c14n.c of 2.9), node by
  * node, for the subtrees that xml_c14n_fast_eligible accepts. */
 

@@ -141,5 +141,20 @@ int xml_c14n_subtree(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *s
 int xml_c14n_fast_eligible(const xmlNode *node, xmlChar **prefixes);
 /* The same through libxml2's xmlC14NExecute (the reference of the tests). */
 int xml_c14n_subtree_libxml2(xmlNodePtr node, xmlChar **prefixes, xml_sink sink, void *sink_ctx);
+/* The enveloped-signature transform then exclusive c14n: the subtree of
+ * root without the subtree of excluded (its ds:Signature; NULL = none),
+ * through libxml2. 0 ok, -1 failure. */
+int xml_c14n_enveloped(xmlNodePtr root, xmlNodePtr excluded, xmlChar **prefixes, xml_sink sink,
+                       void *sink_ctx);
+
+/* The sinks of every c14n writer: xml_sink_strbuf appends to a strbuf
+ * (ctx: strbuf *; -1 once it failed), xml_sink_digest feeds a digest
+ * (ctx: an initialised EVP_MD_CTX *). */
+int xml_sink_strbuf(void *ctx, const char *buf, int len);
+int xml_sink_digest(void *ctx, const char *buf, int len);
+/* SHA-256 of xml_c14n_subtree(node, prefixes) with the caller's context md
+ * (reused, borrowed) and sha256 (fetched once, borrowed). 0 ok, -1 failure. */
+int xml_c14n_sha256(xmlNodePtr node, xmlChar **prefixes, EVP_MD_CTX *md, const EVP_MD *sha256,
+                    uint8_t out[32]);
 
 #endif

@@ -21,8 +21,9 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "context.h"
 #include "internal.h"
-#include "recv_internal.h"
+#include "replay.h"
 #include "xml.h"
 
 #define TEST_TO "urn:example:orders"

@@ -373,6 +373,40 @@ static void algorithms_refused(void **state)
     free(xml);
 }
 
+/* expect() on xml with the first occurrence of from replaced by to. */
+static void expect_edited(const char *xml, const char *from, const char *to, msgsec_err want,
+                          const char *detail)
+{
+    char *edited = replace(xml, from, to);
+    expect(edited, NULL, want, detail);
+    free(edited);
+}
+
+/* The assertion's signature goes through the verifier of the message
+ * signature (dsig.c), with its rules: no key from the Signature itself
+ * (ds:KeyValue, ds:RetrievalMethod: test_defenses.c has the message's
+ * case), and no HMACOutputLength or other child in SignatureMethod. */
+static void shared_signature_rules(void **state)
+{
+    (void)state;
+    char *xml = issue_default();
+    static const char key_info[] = "<ds:KeyInfo xmlns:ds=\"" NS_DS "\">";
+    /* the first KeyInfo is the Signature's (the holder's is in the Subject, after it) */
+    expect_edited(xml, key_info,
+                  "<ds:KeyInfo xmlns:ds=\"" NS_DS "\"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>AQAB"
+                  "</ds:Modulus><ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>",
+                  MSGSEC_E_POLICY, "ds:KeyValue");
+    expect_edited(xml, key_info,
+                  "<ds:KeyInfo xmlns:ds=\"" NS_DS "\"><ds:RetrievalMethod "
+                  "URI=\"http://127.0.0.1:9/k\"></ds:RetrievalMethod>",
+                  MSGSEC_E_POLICY, "ds:RetrievalMethod");
+    expect_edited(xml, ALG_RSA_SHA256 "\"></ds:SignatureMethod>",
+                  ALG_RSA_SHA256 "\"><ds:HMACOutputLength>128</ds:HMACOutputLength>"
+                  "</ds:SignatureMethod>",
+                  MSGSEC_E_POLICY, "in SignatureMethod refused");
+    free(xml);
+}
+
 static void issue_refuses_bad_input(void **state)
 {
     (void)state;
@@ -468,6 +502,7 @@ int main(void)
         cmocka_unit_test(signature_wrapping),
         cmocka_unit_test(bearer_refused),
         cmocka_unit_test(algorithms_refused),
+        cmocka_unit_test(shared_signature_rules),
         cmocka_unit_test(issue_refuses_bad_input),
         cmocka_unit_test(token_load),
     };

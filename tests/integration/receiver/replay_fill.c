@@ -10,7 +10,7 @@
 
 #include <openssl/rand.h>
 
-#include "recv_internal.h"
+#include "replay.h"
 
 int main(int argc, char **argv)
 {
